@@ -1,0 +1,591 @@
+--[[
+trivia.lua — a networking and IP multicast quiz for gamecast.
+
+Questions are asked in file order (the order of QUESTIONS below), so every
+class sees the same quiz; set `questions` to ask only the first few.
+
+Settings (pass them as --set key=value):
+  countdown         default 10   seconds from "enough players" to the start (0 = start at once)
+  min_players       default 2    players needed before the countdown begins
+  question_seconds  default 20   seconds to answer each question
+  questions         default all  how many questions to ask (the first N, in file order)
+  pause             default 3    seconds between a question's result and the next question
+
+Moves (typed lines sent privately to the announcer, never shown to others):
+  a, b, c, d   your answer to the open question (only your first answer counts)
+  start        start the quiz now, without waiting for more players or the countdown
+
+Scoring: a correct answer scores 500 + floor(500 * time_left / question_seconds),
+so faster answers score more (500 to 1000); a wrong or missing answer scores 0.
+A question closes when everyone in the game has answered or the time runs out.
+At the end every player tied for the top score is congratulated.
+
+All mutable game data lives in the runtime's `state` table, so that reloading
+this file keeps a quiz in progress (the top level only fills in missing fields).
+]]
+
+---------------------------------------------------------------------------
+-- Questions: text, four choices, and the letter of the correct one
+---------------------------------------------------------------------------
+
+local QUESTIONS = {
+  {
+    text = "Which IPv4 address range is reserved for multicast?",
+    choices = { "10.0.0.0/8", "192.168.0.0/16", "224.0.0.0/4", "127.0.0.0/8" },
+    answer = "c",
+  },
+  {
+    text = "What does IGMP do?",
+    choices = {
+      "Hosts tell their local routers which multicast groups they want to receive",
+      "It translates host names into IP addresses",
+      "It encrypts multicast datagrams",
+      "It hands out IP addresses to new hosts",
+    },
+    answer = "a",
+  },
+  {
+    text = "A multicast datagram is sent with TTL 1. How far does it go?",
+    choices = {
+      "Across the whole Internet",
+      "It lives for exactly 1 second",
+      "It is dropped before it leaves the sender",
+      "Only the local network: routers don't forward it",
+    },
+    answer = "d",
+  },
+  {
+    text = "Why do multicast receivers set SO_REUSEADDR before bind()?",
+    choices = {
+      "To resend lost datagrams automatically",
+      "So several programs on the same host can bind the same port",
+      "To receive datagrams sent to any port",
+      "To make the socket non-blocking",
+    },
+    answer = "b",
+  },
+  {
+    text = "Which is true of UDP compared with TCP?",
+    choices = {
+      "UDP guarantees that datagrams arrive in order",
+      "UDP needs a three-way handshake before sending",
+      "UDP is connectionless: datagrams may be lost, duplicated or reordered",
+      "UDP only works on the loopback interface",
+    },
+    answer = "c",
+  },
+  {
+    text = "Who receives a datagram sent to 224.0.0.1?",
+    choices = {
+      "All multicast-capable hosts on the local network",
+      "Only the default router",
+      "Nobody: it is a reserved address",
+      "Every host on the Internet",
+    },
+    answer = "a",
+  },
+  {
+    text = "Which socket option makes a socket join a multicast group?",
+    choices = { "SO_BROADCAST", "IP_MULTICAST_TTL", "TCP_NODELAY", "IP_ADD_MEMBERSHIP" },
+    answer = "d",
+  },
+  {
+    text = "What is 127.0.0.1?",
+    choices = {
+      "The default gateway",
+      "The loopback address: this same host",
+      "The all-hosts multicast group",
+      "The limited broadcast address",
+    },
+    answer = "b",
+  },
+  {
+    text = "Which UDP port do the lab's multicast examples use by default?",
+    choices = { "80", "22", "5007", "53" },
+    answer = "c",
+  },
+  {
+    text = "Why can't multicast be done over TCP?",
+    choices = {
+      "A TCP connection joins exactly two endpoints",
+      "TCP has no port numbers",
+      "Routers drop every TCP segment",
+      "TCP is too slow for groups",
+    },
+    answer = "a",
+  },
+  {
+    text = "Which socket option sets how many router hops a multicast datagram may cross?",
+    choices = { "SO_RCVBUF", "IP_MULTICAST_TTL", "IP_MULTICAST_LOOP", "SO_LINGER" },
+    answer = "b",
+  },
+  {
+    text = "What does IP_MULTICAST_LOOP control?",
+    choices = {
+      "How many times a datagram is retransmitted",
+      "Whether routing loops are detected",
+      "The TTL of outgoing datagrams",
+      "Whether the sending host also receives its own multicast datagrams",
+    },
+    answer = "d",
+  },
+  {
+    text = "Which of these is a multicast address?",
+    choices = { "192.168.1.255", "10.0.0.1", "255.255.255.255", "239.255.0.1" },
+    answer = "d",
+  },
+  {
+    text = "How does a host stop receiving a multicast group?",
+    choices = {
+      "With IP_DROP_MEMBERSHIP (or by closing the socket)",
+      "By sending a TCP FIN to the group",
+      "By setting the TTL to 0",
+      "It can't: membership lasts until reboot",
+    },
+    answer = "a",
+  },
+  {
+    text = "Besides the data, what does recvfrom() tell a UDP receiver?",
+    choices = {
+      "The number of hops the datagram crossed",
+      "The sender's IP address and port",
+      "How many other hosts received it",
+      "The datagram's sequence number",
+    },
+    answer = "b",
+  },
+  {
+    text = "A receiver binds to 0.0.0.0 (INADDR_ANY). What does that mean?",
+    choices = {
+      "It receives only from the loopback interface",
+      "It sends to every host on the network",
+      "It accepts datagrams arriving on any local interface",
+      "The socket is not bound at all",
+    },
+    answer = "c",
+  },
+}
+
+local LETTERS = { "a", "b", "c", "d" }
+
+---------------------------------------------------------------------------
+-- Settings
+---------------------------------------------------------------------------
+
+-- Reads a numeric --set option. `args` values are strings, so convert them,
+-- and fall back to the default (with a note on the host console) when the
+-- value is missing or not a number >= lowest.
+local function setting(key, default, lowest)
+  local raw = (args or {})[key]
+  if raw == nil then
+    return default
+  end
+  local value = tonumber(raw)
+  if value == nil or value < lowest then
+    print(("trivia.lua: ignoring --set %s=%s (want a number >= %s); using %s")
+      :format(key, tostring(raw), lowest, default))
+    return default
+  end
+  return value
+end
+
+local COUNTDOWN        = setting("countdown", 10, 0)
+local MIN_PLAYERS      = math.floor(setting("min_players", 2, 1))
+local QUESTION_SECONDS = setting("question_seconds", 20, 1)
+local TOTAL            = math.min(math.floor(setting("questions", #QUESTIONS, 1)), #QUESTIONS)
+local PAUSE            = setting("pause", 3, 0)
+
+moves{ "a", "b", "c", "d", "start" }
+
+---------------------------------------------------------------------------
+-- State (kept across reloads: only fill in what is missing)
+---------------------------------------------------------------------------
+
+state.phase        = state.phase or "lobby"    -- "lobby", "countdown", "question", "between" or "over"
+state.contestants  = state.contestants or {}   -- names in the game, in join order
+state.scores       = state.scores or {}        -- name -> points
+state.number       = state.number or 0         -- number of the current / last question
+state.asked        = state.asked or {}         -- name -> true: who must answer the open question
+state.answers      = state.answers or {}       -- name -> { letter =, at = now() }
+state.answer_order = state.answer_order or {}  -- names in the order they answered
+state.opened_at    = state.opened_at or 0      -- now() when the open question was sent
+state.timers       = state.timers or {}        -- "countdown" / "question" / "pause" -> timer handle
+
+---------------------------------------------------------------------------
+-- Small helpers
+---------------------------------------------------------------------------
+
+-- "  B \n" -> "b": moves are compared trimmed and case-insensitively.
+local function normalize(text)
+  return (text:gsub("^%s+", ""):gsub("%s+$", ""):lower())
+end
+
+local function index_of(list, value)
+  for i, v in ipairs(list) do
+    if v == value then
+      return i
+    end
+  end
+  return nil
+end
+
+local function remove_value(list, value)
+  local i = index_of(list, value)
+  if i then
+    table.remove(list, i)
+  end
+end
+
+-- Cancels the named timer, if any (handles are kept in state.timers).
+local function cancel_timer(key)
+  local handle = state.timers[key]
+  if handle then
+    handle:cancel()
+    state.timers[key] = nil
+  end
+end
+
+local function cancel_all_timers()
+  for key in pairs(state.timers) do
+    cancel_timer(key)
+  end
+end
+
+-- The joined players right now. Inside on_join / on_leave we don't rely on
+-- whether players() already counts the joining player or still counts the
+-- leaving one: `joining` is added if missing and `leaving` is left out.
+local function present_players(joining, leaving)
+  local list = {}
+  for _, name in ipairs(players()) do
+    if name ~= leaving then
+      list[#list + 1] = name
+    end
+  end
+  if joining and not index_of(list, joining) then
+    list[#list + 1] = joining
+  end
+  return list
+end
+
+-- Contestants from best to worst score (join order on equal scores).
+local function by_score()
+  local order = {}
+  for i, name in ipairs(state.contestants) do
+    order[i] = name
+  end
+  table.sort(order, function(a, b)
+    if state.scores[a] ~= state.scores[b] then
+      return state.scores[a] > state.scores[b]
+    end
+    return index_of(state.contestants, a) < index_of(state.contestants, b)
+  end)
+  return order
+end
+
+-- "alice 1830, bob 940"
+local function scores_text()
+  local parts = {}
+  for _, name in ipairs(by_score()) do
+    parts[#parts + 1] = ("%s %d"):format(name, state.scores[name])
+  end
+  return table.concat(parts, ", ")
+end
+
+---------------------------------------------------------------------------
+-- End of the game
+---------------------------------------------------------------------------
+
+local function finish()
+  state.phase = "over"
+  cancel_all_timers()
+
+  local order = by_score()
+  local top = state.scores[order[1]]
+  if top > 0 then
+    -- Everybody with the top score shares the win: congratulate each of them.
+    local winners = {}
+    for _, name in ipairs(order) do
+      if state.scores[name] == top then
+        winners[#winners + 1] = name
+      end
+    end
+    for _, name in ipairs(winners) do
+      if #winners == 1 then
+        congratulate(name, ("%s wins the quiz with %d points!"):format(name, top))
+      else
+        congratulate(name, ("%s shares first place with %d points!"):format(name, top))
+      end
+    end
+  else
+    announce("Nobody scored this time: no winner.")
+  end
+
+  game_end(("Final scores: %s. Thanks for playing!"):format(scores_text()))
+  stop()
+end
+
+local function finish_without_players()
+  state.phase = "over"
+  cancel_all_timers()
+  game_end("Everybody left the quiz: no winner this time.")
+  stop()
+end
+
+---------------------------------------------------------------------------
+-- Questions
+---------------------------------------------------------------------------
+
+-- These call each other (a question closes -> the next one is asked), so
+-- declare them first and define them below.
+local ask_next, close_question, close_if_everyone_answered
+
+ask_next = function()
+  state.number = state.number + 1
+  local q = QUESTIONS[state.number]
+  state.phase = "question"
+  state.answers, state.answer_order = {}, {}
+  -- Only the players in the game now must answer; someone who joins while
+  -- the question is open never saw it and plays from the next one.
+  state.asked = {}
+  for _, name in ipairs(state.contestants) do
+    state.asked[name] = true
+  end
+  state.opened_at = now()
+
+  question{
+    text = q.text,
+    choices = q.choices,
+    seconds = QUESTION_SECONDS,
+    number = state.number,
+    total = TOTAL,
+  }
+
+  -- The timer remembers its question: if it fires late it must not close a later one.
+  local number = state.number
+  cancel_timer("question")
+  state.timers.question = after(QUESTION_SECONDS, function()
+    state.timers.question = nil
+    if state.phase == "question" and state.number == number then
+      close_question()
+    end
+  end)
+end
+
+-- Points for a correct answer given at time `at`: faster = more.
+local function points_for(at)
+  local time_left = QUESTION_SECONDS - (at - state.opened_at)
+  time_left = math.max(0, math.min(QUESTION_SECONDS, time_left))
+  return 500 + math.floor(500 * time_left / QUESTION_SECONDS)
+end
+
+close_question = function()
+  cancel_timer("question") -- everybody answered before the time ran out
+  state.phase = "between"
+  local q = QUESTIONS[state.number]
+
+  -- Award points, fastest first, and name who got it right.
+  local right = {}
+  for _, name in ipairs(state.answer_order) do
+    local answer = state.answers[name]
+    if state.scores[name] ~= nil and answer.letter == q.answer then
+      local points = points_for(answer.at)
+      state.scores[name] = state.scores[name] + points
+      right[#right + 1] = name
+      tell(name, ("Right! +%d points"):format(points))
+    end
+  end
+
+  local who = #right > 0 and (table.concat(right, ", ") .. " got it") or "nobody got it"
+  local correct_text = q.choices[index_of(LETTERS, q.answer)]
+  announce(("Answer: %s) %s — %s"):format(q.answer, correct_text, who))
+  ranking(state.scores)
+
+  if state.number >= TOTAL then
+    finish()
+  else
+    cancel_timer("pause")
+    state.timers.pause = after(PAUSE, function()
+      state.timers.pause = nil
+      if state.phase == "between" then
+        ask_next()
+      end
+    end)
+  end
+end
+
+close_if_everyone_answered = function()
+  if state.phase ~= "question" then
+    return
+  end
+  for name in pairs(state.asked) do
+    if not state.answers[name] then
+      return -- still waiting for someone
+    end
+  end
+  close_question()
+end
+
+---------------------------------------------------------------------------
+-- Lobby and start
+---------------------------------------------------------------------------
+
+local function start_game(present)
+  if state.phase ~= "lobby" and state.phase ~= "countdown" then
+    return -- already started (e.g. "start" typed as the countdown ran out)
+  end
+  cancel_timer("countdown")
+  if #present == 0 then
+    state.phase = "lobby" -- nobody to play with: keep waiting
+    return
+  end
+  state.contestants, state.scores = {}, {}
+  state.number = 0
+  for _, name in ipairs(present) do
+    state.contestants[#state.contestants + 1] = name
+    state.scores[name] = 0
+  end
+  game_start("Trivia", ("%d questions on networking and IP multicast, %g seconds each. "
+    .. "Type a, b, c or d: your first answer counts, and faster right answers score more.")
+    :format(TOTAL, QUESTION_SECONDS))
+  ask_next()
+end
+
+-- Called whenever the lobby changes (join / leave): starts or cancels the countdown.
+local function update_lobby(present)
+  local count = #present
+  if state.phase == "lobby" then
+    if count >= MIN_PLAYERS then
+      if COUNTDOWN <= 0 then
+        start_game(present)
+      else
+        state.phase = "countdown"
+        announce(("%d players here: the quiz starts in %g seconds (type start to go now).")
+          :format(count, COUNTDOWN))
+        cancel_timer("countdown")
+        state.timers.countdown = after(COUNTDOWN, function()
+          state.timers.countdown = nil
+          -- No join/leave is in progress here, so players() is exact.
+          start_game(players())
+        end)
+      end
+    elseif count > 0 then
+      announce(("%d of %d players here. Waiting for more, or type start to play now.")
+        :format(count, MIN_PLAYERS))
+    end
+  elseif state.phase == "countdown" and count < MIN_PLAYERS then
+    cancel_timer("countdown")
+    state.phase = "lobby"
+    announce(("Countdown cancelled: %d of %d players left. Waiting for more, or type start.")
+      :format(count, MIN_PLAYERS))
+  end
+end
+
+---------------------------------------------------------------------------
+-- Moves
+---------------------------------------------------------------------------
+
+local function on_start(player)
+  if state.phase == "lobby" or state.phase == "countdown" then
+    announce(player .. " starts the quiz now.")
+    start_game(present_players()) -- `player` is present, so there is at least 1
+  elseif state.phase ~= "over" then
+    tell(player, "The quiz is already on.")
+  end
+end
+
+local function on_answer(player, letter)
+  if state.phase == "lobby" or state.phase == "countdown" then
+    tell(player, "The quiz hasn't started yet: wait for the countdown, or type start.")
+  elseif state.phase == "between" then
+    tell(player, "No question is open right now: wait for the next one.")
+  elseif state.phase == "question" then
+    local previous = state.answers[player]
+    if not state.asked[player] then
+      tell(player, "You joined during this question: you can answer from the next one.")
+    elseif previous then
+      tell(player, ("Only your first answer counts: %s"):format(previous.letter))
+    else
+      -- Record it privately: nobody else learns it before the question closes.
+      state.answers[player] = { letter = letter, at = now() }
+      state.answer_order[#state.answer_order + 1] = player
+      tell(player, "answer recorded: " .. letter)
+      close_if_everyone_answered()
+    end
+  end
+end
+
+---------------------------------------------------------------------------
+-- Runtime hooks
+---------------------------------------------------------------------------
+
+on_message(function(player, text)
+  local move = normalize(text)
+  if move == "start" then
+    on_start(player)
+  elseif index_of(LETTERS, move) then
+    on_answer(player, move)
+  end
+  -- anything else is chat: the runtime already showed it to everybody
+end)
+
+on_join(function(player)
+  if state.phase == "lobby" or state.phase == "countdown" then
+    if state.phase == "countdown" then
+      tell(player, "The quiz starts soon. Type start to go now.")
+    end
+    update_lobby(present_players(player, nil))
+  elseif state.phase == "question" or state.phase == "between" then
+    if state.scores[player] == nil then
+      state.contestants[#state.contestants + 1] = player
+      state.scores[player] = 0
+    end
+    tell(player, ("The quiz is on (question %d of %d). You join with 0 points and "
+      .. "play from the next question."):format(state.number, TOTAL))
+    announce(player .. " joins the quiz.")
+  else
+    tell(player, "This quiz is over.")
+  end
+end)
+
+on_leave(function(player, reason)
+  if state.phase == "lobby" or state.phase == "countdown" then
+    update_lobby(present_players(nil, player))
+  elseif (state.phase == "question" or state.phase == "between")
+      and state.scores[player] ~= nil then
+    announce(player .. " left the quiz")
+    remove_value(state.contestants, player)
+    remove_value(state.answer_order, player)
+    state.scores[player] = nil
+    state.asked[player] = nil
+    state.answers[player] = nil
+
+    if #state.contestants == 0 then
+      finish_without_players()
+    else
+      close_if_everyone_answered() -- the question may have been waiting only for them
+    end
+  end
+end)
+
+-- Simulated players: answer each question once, right about 60% of the time.
+bot(function(name, event)
+  if event.kind ~= "question" then
+    return nil
+  end
+  if state.phase ~= "question" or event.number ~= state.number
+      or not state.asked[name] or state.answers[name] then
+    return nil
+  end
+  local correct = QUESTIONS[state.number].answer
+  if math.random() < 0.6 then
+    return correct
+  end
+  -- Otherwise one of the three wrong letters.
+  local wrong = {}
+  for _, letter in ipairs(LETTERS) do
+    if letter ~= correct then
+      wrong[#wrong + 1] = letter
+    end
+  end
+  return wrong[math.random(#wrong)]
+end)

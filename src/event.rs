@@ -1,0 +1,109 @@
+//! What a player sees: the events a player renders on screen or prints with `--json`.
+//!
+//! These are not datagrams: the player turns what arrives into events (adding who sent a chat
+//! line, dropping what is not for it), and rendering works only from events.
+
+use serde::Serialize;
+
+use crate::protocol::Entry;
+
+/// One thing a player sees. With `--json` each is printed as one line: `kind` plus its fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Event {
+    /// The announcer accepted us into the game.
+    Welcome {
+        /// Our name.
+        player: String,
+        /// Everyone in the game, ourselves included, in join order.
+        players: Vec<String>,
+        /// Lines that are moves; anything else we type is chat.
+        moves: Vec<String>,
+    },
+    /// The announcer refused us (the name is taken, or not a valid name).
+    Refused {
+        /// The name we asked for.
+        player: String,
+        /// Why.
+        reason: String,
+    },
+    /// A player entered the group.
+    Join {
+        /// Who.
+        player: String,
+    },
+    /// A player left.
+    Leave {
+        /// Who.
+        player: String,
+        /// Why ("quit", "interrupted"…).
+        reason: String,
+    },
+    /// A chat line.
+    Chat {
+        /// Who wrote it.
+        from: String,
+        /// What they wrote.
+        text: String,
+    },
+    /// An announcement.
+    Announce {
+        /// The announcement.
+        text: String,
+    },
+    /// A line the announcer meant for us only.
+    Tell {
+        /// The line.
+        text: String,
+    },
+    /// The game starts.
+    GameStart {
+        /// The game's title.
+        title: String,
+        /// A line under the title.
+        text: String,
+    },
+    /// The scores, best first.
+    Ranking {
+        /// One entry per player.
+        entries: Vec<Entry>,
+    },
+    /// A question to answer with `a` to `d`.
+    Question {
+        /// Which question, from 1.
+        number: u32,
+        /// Of how many.
+        total: u32,
+        /// The question.
+        text: String,
+        /// The four choices.
+        choices: Vec<String>,
+        /// Seconds to answer.
+        seconds: u32,
+    },
+    /// The winner is congratulated.
+    Congratulate {
+        /// The winner.
+        player: String,
+        /// The congratulation.
+        text: String,
+    },
+    /// The game ends.
+    GameEnd {
+        /// A closing line.
+        text: String,
+    },
+    /// The announcer closed the game; the player leaves.
+    Close {
+        /// Why.
+        text: String,
+    },
+}
+
+impl Event {
+    /// The event as one line of JSON, as `player --json` prints it.
+    pub fn to_json(&self) -> String {
+        // Events hold only strings, numbers and lists of them: serializing cannot fail.
+        serde_json::to_string(self).expect("an Event always serializes")
+    }
+}

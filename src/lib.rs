@@ -1,0 +1,23 @@
+//! gamecast: a game announcer over IP multicast whose game rules are Lua scripts.
+//!
+//! The modules, from the wire up:
+//! - [`transport`]: the multicast socket (group, interface, TTL, socket options).
+//! - [`protocol`]: what one datagram carries, encoded as JSON.
+//! - [`event`]: what a player sees, built from datagrams; `player --json` prints these.
+//! - [`ranking`]: ranking order with shared ranks.
+//! - [`render`]: events as text for a terminal.
+//! - [`script`]: the Lua runtime and the game API.
+//! - [`announcer`]: the announcer's event loop: socket, script, timers, roster, bots.
+//! - [`player`]: a player's session: join, send what is typed, turn datagrams into events.
+//!
+//! The binaries `announcer` and `player` only parse flags and call into here.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod event;
+pub mod protocol;
+pub mod ranking;
+pub mod render;
+pub mod script;
+pub mod transport;

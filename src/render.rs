@@ -1,0 +1,242 @@
+//! Rendering events as text for a person: banners, the ranking table, chat lines, with or
+//! without colour. Works only from [`Event`]s; it never sees a datagram.
+
+use owo_colors::OwoColorize;
+use unicode_width::UnicodeWidthStr;
+
+use crate::event::Event;
+use crate::protocol::Entry;
+
+/// Whether to colour the output: only on a terminal, and never when NO_COLOR is set
+/// (https://no-color.org: any non-empty value).
+pub fn colour_wanted(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// How to render: with colour or plain.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    /// Use ANSI colours.
+    pub colour: bool,
+}
+
+impl Style {
+    fn paint(&self, text: &str, how: fn(&str) -> String) -> String {
+        if self.colour {
+            how(text)
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// Renders one event as one or more lines (without a final newline).
+    pub fn event(&self, event: &Event) -> String {
+        match event {
+            Event::Welcome {
+                player,
+                players,
+                moves,
+            } => {
+                let others: Vec<String> = players
+                    .iter()
+                    .filter(|p| *p != player)
+                    .map(|p| visible(p))
+                    .collect();
+                let mut line = format!("Welcome, {}!", visible(player));
+                if others.is_empty() {
+                    line.push_str(" You are the first one here.");
+                } else {
+                    line.push_str(&format!(" Also here: {}.", others.join(", ")));
+                }
+                if !moves.is_empty() {
+                    line.push_str(&format!(
+                        " Moves: {} (anything else you type is chat; quit leaves).",
+                        moves.join(", ")
+                    ));
+                }
+                self.paint(&line, |s| s.bold().to_string())
+            }
+            Event::Refused { player, reason } => self.paint(
+                &format!("The announcer refused {}: {}", visible(player), visible(reason)),
+                |s| s.red().bold().to_string(),
+            ),
+            // The lab's console line, word for word.
+            Event::Join { player } => self.paint(
+                &format!("{}: Entering user", visible(player)),
+                |s| s.dimmed().to_string(),
+            ),
+            Event::Leave { player, reason } => self.paint(
+                &format!("{} left ({})", visible(player), visible(reason)),
+                |s| s.yellow().to_string(),
+            ),
+            Event::Chat { from, text } => {
+                format!("{}: {}", self.paint(&visible(from), |s| s.cyan().bold().to_string()), visible(text))
+            }
+            Event::Announce { text } => {
+                self.paint(&format!("📢 {}", visible(text)), |s| s.bright_white().bold().to_string())
+            }
+            Event::Tell { text } => {
+                self.paint(&format!("(to you) {}", visible(text)), |s| s.magenta().to_string())
+            }
+            Event::GameStart { title, text } => {
+                self.banner(&format!("GAME START: {}", visible(title)), text, |s| {
+                    s.green().bold().to_string()
+                })
+            }
+            Event::GameEnd { text } => {
+                self.banner("GAME OVER", text, |s| s.red().bold().to_string())
+            }
+            Event::Ranking { entries } => self.table(entries),
+            Event::Question {
+                number,
+                total,
+                text,
+                choices,
+                seconds,
+            } => {
+                let mut out = self.paint(
+                    &format!("❓ Question {number}/{total} ({seconds} s): {}", visible(text)),
+                    |s| s.blue().bold().to_string(),
+                );
+                for (letter, choice) in ('a'..='z').zip(choices) {
+                    out.push_str(&format!("\n     {letter}) {}", visible(choice)));
+                }
+                out
+            }
+            Event::Congratulate { player, text } => self.paint(
+                &format!("🏆 Congratulations, {}! {}", visible(player), visible(text)),
+                |s| s.yellow().bold().to_string(),
+            ),
+            Event::Close { text } => self.paint(
+                &format!("The announcer closed the game: {}", visible(text)),
+                |s| s.dimmed().to_string(),
+            ),
+        }
+    }
+
+    fn banner(&self, title: &str, text: &str, how: fn(&str) -> String) -> String {
+        let text = visible(text);
+        let width = title.width().max(text.width()) + 4;
+        let rule = "═".repeat(width);
+        let mut out = format!("{}\n  {}", self.paint(&rule, how), self.paint(title, how));
+        if !text.is_empty() {
+            out.push_str(&format!("\n  {text}"));
+        }
+        out.push_str(&format!("\n{}", self.paint(&rule, how)));
+        out
+    }
+
+    /// The ranking as an aligned table: rank, name, score, and a medal for the top three ranks.
+    fn table(&self, entries: &[Entry]) -> String {
+        let names: Vec<String> = entries.iter().map(|e| visible(&e.name)).collect();
+        let name_width = names.iter().map(|n| n.width()).max().unwrap_or(0).max(6);
+        let score_width = entries
+            .iter()
+            .map(|e| e.score.to_string().len())
+            .max()
+            .unwrap_or(0)
+            .max(5);
+        let mut out = self.paint(
+            &format!("   Rank  {}  {:>score_width$}", pad("Player", name_width), "Score"),
+            |s| s.bold().underline().to_string(),
+        );
+        for (entry, name) in entries.iter().zip(&names) {
+            let medal = match entry.rank {
+                1 => "🥇",
+                2 => "🥈",
+                3 => "🥉",
+                _ => "  ",
+            };
+            out.push_str(&format!(
+                "\n{medal} {:>4}  {}  {:>score_width$}",
+                entry.rank,
+                pad(name, name_width),
+                entry.score
+            ));
+        }
+        if entries.is_empty() {
+            out.push_str("\n   (nobody is ranked)");
+        }
+        out
+    }
+}
+
+/// Pads to a display width, counting wide characters (CJK, emoji) as two columns.
+fn pad(text: &str, width: usize) -> String {
+    let fill = width.saturating_sub(text.width());
+    format!("{text}{}", " ".repeat(fill))
+}
+
+/// Makes text from the network safe for a terminal: control characters (escape sequences,
+/// carriage returns, bells) are shown escaped, never sent raw.
+pub fn visible(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| {
+            if c.is_control() {
+                c.escape_default().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PLAIN: Style = Style { colour: false };
+
+    #[test]
+    fn ranking_is_an_aligned_table_with_medals() {
+        let entries = crate::ranking::rank(vec![
+            ("alice".into(), 17),
+            ("bob".into(), 17),
+            ("carolina".into(), 9),
+            ("dan".into(), 100),
+            ("eve".into(), 1),
+        ]);
+        let text = PLAIN.event(&Event::Ranking { entries });
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "   Rank  Player    Score");
+        assert_eq!(lines[1], "🥇    1  dan         100");
+        assert_eq!(lines[2], "🥈    2  alice        17");
+        assert_eq!(lines[3], "🥈    2  bob          17");
+        assert_eq!(lines[4], "      4  carolina      9");
+        assert_eq!(lines.len(), 6);
+    }
+
+    #[test]
+    fn chat_is_name_colon_text_like_the_lab() {
+        let line = PLAIN.event(&Event::Chat {
+            from: "user1".into(),
+            text: "Hola, soy user1".into(),
+        });
+        assert_eq!(line, "user1: Hola, soy user1");
+        let join = PLAIN.event(&Event::Join {
+            player: "user2".into(),
+        });
+        assert_eq!(join, "user2: Entering user");
+    }
+
+    #[test]
+    fn control_characters_never_reach_the_terminal() {
+        let line = PLAIN.event(&Event::Chat {
+            from: "x\u{1b}[2J".into(),
+            text: "bell\u{7}".into(),
+        });
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        assert!(line.contains("\\u{1b}[2J"));
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let plain = PLAIN.event(&Event::Announce { text: "hi".into() });
+        assert!(!plain.contains('\u{1b}'));
+        let coloured = Style { colour: true }.event(&Event::Announce { text: "hi".into() });
+        assert!(coloured.contains('\u{1b}'));
+    }
+}

@@ -1,0 +1,279 @@
+//! The game API a script sees: one named Rust function per Lua global, registered in one list.
+//!
+//! Every function that speaks to players only queues an [`Action`]; the announcer sends them
+//! after the handler returns. Errors raised here carry no position: the runtime adds the
+//! script's `file:line` from the Lua traceback when it reports them.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use mlua::{Function, Lua, LuaSerdeExt, Table, UserData, UserDataMethods, Value, Variadic};
+
+use super::{Action, Shared, Timer};
+use crate::protocol::{self, Body};
+
+/// Installs the game API as globals, with `args` as the `args` table.
+pub fn register(lua: &Lua, args: &BTreeMap<String, String>) -> mlua::Result<()> {
+    let globals = lua.globals();
+    globals.set("announce", lua.create_function(announce)?)?;
+    globals.set("tell", lua.create_function(tell)?)?;
+    globals.set("ranking", lua.create_function(ranking)?)?;
+    globals.set("congratulate", lua.create_function(congratulate)?)?;
+    globals.set("game_start", lua.create_function(game_start)?)?;
+    globals.set("game_end", lua.create_function(game_end)?)?;
+    globals.set("question", lua.create_function(question)?)?;
+    globals.set("moves", lua.create_function(moves)?)?;
+    globals.set("on_message", lua.create_function(on_message)?)?;
+    globals.set("on_join", lua.create_function(on_join)?)?;
+    globals.set("on_leave", lua.create_function(on_leave)?)?;
+    globals.set("bot", lua.create_function(bot)?)?;
+    globals.set("after", lua.create_function(after)?)?;
+    globals.set("every", lua.create_function(every)?)?;
+    globals.set("players", lua.create_function(players)?)?;
+    globals.set("now", lua.create_function(now)?)?;
+    globals.set("stop", lua.create_function(stop)?)?;
+    globals.set("print", lua.create_function(print)?)?;
+    globals.set("args", lua.create_table_from(args.clone())?)?;
+    globals.set("state", lua.create_table()?)?;
+    Ok(())
+}
+
+fn shared(lua: &Lua) -> mlua::AppDataRefMut<'_, Shared> {
+    // Set by `Script::load` before the API is registered.
+    lua.app_data_mut::<Shared>()
+        .expect("the script's shared state is set at load")
+}
+
+/// Queues a datagram body, refusing one that cannot fit in a datagram while the script can
+/// still be told where.
+fn send(lua: &Lua, body: Body) -> mlua::Result<()> {
+    protocol::check_fits(&body).map_err(mlua::Error::runtime)?;
+    shared(lua).actions.push(Action::Send(body));
+    Ok(())
+}
+
+/// `announce(text)`: a plain announcement to every player.
+fn announce(lua: &Lua, text: String) -> mlua::Result<()> {
+    send(lua, Body::Announce { text })
+}
+
+/// `tell(player, text)`: a line only `player` sees.
+fn tell(lua: &Lua, (to, text): (String, String)) -> mlua::Result<()> {
+    send(lua, Body::Tell { to, text })
+}
+
+/// `ranking(scores)`: sends the scores ranked, and returns the ranked entries.
+fn ranking(lua: &Lua, scores: Table) -> mlua::Result<Value> {
+    let entries = crate::ranking::rank(scores_from(scores)?);
+    let ranked = lua.to_value(&entries)?;
+    send(lua, Body::Ranking { entries })?;
+    Ok(ranked)
+}
+
+/// Reads `{name = score}` or `{ {name = , score = }, … }`. In the map form, equal scores are
+/// listed by name (Lua tables have no order); in the list form, in the script's order.
+fn scores_from(table: Table) -> mlua::Result<Vec<(String, i64)>> {
+    let mut by_name: Vec<(String, i64)> = Vec::new();
+    let mut listed: Vec<(i64, String, i64)> = Vec::new();
+    for pair in table.pairs::<Value, Value>() {
+        match pair? {
+            (Value::String(name), score) => {
+                let name = name.to_str()?.to_string();
+                let score = score_from(&name, score)?;
+                by_name.push((name, score));
+            }
+            (Value::Integer(index), Value::Table(entry)) => {
+                let name: String = entry.get("name").map_err(|_| {
+                    mlua::Error::runtime(format!("ranking: entry {index} has no string `name`"))
+                })?;
+                let score = score_from(&name, entry.get("score")?)?;
+                listed.push((index, name, score));
+            }
+            (key, value) => {
+                return Err(mlua::Error::runtime(format!(
+                    "ranking takes {{name = score}} or a list of {{name = , score = }}; found {} = {}",
+                    key.type_name(),
+                    value.type_name()
+                )));
+            }
+        }
+    }
+    if !by_name.is_empty() && !listed.is_empty() {
+        return Err(mlua::Error::runtime(
+            "ranking: use either {name = score} or a list of {name = , score = }, not both in one table",
+        ));
+    }
+    if listed.is_empty() {
+        by_name.sort();
+        return Ok(by_name);
+    }
+    listed.sort_by_key(|(index, _, _)| *index);
+    Ok(listed.into_iter().map(|(_, name, score)| (name, score)).collect())
+}
+
+/// Scores are whole numbers; a fractional one is rounded.
+fn score_from(name: &str, value: Value) -> mlua::Result<i64> {
+    match value {
+        Value::Integer(score) => Ok(score),
+        Value::Number(score) if score.is_finite() => Ok(score.round() as i64),
+        other => Err(mlua::Error::runtime(format!(
+            "ranking: the score of {name:?} is {}, not a number",
+            other.type_name()
+        ))),
+    }
+}
+
+/// `congratulate(name [, text])`: congratulates the winner publicly.
+fn congratulate(lua: &Lua, (player, text): (String, Option<String>)) -> mlua::Result<()> {
+    let text = text.unwrap_or_default();
+    send(lua, Body::Congratulate { player, text })
+}
+
+/// `game_start(title [, text])`: the game-start banner.
+fn game_start(lua: &Lua, (title, text): (String, Option<String>)) -> mlua::Result<()> {
+    let text = text.unwrap_or_default();
+    send(lua, Body::GameStart { title, text })
+}
+
+/// `game_end([text])`: the game-end banner.
+fn game_end(lua: &Lua, text: Option<String>) -> mlua::Result<()> {
+    let text = text.unwrap_or_default();
+    send(lua, Body::GameEnd { text })
+}
+
+/// `question{text = , choices = {…}, seconds = 20, number = 1, total = 1}`: a question that
+/// players answer with a letter.
+fn question(lua: &Lua, spec: Table) -> mlua::Result<()> {
+    let text: String = spec
+        .get("text")
+        .map_err(|_| mlua::Error::runtime("question: `text` must be a string"))?;
+    let choices: Vec<String> = spec
+        .get("choices")
+        .map_err(|_| mlua::Error::runtime("question: `choices` must be a list of strings"))?;
+    if !(2..=26).contains(&choices.len()) {
+        return Err(mlua::Error::runtime(format!(
+            "question: {} choices; give 2 to 26 (they are lettered a, b, c…)",
+            choices.len()
+        )));
+    }
+    let seconds: Option<f64> = spec.get("seconds")?;
+    let number: Option<u32> = spec.get("number")?;
+    let total: Option<u32> = spec.get("total")?;
+    let number = number.unwrap_or(1);
+    let body = Body::Question {
+        number,
+        total: total.unwrap_or(number),
+        text,
+        choices,
+        seconds: seconds.unwrap_or(20.0).max(0.0).round() as u32,
+    };
+    send(lua, body)
+}
+
+/// `moves{"roll", "start"}`: the lines that are moves. A player's line equal to one of them
+/// (ignoring case and surrounding spaces) goes to the announcer only; anything else is chat.
+fn moves(lua: &Lua, list: Vec<String>) -> mlua::Result<()> {
+    let mut words: Vec<String> = list
+        .iter()
+        .map(|w| w.trim().to_lowercase())
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.dedup();
+    let mut shared = shared(lua);
+    if shared.moves != words {
+        shared.moves = words.clone();
+        shared.actions.push(Action::Moves(words));
+    }
+    Ok(())
+}
+
+/// `on_message(function(player, text))`: every line a joined player types. `nil` removes it.
+fn on_message(lua: &Lua, f: Option<Function>) -> mlua::Result<()> {
+    shared(lua).hooks.on_message = f;
+    Ok(())
+}
+
+/// `on_join(function(player))`: a player joined.
+fn on_join(lua: &Lua, f: Option<Function>) -> mlua::Result<()> {
+    shared(lua).hooks.on_join = f;
+    Ok(())
+}
+
+/// `on_leave(function(player, reason))`: a player left.
+fn on_leave(lua: &Lua, f: Option<Function>) -> mlua::Result<()> {
+    shared(lua).hooks.on_leave = f;
+    Ok(())
+}
+
+/// `bot(function(name, event) return line_or_nil end)`: how `--bots` players play.
+fn bot(lua: &Lua, f: Option<Function>) -> mlua::Result<()> {
+    shared(lua).hooks.bot = f;
+    Ok(())
+}
+
+/// The handle `after` and `every` return; `handle:cancel()` stops the timer.
+struct TimerHandle(u64);
+
+impl UserData for TimerHandle {
+    fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
+        methods.add_method("cancel", |lua, this, ()| {
+            shared(lua).timers.remove(&this.0);
+            Ok(())
+        });
+    }
+}
+
+fn delay(seconds: f64) -> mlua::Result<Duration> {
+    Duration::try_from_secs_f64(seconds).map_err(|_| {
+        mlua::Error::runtime(format!("a timer takes a number of seconds >= 0, not {seconds}"))
+    })
+}
+
+fn schedule(lua: &Lua, due_in: Duration, every: Option<Duration>, func: Function) -> TimerHandle {
+    let mut shared = shared(lua);
+    let id = shared.next_timer;
+    shared.next_timer += 1;
+    let due = std::time::Instant::now() + due_in;
+    shared.timers.insert(id, Timer { due, every, func });
+    TimerHandle(id)
+}
+
+/// `after(seconds, fn)`: runs `fn` once, `seconds` from now.
+fn after(lua: &Lua, (seconds, func): (f64, Function)) -> mlua::Result<TimerHandle> {
+    Ok(schedule(lua, delay(seconds)?, None, func))
+}
+
+/// `every(seconds, fn)`: runs `fn` every `seconds` (at least a millisecond apart).
+fn every(lua: &Lua, (seconds, func): (f64, Function)) -> mlua::Result<TimerHandle> {
+    let period = delay(seconds)?.max(Duration::from_millis(1));
+    Ok(schedule(lua, period, Some(period), func))
+}
+
+/// `players()`: the names of the players in the game, in join order.
+fn players(lua: &Lua, (): ()) -> mlua::Result<Table> {
+    let names = shared(lua).players.clone();
+    lua.create_sequence_from(names)
+}
+
+/// `now()`: seconds since the announcer started, with sub-millisecond precision (`os.clock`
+/// measures CPU time, not the time players take to answer).
+fn now(lua: &Lua, (): ()) -> mlua::Result<f64> {
+    Ok(shared(lua).started.elapsed().as_secs_f64())
+}
+
+/// `stop()`: ends the announcer once the current handler returns.
+fn stop(lua: &Lua, (): ()) -> mlua::Result<()> {
+    shared(lua).actions.push(Action::Stop);
+    Ok(())
+}
+
+/// `print(...)`: a line on the host's console, values separated by tabs as Lua's own print.
+fn print(lua: &Lua, values: Variadic<Value>) -> mlua::Result<()> {
+    let tostring: Function = lua.globals().get("tostring")?;
+    let mut parts = Vec::with_capacity(values.len());
+    for value in values {
+        parts.push(tostring.call::<String>(value)?);
+    }
+    shared(lua).actions.push(Action::Print(parts.join("\t")));
+    Ok(())
+}

@@ -1,0 +1,283 @@
+//! The Lua runtime that runs a game's rules: loads the script, calls its handlers and timers,
+//! and collects what it asked for as [`Action`]s. The only module that touches mlua.
+//!
+//! The announcer owns one [`Script`] and drives it from its event loop: it tells the script who
+//! joined, left or typed what, fires timers when they are due, then carries out the actions
+//! (sending datagrams, printing, stopping). The script never touches the network itself.
+
+mod api;
+mod sandbox;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use mlua::{Function, IntoLuaMulti, Lua, LuaSerdeExt, Value};
+
+use crate::event::Event;
+use crate::protocol::Body;
+
+/// What a script asked the announcer to do, in the order it asked.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Send this to the group.
+    Send(Body),
+    /// The set of lines that are moves changed: tell the players.
+    Moves(Vec<String>),
+    /// A line for the host's console (Lua `print`).
+    Print(String),
+    /// End the announcer.
+    Stop,
+}
+
+/// A script error, already worded for the host's console: `file:line: what went wrong`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptError(pub String);
+
+impl std::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ScriptError {}
+
+/// The handlers a script registered with `on_message`, `on_join`, `on_leave` and `bot`.
+#[derive(Default)]
+struct Hooks {
+    on_message: Option<Function>,
+    on_join: Option<Function>,
+    on_leave: Option<Function>,
+    bot: Option<Function>,
+}
+
+/// A pending `after` or `every`.
+struct Timer {
+    due: Instant,
+    every: Option<Duration>,
+    func: Function,
+}
+
+/// Everything the Lua API functions share with the runtime; kept as the Lua state's app data.
+struct Shared {
+    actions: Vec<Action>,
+    hooks: Hooks,
+    timers: HashMap<u64, Timer>,
+    next_timer: u64,
+    players: Vec<String>,
+    moves: Vec<String>,
+    started: Instant,
+    folder: PathBuf,
+}
+
+/// A loaded game script and its Lua state.
+pub struct Script {
+    lua: Lua,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Script {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Script").field("path", &self.path).finish()
+    }
+}
+
+impl Script {
+    /// Loads the script at `path` and runs its top level, with `args` as the Lua `args` table.
+    pub fn load(path: &Path, args: &BTreeMap<String, String>) -> Result<Script, ScriptError> {
+        let source = std::fs::read_to_string(path)
+            .map_err(|e| ScriptError(format!("{}: cannot read the script: {e}", path.display())))?;
+        let lua = sandbox::new_state().map_err(|e| describe(&e))?;
+        let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        lua.set_app_data(Shared {
+            actions: Vec::new(),
+            hooks: Hooks::default(),
+            timers: HashMap::new(),
+            next_timer: 1,
+            players: Vec::new(),
+            moves: Vec::new(),
+            started: Instant::now(),
+            folder,
+        });
+        api::register(&lua, args).map_err(|e| describe(&e))?;
+        lua.load(source)
+            .set_name(format!("@{}", path.display()))
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .exec()
+            .map_err(|e| describe(&e))?;
+        Ok(Script {
+            lua,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The script's path, as given.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Takes the actions queued since the last call.
+    pub fn take_actions(&self) -> Vec<Action> {
+        std::mem::take(&mut self.shared().actions)
+    }
+
+    /// The lines that are moves in this game, lowercased.
+    pub fn moves(&self) -> Vec<String> {
+        self.shared().moves.clone()
+    }
+
+    /// A player joined: `players()` includes them from now on, then `on_join` runs.
+    pub fn join(&self, player: &str) -> Result<(), ScriptError> {
+        self.shared().players.push(player.to_string());
+        let hook = self.shared().hooks.on_join.clone();
+        self.call(hook, player)
+    }
+
+    /// A player left: `players()` no longer includes them, then `on_leave` runs.
+    pub fn leave(&self, player: &str, reason: &str) -> Result<(), ScriptError> {
+        self.shared().players.retain(|p| p != player);
+        let hook = self.shared().hooks.on_leave.clone();
+        self.call(hook, (player, reason))
+    }
+
+    /// A player typed a line (chat or a move): `on_message` runs.
+    pub fn message(&self, player: &str, text: &str) -> Result<(), ScriptError> {
+        let hook = self.shared().hooks.on_message.clone();
+        self.call(hook, (player, text))
+    }
+
+    /// A bot saw an event: the `bot` hook says what the bot types, if anything.
+    pub fn bot(&self, name: &str, event: &Event) -> Result<Option<String>, ScriptError> {
+        let Some(hook) = self.shared().hooks.bot.clone() else {
+            return Ok(None);
+        };
+        let event = self.lua.to_value(event).map_err(|e| describe(&e))?;
+        let line: Option<String> = hook.call((name, event)).map_err(|e| describe(&e))?;
+        Ok(line)
+    }
+
+    /// When the earliest timer is due, if any is pending.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.shared().timers.values().map(|t| t.due).min()
+    }
+
+    /// Runs every timer due at `now`, earliest first. Timers created meanwhile wait for the
+    /// next call, so that `after(0, f)` inside a timer cannot keep this loop going forever.
+    /// Returns the errors of the timers that failed; the others ran.
+    pub fn fire_due(&self, now: Instant) -> Vec<ScriptError> {
+        let mut due: Vec<(Instant, u64)> = self
+            .shared()
+            .timers
+            .iter()
+            .filter(|(_, t)| t.due <= now)
+            .map(|(id, t)| (t.due, *id))
+            .collect();
+        due.sort();
+        let mut errors = Vec::new();
+        for (_, id) in due {
+            // A timer that ran before this one may have cancelled it.
+            let func = {
+                let mut shared = self.shared();
+                let Some(timer) = shared.timers.get_mut(&id) else {
+                    continue;
+                };
+                let func = timer.func.clone();
+                match timer.every {
+                    // The next tick counts from the one due, not from now, so that `every`
+                    // keeps its rhythm; but never in the past, or a slow loop would race.
+                    Some(every) => timer.due = (timer.due + every).max(now),
+                    None => {
+                        shared.timers.remove(&id);
+                    }
+                }
+                func
+            };
+            if let Err(e) = func.call::<()>(()) {
+                errors.push(describe(&e));
+            }
+        }
+        errors
+    }
+
+    fn shared(&self) -> mlua::AppDataRefMut<'_, Shared> {
+        // Set in `load` before any Lua runs, and never removed.
+        self.lua
+            .app_data_mut::<Shared>()
+            .expect("the script's shared state is set at load")
+    }
+
+    fn call(&self, hook: Option<Function>, args: impl IntoLuaMulti) -> Result<(), ScriptError> {
+        match hook {
+            Some(f) => f.call::<Value>(args).map(drop).map_err(|e| describe(&e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Words an mlua error for the host's console, leading with the script's `file:line`.
+fn describe(error: &mlua::Error) -> ScriptError {
+    ScriptError(match error {
+        mlua::Error::SyntaxError { message, .. } => message.clone(),
+        mlua::Error::RuntimeError(message) => first_line(message),
+        mlua::Error::CallbackError { traceback, cause } => {
+            let mut cause = describe(cause).0;
+            // mlua does not know the Lua name of a Rust function; the traceback does.
+            if let (Some(rest), Some(name)) = (cause.strip_prefix("bad argument #"), called_in(traceback))
+                && let Some((position, why)) = rest.split_once(": ")
+            {
+                cause = format!("bad argument #{position} to '{name}': {why}");
+            }
+            if starts_with_location(&cause) {
+                cause
+            } else {
+                match location_in(traceback) {
+                    Some(place) => format!("{place}: {cause}"),
+                    None => cause,
+                }
+            }
+        }
+        mlua::Error::MemoryError(message) => format!("out of memory: {message}"),
+        other => first_line(&other.to_string()),
+    })
+}
+
+/// The first line of a Lua error message: the rest is a stack traceback.
+fn first_line(message: &str) -> String {
+    message.lines().next().unwrap_or_default().to_string()
+}
+
+/// Whether a message starts with `something.lua:12:` (Lua's own `error` adds that).
+fn starts_with_location(message: &str) -> bool {
+    location_prefix(message).is_some()
+}
+
+fn location_prefix(line: &str) -> Option<&str> {
+    let mut parts = line.splitn(3, ':');
+    let file = parts.next()?;
+    let number = parts.next()?;
+    parts.next()?;
+    let ok = !file.is_empty()
+        && !file.starts_with('[')
+        && !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit());
+    ok.then(|| &line[..file.len() + 1 + number.len()])
+}
+
+/// The Rust function a traceback starts in: `[C]: in function 'announce'`.
+fn called_in(traceback: &str) -> Option<&str> {
+    let line = traceback.lines().map(str::trim).find(|l| l.starts_with("[C]: in "))?;
+    let name = line.split('\'').nth(1)?;
+    Some(name.strip_prefix("_G.").unwrap_or(name))
+}
+
+/// The innermost script position in a Lua traceback: the line that called into Rust.
+fn location_in(traceback: &str) -> Option<String> {
+    traceback
+        .lines()
+        .map(str::trim)
+        .find_map(location_prefix)
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests;

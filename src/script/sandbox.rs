@@ -1,0 +1,83 @@
+//! The Lua state a game runs in: a safe standard library only, and a `require` that loads
+//! Lua files from the script's own folder and nothing else.
+//!
+//! Scripts are shared between friends and classmates, so a script gets no `io`, no `os` beyond
+//! `time`, `clock` and `date`, no `debug`, no C modules, no `dofile`/`loadfile`, and `load`
+//! accepts text only (Lua does not verify bytecode: a crafted binary chunk can crash the host).
+
+use std::path::PathBuf;
+
+use mlua::{Lua, LuaOptions, MultiValue, StdLib, Table, Value};
+
+use super::Shared;
+
+/// A fresh Lua 5.4 state with the safe library, ready for the game API.
+pub fn new_state() -> mlua::Result<Lua> {
+    let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::UTF8 | StdLib::COROUTINE | StdLib::OS;
+    let lua = Lua::new_with(libs, LuaOptions::default())?;
+    let globals = lua.globals();
+
+    // Keep the clock of `os`, drop everything that touches files, processes or the environment.
+    let full_os: Table = globals.get("os")?;
+    let os = lua.create_table()?;
+    for name in ["time", "clock", "date", "difftime"] {
+        os.set(name, full_os.get::<Value>(name)?)?;
+    }
+    globals.set("os", os)?;
+
+    globals.set("dofile", Value::Nil)?;
+    globals.set("loadfile", Value::Nil)?;
+    let raw_load: mlua::Function = globals.get("load")?;
+    globals.set("load", lua.create_function(move |lua, args| text_only_load(lua, &raw_load, args))?)?;
+    globals.set("require", lua.create_function(require)?)?;
+    Ok(lua)
+}
+
+/// `load(chunk [, name [, mode [, env]]])` with the mode forced to text.
+fn text_only_load(lua: &Lua, raw_load: &mlua::Function, args: MultiValue) -> mlua::Result<MultiValue> {
+    let mut args: Vec<Value> = args.into_iter().collect();
+    // Lua's load tells "no env given" from "env = nil" by the argument count, so keep it.
+    while args.len() < 3 {
+        args.push(Value::Nil);
+    }
+    args[2] = Value::String(lua.create_string("t")?);
+    raw_load.call(MultiValue::from_iter(args))
+}
+
+/// Lua's `require` for game modules: `require "cards"` runs `cards.lua` from the script's folder
+/// (dots are folders: `require "lib.deck"` is `lib/deck.lua`) once, and returns what it returned.
+fn require(lua: &Lua, name: String) -> mlua::Result<Value> {
+    let loaded = match lua.named_registry_value::<Option<Table>>("gamecast.loaded")? {
+        Some(table) => table,
+        None => {
+            let table = lua.create_table()?;
+            lua.set_named_registry_value("gamecast.loaded", &table)?;
+            table
+        }
+    };
+    if let Some(module) = loaded.get::<Option<Value>>(name.as_str())? {
+        return Ok(module);
+    }
+    if name.is_empty() || name.contains(['/', '\\']) || name.split('.').any(|part| part.is_empty()) {
+        return Err(mlua::Error::runtime(format!(
+            "require {name:?}: a module name is words joined by dots, like \"cards\" or \"lib.deck\""
+        )));
+    }
+    let folder = lua
+        .app_data_ref::<Shared>()
+        .map(|shared| shared.folder.clone())
+        .unwrap_or_default();
+    let file: PathBuf = folder.join(format!("{}.lua", name.replace('.', "/")));
+    let source = std::fs::read_to_string(&file).map_err(|e| {
+        mlua::Error::runtime(format!("require {name:?}: cannot read {}: {e}", file.display()))
+    })?;
+    let value: Value = lua
+        .load(source)
+        .set_name(format!("@{}", file.display()))
+        .set_mode(mlua::chunk::ChunkMode::Text)
+        .call(name.as_str())?;
+    // As Lua's own require: a module that returns nothing is recorded as `true`.
+    let value = if value.is_nil() { Value::Boolean(true) } else { value };
+    loaded.set(name.as_str(), &value)?;
+    Ok(value)
+}

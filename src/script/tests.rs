@@ -1,0 +1,168 @@
+//! Unit tests of the Lua runtime: loading, the API's actions, timers and error positions.
+
+use super::*;
+use std::io::Write;
+
+fn script(source: &str) -> Result<Script, ScriptError> {
+    let dir = std::env::temp_dir().join(format!("gamecast-unit-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("game.lua");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(source.as_bytes())
+        .unwrap();
+    Script::load(&path, &BTreeMap::from([("target".to_string(), "12".to_string())]))
+}
+
+#[test]
+fn api_calls_become_actions_in_order() {
+    let s = script(
+        r#"
+        moves{"Roll", " start "}
+        announce("hi " .. args.target)
+        local ranked = ranking{alice = 3, bob = 7, carol = 3}
+        assert(ranked[1].name == "bob" and ranked[2].rank == 2 and ranked[3].rank == 2)
+        print("x", 1, nil)
+        stop()
+        "#,
+    )
+    .unwrap();
+    let actions = s.take_actions();
+    assert_eq!(actions[0], Action::Moves(vec!["roll".into(), "start".into()]));
+    assert_eq!(actions[1], Action::Send(Body::Announce { text: "hi 12".into() }));
+    let Action::Send(Body::Ranking { entries }) = &actions[2] else {
+        panic!("{actions:?}")
+    };
+    assert_eq!(entries[0].name, "bob");
+    assert_eq!(entries[1].name, "alice");
+    assert_eq!(actions[3], Action::Print("x\t1\tnil".into()));
+    assert_eq!(actions[4], Action::Stop);
+    assert!(s.take_actions().is_empty());
+}
+
+#[test]
+fn handlers_see_players() {
+    let s = script(
+        r#"
+        on_join(function(p) announce(p .. " " .. #players()) end)
+        on_leave(function(p, why) announce(p .. " " .. why .. " " .. #players()) end)
+        on_message(function(p, text) tell(p, text:upper()) end)
+        "#,
+    )
+    .unwrap();
+    s.join("alice").unwrap();
+    s.message("alice", "roll").unwrap();
+    s.leave("alice", "quit").unwrap();
+    assert_eq!(
+        s.take_actions(),
+        vec![
+            Action::Send(Body::Announce { text: "alice 1".into() }),
+            Action::Send(Body::Tell {
+                to: "alice".into(),
+                text: "ROLL".into()
+            }),
+            Action::Send(Body::Announce {
+                text: "alice quit 0".into()
+            }),
+        ]
+    );
+}
+
+#[test]
+fn errors_name_file_and_line() {
+    let err = script("local x = 1\nlocal y = = 2\n").unwrap_err().0;
+    assert!(err.contains("game.lua:2:"), "{err}");
+
+    let err = script("local t = nil\n\nprint(t.x)\n").unwrap_err().0;
+    assert!(err.contains("game.lua:3:"), "{err}");
+
+    let s = script("on_message(function(p, t)\n  announce(nil)\nend)\n").unwrap();
+    let err = s.message("a", "b").unwrap_err().0;
+    assert!(err.contains("game.lua:2:"), "{err}");
+    assert!(err.contains("announce"), "{err}");
+
+    let s = script("on_join(function(p)\n  ranking{a = 'x'}\nend)\n").unwrap();
+    let err = s.join("a").unwrap_err().0;
+    assert!(err.starts_with(&format!("{}", s.path().display())), "{err}");
+    assert!(err.contains(":2: ranking"), "{err}");
+}
+
+#[test]
+fn timers_fire_in_order_and_cancel() {
+    let s = script(
+        r#"
+        after(0, function() announce("first") end)
+        local h = after(0, function() announce("cancelled") end)
+        h:cancel()
+        after(0, function() error("boom") end)
+        state.ticks = 0
+        every(0.001, function() state.ticks = state.ticks + 1 end)
+        after(3600, function() announce("later") end)
+        "#,
+    )
+    .unwrap();
+    assert!(s.next_deadline().is_some());
+    let errors = s.fire_due(Instant::now() + Duration::from_millis(5));
+    assert_eq!(errors.len(), 1);
+    assert!(errors[0].0.contains("game.lua:5: boom"), "{errors:?}");
+    assert_eq!(
+        s.take_actions(),
+        vec![Action::Send(Body::Announce { text: "first".into() })]
+    );
+    // The repeating timer is still pending, the hour-long one too.
+    assert!(s.next_deadline().unwrap() < Instant::now() + Duration::from_secs(60));
+}
+
+#[test]
+fn the_sandbox_has_no_files_or_processes() {
+    let s = script(
+        r#"
+        assert(io == nil and debug == nil and dofile == nil and loadfile == nil)
+        assert(os.execute == nil and os.getenv == nil and os.remove == nil)
+        assert(type(os.time()) == "number" and type(os.clock()) == "number")
+        local f, err = load(string.dump(function() end))
+        assert(f == nil and err:find("binary"), err)
+        assert(load("return 1 + 1")() == 2)
+        local ok = pcall(require, "../../etc/passwd")
+        assert(not ok)
+        "#,
+    );
+    assert!(s.is_ok(), "{s:?}");
+}
+
+#[test]
+fn require_loads_modules_from_the_script_folder() {
+    let dir = std::env::temp_dir().join(format!("gamecast-unit-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(dir.join("lib/points.lua"), "return { win = 5 }\n").unwrap();
+    std::fs::write(
+        dir.join("game.lua"),
+        "local p = require 'lib.points'\nassert(require('lib.points') == p)\nannounce(p.win)\n",
+    )
+    .unwrap();
+    let s = Script::load(&dir.join("game.lua"), &BTreeMap::new()).unwrap();
+    assert_eq!(
+        s.take_actions(),
+        vec![Action::Send(Body::Announce { text: "5".into() })]
+    );
+}
+
+#[test]
+fn oversized_events_are_refused_at_the_call() {
+    let s = script("on_join(function(p)\n  announce(string.rep('x', 2000))\nend)\n").unwrap();
+    let err = s.join("a").unwrap_err().0;
+    assert!(err.contains(":2:") && err.contains("1400-byte"), "{err}");
+}
+
+#[test]
+fn bots_get_events_as_tables() {
+    let s = script(
+        "bot(function(name, e)\n if e.kind == 'ranking' then return name .. e.entries[1].name end\nend)\n",
+    )
+    .unwrap();
+    let event = Event::Ranking {
+        entries: crate::ranking::rank(vec![("zed".into(), 1)]),
+    };
+    assert_eq!(s.bot("b1", &event).unwrap(), Some("b1zed".into()));
+    assert_eq!(s.bot("b1", &Event::Announce { text: "x".into() }).unwrap(), None);
+}

@@ -1,0 +1,251 @@
+//! The multicast socket: which group, port and interface, and the socket options that make a
+//! group work. The only module that touches socket2; it moves bytes and knows nothing of their meaning.
+//!
+//! What a student should notice, step by step as in the lab's listings:
+//! 1. a UDP socket with SO_REUSEADDR and SO_REUSEPORT, so that every player on one host can bind
+//!    the same port (each gets its own copy of every multicast datagram);
+//! 2. bound to the group's address and port: the kernel then hands us only this group's datagrams;
+//! 3. IP_ADD_MEMBERSHIP with the interface's address: join the group on that interface;
+//! 4. IP_MULTICAST_IF, IP_MULTICAST_TTL and IP_MULTICAST_LOOP for what we send: out of that
+//!    interface, hopping no further than the TTL allows, and looped back to the other
+//!    processes of this host (including our own socket, which the upper layers skip).
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+
+use anyhow::{Context, bail};
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// The lab's group.
+pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(224, 1, 1, 1);
+/// The lab's port.
+pub const DEFAULT_PORT: u16 = 5007;
+/// Loopback, so that nothing leaves the host unless a user asks for a LAN interface.
+pub const DEFAULT_IFACE: &str = "127.0.0.1";
+/// One hop: the local network, never beyond a router.
+pub const DEFAULT_TTL: u32 = 1;
+/// The receive buffer we ask for. The kernel's default holds only ~160 small datagrams,
+/// which a burst of announcements to a slow reader overflows.
+pub const RECV_BUFFER: usize = 4 << 20;
+/// What we require the kernel to grant at least (it caps requests at net.core.rmem_max).
+pub const MIN_RECV_BUFFER: usize = 1 << 20;
+
+/// The network flags both binaries take.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NetArgs {
+    /// Multicast group (an IPv4 address in 224.0.0.0/4)
+    #[arg(long, default_value_t = DEFAULT_GROUP, env = "GAMECAST_GROUP")]
+    pub group: Ipv4Addr,
+    /// UDP port of the group
+    #[arg(long, default_value_t = DEFAULT_PORT, env = "GAMECAST_PORT")]
+    pub port: u16,
+    /// Interface to use: an IPv4 address or an interface name such as eth0. The default keeps
+    /// everything on this host.
+    #[arg(long, default_value = DEFAULT_IFACE, env = "GAMECAST_IFACE")]
+    pub iface: String,
+    /// Multicast TTL: how many router hops datagrams may cross (1 = this network only)
+    #[arg(long, default_value_t = DEFAULT_TTL, env = "GAMECAST_TTL")]
+    pub ttl: u32,
+}
+
+/// A validated place on the network: the group, its port and the local interface's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetConfig {
+    /// The multicast group.
+    pub group: Ipv4Addr,
+    /// The group's UDP port.
+    pub port: u16,
+    /// The address of the interface we join on and send from.
+    pub iface: Ipv4Addr,
+    /// The multicast TTL.
+    pub ttl: u32,
+}
+
+impl NetArgs {
+    /// Checks the flags and resolves the interface, with an error a user can act on.
+    pub fn resolve(&self) -> anyhow::Result<NetConfig> {
+        if !self.group.is_multicast() {
+            bail!(
+                "--group {} is not a multicast address (those are 224.0.0.0 to 239.255.255.255)",
+                self.group
+            );
+        }
+        if self.port == 0 {
+            bail!("--port 0 is not a port a group can meet on; pick 1 to 65535");
+        }
+        if self.ttl > 255 {
+            bail!("--ttl {} is over 255, the largest TTL an IP header holds", self.ttl);
+        }
+        Ok(NetConfig {
+            group: self.group,
+            port: self.port,
+            iface: resolve_iface(&self.iface)?,
+            ttl: self.ttl,
+        })
+    }
+}
+
+impl Default for NetArgs {
+    fn default() -> NetArgs {
+        NetArgs {
+            group: DEFAULT_GROUP,
+            port: DEFAULT_PORT,
+            iface: DEFAULT_IFACE.to_string(),
+            ttl: DEFAULT_TTL,
+        }
+    }
+}
+
+/// Turns `--iface` (an IPv4 address or an interface name) into the address of a local interface.
+pub fn resolve_iface(iface: &str) -> anyhow::Result<Ipv4Addr> {
+    let interfaces = if_addrs::get_if_addrs().context("cannot list this host's interfaces")?;
+    let ipv4 = |i: &if_addrs::Interface| match i.ip() {
+        std::net::IpAddr::V4(a) => Some(a),
+        std::net::IpAddr::V6(_) => None,
+    };
+    if let Ok(address) = iface.parse::<Ipv4Addr>() {
+        if interfaces.iter().any(|i| ipv4(i) == Some(address)) {
+            return Ok(address);
+        }
+        bail!(
+            "--iface {address}: no interface of this host has that address (it has {})",
+            list(interfaces.iter().filter_map(ipv4).map(|a| a.to_string()))
+        );
+    }
+    if let Some(address) = interfaces
+        .iter()
+        .filter(|i| i.name == iface)
+        .find_map(ipv4)
+    {
+        return Ok(address);
+    }
+    bail!(
+        "--iface {iface:?} is neither an IPv4 address nor an interface with one (interfaces: {})",
+        list(
+            interfaces
+                .iter()
+                .filter(|i| ipv4(i).is_some())
+                .map(|i| i.name.clone())
+        )
+    )
+}
+
+fn list(items: impl Iterator<Item = String>) -> String {
+    let mut items: Vec<String> = items.collect();
+    items.sort();
+    items.dedup();
+    items.join(", ")
+}
+
+/// A socket that is a member of the group: it sends to the group and receives what the group says.
+#[derive(Debug)]
+pub struct Transport {
+    socket: tokio::net::UdpSocket,
+    group: SocketAddrV4,
+    recv_buffer: usize,
+}
+
+impl Transport {
+    /// Opens a socket, joins the group on the interface and sets everything up for sending.
+    /// Must be called inside a tokio runtime.
+    pub fn open(net: &NetConfig) -> anyhow::Result<Transport> {
+        let group = SocketAddrV4::new(net.group, net.port);
+        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
+            .context("cannot create a UDP socket")?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        // Ask for a large receive buffer; the kernel silently caps it at net.core.rmem_max, so read
+        // back what we got: callers warn when it is under MIN_RECV_BUFFER rather than refuse to run.
+        socket.set_recv_buffer_size(RECV_BUFFER)?;
+        let recv_buffer = socket.recv_buffer_size()?;
+        // Binding the group address (not 0.0.0.0) and turning IP_MULTICAST_ALL off both keep
+        // out datagrams of other groups that some other program joined on the same port.
+        socket
+            .bind(&SocketAddr::V4(group).into())
+            .with_context(|| format!("cannot bind {group}"))?;
+        socket.set_multicast_all_v4(false)?;
+        socket
+            .join_multicast_v4(&net.group, &net.iface)
+            .with_context(|| format!("cannot join group {} on interface {}", net.group, net.iface))?;
+        socket
+            .set_multicast_if_v4(&net.iface)
+            .with_context(|| format!("cannot send multicast from interface {}", net.iface))?;
+        socket.set_multicast_ttl_v4(net.ttl)?;
+        socket.set_multicast_loop_v4(true)?;
+        socket.set_nonblocking(true)?;
+        let socket = tokio::net::UdpSocket::from_std(socket.into())
+            .context("cannot hand the socket to tokio")?;
+        Ok(Transport {
+            socket,
+            group,
+            recv_buffer,
+        })
+    }
+
+    /// Sends one datagram to the group.
+    pub async fn send(&self, bytes: &[u8]) -> std::io::Result<()> {
+        self.socket.send_to(bytes, self.group).await.map(|_| ())
+    }
+
+    /// Waits for the next datagram; returns its length and who sent it.
+    pub async fn recv(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+        self.socket.recv_from(buf).await
+    }
+
+    /// A warning for the console when the kernel granted a receive buffer too small for bursts.
+    pub fn buffer_warning(&self) -> Option<String> {
+        (self.recv_buffer < MIN_RECV_BUFFER).then(|| {
+            format!(
+                "the kernel granted a {} KiB receive buffer, under the {} KiB gamecast wants; bursts \
+                 may be lost (raise it with: sysctl -w net.core.rmem_max={RECV_BUFFER})",
+                self.recv_buffer >> 10,
+                MIN_RECV_BUFFER >> 10
+            )
+        })
+    }
+
+    /// The group and port this socket sends to.
+    pub fn group(&self) -> SocketAddrV4 {
+        self.group
+    }
+}
+
+/// A receive buffer big enough for any UDP datagram, so that nothing is silently cut.
+pub fn recv_buffer() -> Vec<u8> {
+    vec![0; 65536]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_flags_get_clear_errors() {
+        let args = NetArgs {
+            group: Ipv4Addr::new(10, 0, 0, 1),
+            ..NetArgs::default()
+        };
+        let err = args.resolve().unwrap_err().to_string();
+        assert!(err.contains("not a multicast address"), "{err}");
+
+        let args = NetArgs {
+            iface: "nosuch0".into(),
+            ..NetArgs::default()
+        };
+        let err = args.resolve().unwrap_err().to_string();
+        assert!(err.contains("\"nosuch0\""), "{err}");
+        assert!(err.contains("lo"), "{err}");
+
+        let args = NetArgs {
+            iface: "192.0.2.77".into(),
+            ..NetArgs::default()
+        };
+        let err = args.resolve().unwrap_err().to_string();
+        assert!(err.contains("no interface of this host"), "{err}");
+    }
+
+    #[test]
+    fn loopback_by_name_and_address() {
+        assert_eq!(resolve_iface("lo").unwrap(), Ipv4Addr::LOCALHOST);
+        assert_eq!(resolve_iface("127.0.0.1").unwrap(), Ipv4Addr::LOCALHOST);
+    }
+}
