@@ -151,13 +151,28 @@ local function standings()
   return order
 end
 
--- "alice 31, bob 25, carol 12"
+-- Joins at most `limit` items with commas: "a, b, c and 7 more". A whole
+-- announcement must fit in one datagram (about 1400 bytes), so a long list
+-- of names is cut short.
+local function short_list(items, limit)
+  local shown = {}
+  for i = 1, math.min(#items, limit) do
+    shown[i] = items[i]
+  end
+  local text = table.concat(shown, ", ")
+  if #items > limit then
+    text = text .. (" and %d more"):format(#items - limit)
+  end
+  return text
+end
+
+-- "alice 31, bob 25, carol 12" (the first 10 racers)
 local function positions_text()
   local parts = {}
   for _, name in ipairs(standings()) do
     parts[#parts + 1] = ("%s %d"):format(name, state.positions[name])
   end
-  return table.concat(parts, ", ")
+  return short_list(parts, 10)
 end
 
 ---------------------------------------------------------------------------
@@ -257,7 +272,7 @@ end_round = function()
 
   local leader = standings()[1]
   if state.positions[leader] >= TARGET then
-    finish(leader, ("%s wins the dice race with %d after %d rounds!")
+    finish(leader, ("%s wins the dice race with %d in round %d!")
       :format(leader, state.positions[leader], state.round))
   else
     start_round()
@@ -272,11 +287,11 @@ local function start_game(present)
   if state.phase ~= "lobby" and state.phase ~= "countdown" then
     return -- already started (e.g. "start" typed as the countdown ran out)
   end
+  cancel_timer("countdown")
   if #present == 0 then
     state.phase = "lobby" -- nobody to race: keep waiting
     return
   end
-  cancel_timer("countdown")
   state.phase = "playing"
   state.racers, state.positions = {}, {}
   state.rolled, state.reached_at = {}, {}
@@ -294,19 +309,19 @@ local function update_lobby(present)
   local count = #present
   if state.phase == "lobby" then
     if count >= MIN_PLAYERS then
-      if COUNTDOWN <= 0 then
-        start_game(present)
-      else
-        state.phase = "countdown"
+      state.phase = "countdown"
+      if COUNTDOWN > 0 then
         announce(("%d players here: the race starts in %g seconds (type start to go now).")
           :format(count, COUNTDOWN))
-        cancel_timer("countdown")
-        state.timers.countdown = after(COUNTDOWN, function()
-          state.timers.countdown = nil
-          -- No join/leave is in progress here, so players() is exact.
-          start_game(players())
-        end)
       end
+      -- Even with countdown 0 the start goes through a timer: after(0) runs
+      -- once the join being handled is complete, so the newcomer gets the
+      -- start banner like everybody else and players() is exact.
+      cancel_timer("countdown")
+      state.timers.countdown = after(COUNTDOWN, function()
+        state.timers.countdown = nil
+        start_game(players())
+      end)
     elseif count > 0 then
       announce(("%d of %d players here. Waiting for more, or type start to play now.")
         :format(count, MIN_PLAYERS))

@@ -282,7 +282,22 @@ local function by_score()
   return order
 end
 
--- "alice 1830, bob 940"
+-- Joins at most `limit` items with commas: "a, b, c and 7 more". A whole
+-- announcement must fit in one datagram (about 1400 bytes), so a long list
+-- of names is cut short.
+local function short_list(items, limit)
+  local shown = {}
+  for i = 1, math.min(#items, limit) do
+    shown[i] = items[i]
+  end
+  local text = table.concat(shown, ", ")
+  if #items > limit then
+    text = text .. (" and %d more"):format(#items - limit)
+  end
+  return text
+end
+
+-- "alice 1830, bob 940" (the first 10 players)
 local function scores_text()
   local parts = {}
   for _, name in ipairs(by_score()) do
@@ -395,7 +410,7 @@ close_question = function()
     end
   end
 
-  local who = #right > 0 and (table.concat(right, ", ") .. " got it") or "nobody got it"
+  local who = #right > 0 and (short_list(right, 10) .. " got it") or "nobody got it"
   local correct_text = q.choices[index_of(LETTERS, q.answer)]
   announce(("Answer: %s) %s — %s"):format(q.answer, correct_text, who))
   ranking(state.scores)
@@ -455,19 +470,19 @@ local function update_lobby(present)
   local count = #present
   if state.phase == "lobby" then
     if count >= MIN_PLAYERS then
-      if COUNTDOWN <= 0 then
-        start_game(present)
-      else
-        state.phase = "countdown"
+      state.phase = "countdown"
+      if COUNTDOWN > 0 then
         announce(("%d players here: the quiz starts in %g seconds (type start to go now).")
           :format(count, COUNTDOWN))
-        cancel_timer("countdown")
-        state.timers.countdown = after(COUNTDOWN, function()
-          state.timers.countdown = nil
-          -- No join/leave is in progress here, so players() is exact.
-          start_game(players())
-        end)
       end
+      -- Even with countdown 0 the start goes through a timer: after(0) runs
+      -- once the join being handled is complete, so the newcomer gets the
+      -- start banner like everybody else and players() is exact.
+      cancel_timer("countdown")
+      state.timers.countdown = after(COUNTDOWN, function()
+        state.timers.countdown = nil
+        start_game(players())
+      end)
     elseif count > 0 then
       announce(("%d of %d players here. Waiting for more, or type start to play now.")
         :format(count, MIN_PLAYERS))

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::protocol::Entry;
+use crate::protocol::{Body, Datagram, Entry};
 
 /// One thing a player sees. With `--json` each is printed as one line: `kind` plus its fields.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -51,8 +51,10 @@ pub enum Event {
         /// The announcement.
         text: String,
     },
-    /// A line the announcer meant for us only.
+    /// A line the announcer meant for one player only.
     Tell {
+        /// The player it is for.
+        to: String,
         /// The line.
         text: String,
     },
@@ -98,9 +100,51 @@ pub enum Event {
         /// Why.
         text: String,
     },
+    /// Something the player program itself has to say (a line too long to send…).
+    Notice {
+        /// What.
+        text: String,
+    },
 }
 
 impl Event {
+    /// What a datagram shows to anyone who reads it, or `None` for kinds that are only
+    /// bookkeeping (moves, hello, welcome and refuse are for one reader: see the player).
+    pub fn from_datagram(datagram: &Datagram) -> Option<Event> {
+        let from = || datagram.from.clone();
+        Some(match datagram.body.clone() {
+            Body::Join => Event::Join { player: from() },
+            Body::Leave { reason } => Event::Leave {
+                player: from(),
+                reason,
+            },
+            Body::Chat { text } => Event::Chat { from: from(), text },
+            Body::Announce { text } => Event::Announce { text },
+            Body::Tell { to, text } => Event::Tell { to, text },
+            Body::GameStart { title, text } => Event::GameStart { title, text },
+            Body::Ranking { entries } => Event::Ranking { entries },
+            Body::Question {
+                number,
+                total,
+                text,
+                choices,
+                seconds,
+            } => Event::Question {
+                number,
+                total,
+                text,
+                choices,
+                seconds,
+            },
+            Body::Congratulate { player, text } => Event::Congratulate { player, text },
+            Body::GameEnd { text } => Event::GameEnd { text },
+            Body::Close { text } => Event::Close { text },
+            Body::Move { .. } | Body::Hello { .. } | Body::Welcome { .. } | Body::Refuse { .. } => {
+                return None;
+            }
+        })
+    }
+
     /// The event as one line of JSON, as `player --json` prints it.
     pub fn to_json(&self) -> String {
         // Events hold only strings, numbers and lists of them: serializing cannot fail.

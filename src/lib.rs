@@ -15,7 +15,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod announcer;
 pub mod event;
+pub mod player;
 pub mod protocol;
 pub mod ranking;
 pub mod render;

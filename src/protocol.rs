@@ -70,8 +70,9 @@ pub enum Body {
     Welcome {
         /// The player's name.
         player: String,
-        /// The player's session, so that only this run of the player takes it as its own.
-        session: SessionId,
+        /// The player's session, so that only this run of the player takes it as its own
+        /// (not `session`: that is the header's, the announcer's own).
+        to_session: SessionId,
         /// Everyone in the game now, in join order.
         players: Vec<String>,
         /// Lines that are moves in this game.
@@ -82,7 +83,7 @@ pub enum Body {
         /// The name asked for.
         player: String,
         /// The session that asked.
-        session: SessionId,
+        to_session: SessionId,
         /// Why, for the player to show.
         reason: String,
     },
@@ -397,7 +398,9 @@ mod tests {
     #[test]
     fn wire_form_is_flat_json_with_kind() {
         let mut origin = Origin::new("alice");
-        let d = origin.stamp(Body::Chat { text: "Hola".into() });
+        let d = origin.stamp(Body::Chat {
+            text: "Hola".into(),
+        });
         let value: serde_json::Value = serde_json::from_slice(&encode(&d).unwrap()).unwrap();
         assert_eq!(value["v"], 1);
         assert_eq!(value["kind"], "chat");
@@ -405,6 +408,32 @@ mod tests {
         assert_eq!(value["text"], "Hola");
         assert_eq!(value["seq"], 1);
         assert_eq!(origin.stamp(Body::Join).seq, 2);
+    }
+
+    #[test]
+    fn welcome_and_refuse_round_trip() {
+        // Body fields sit beside the header's in one object: a body field called `session`
+        // would collide with the header's and the datagram would not decode.
+        let bodies = vec![
+            Body::Welcome {
+                player: "bob".into(),
+                to_session: 7,
+                players: vec!["bob".into()],
+                moves: vec![],
+            },
+            Body::Refuse {
+                player: "bob".into(),
+                to_session: 7,
+                reason: "taken".into(),
+            },
+        ];
+        for body in bodies {
+            let datagram = sample(body);
+            assert_eq!(
+                decode(&encode(&datagram).unwrap()),
+                Decoded::Datagram(datagram)
+            );
+        }
     }
 
     #[test]
@@ -429,7 +458,10 @@ mod tests {
 
     #[test]
     fn garbage_is_invalid_never_a_panic() {
-        assert_eq!(decode(&[0xff, 0xfe, 0x00]), Decoded::Invalid(Invalid::Binary));
+        assert_eq!(
+            decode(&[0xff, 0xfe, 0x00]),
+            Decoded::Invalid(Invalid::Binary)
+        );
         assert_eq!(decode(b"  \n"), Decoded::Invalid(Invalid::Empty));
         assert_eq!(
             decode(br#"{"v":2,"kind":"chat"}"#),
@@ -456,7 +488,12 @@ mod tests {
         };
         assert!(check_fits(&body).is_err());
         assert!(encode(&sample(body)).is_err());
-        assert!(check_fits(&Body::Announce { text: "x".repeat(1000) }).is_ok());
+        assert!(
+            check_fits(&Body::Announce {
+                text: "x".repeat(1000)
+            })
+            .is_ok()
+        );
     }
 
     #[test]

@@ -57,26 +57,38 @@ impl Style {
                 self.paint(&line, |s| s.bold().to_string())
             }
             Event::Refused { player, reason } => self.paint(
-                &format!("The announcer refused {}: {}", visible(player), visible(reason)),
+                &format!(
+                    "The announcer refused {}: {}",
+                    visible(player),
+                    visible(reason)
+                ),
                 |s| s.red().bold().to_string(),
             ),
             // The lab's console line, word for word.
-            Event::Join { player } => self.paint(
-                &format!("{}: Entering user", visible(player)),
-                |s| s.dimmed().to_string(),
-            ),
+            Event::Join { player } => self
+                .paint(&format!("{}: Entering user", visible(player)), |s| {
+                    s.dimmed().to_string()
+                }),
             Event::Leave { player, reason } => self.paint(
                 &format!("{} left ({})", visible(player), visible(reason)),
                 |s| s.yellow().to_string(),
             ),
             Event::Chat { from, text } => {
-                format!("{}: {}", self.paint(&visible(from), |s| s.cyan().bold().to_string()), visible(text))
+                format!(
+                    "{}: {}",
+                    self.paint(&visible(from), |s| s.cyan().bold().to_string()),
+                    visible(text)
+                )
             }
-            Event::Announce { text } => {
-                self.paint(&format!("📢 {}", visible(text)), |s| s.bright_white().bold().to_string())
-            }
-            Event::Tell { text } => {
-                self.paint(&format!("(to you) {}", visible(text)), |s| s.magenta().to_string())
+            Event::Announce { text } => self.paint(&format!("📢 {}", visible(text)), |s| {
+                s.bright_white().bold().to_string()
+            }),
+            Event::Tell { to, text } => self
+                .paint(&format!("(to {}) {}", visible(to), visible(text)), |s| {
+                    s.magenta().to_string()
+                }),
+            Event::Notice { text } => {
+                self.paint(&format!("[{}]", visible(text)), |s| s.dimmed().to_string())
             }
             Event::GameStart { title, text } => {
                 self.banner(&format!("GAME START: {}", visible(title)), text, |s| {
@@ -95,7 +107,10 @@ impl Style {
                 seconds,
             } => {
                 let mut out = self.paint(
-                    &format!("❓ Question {number}/{total} ({seconds} s): {}", visible(text)),
+                    &format!(
+                        "❓ Question {number}/{total} ({seconds} s): {}",
+                        visible(text)
+                    ),
                     |s| s.blue().bold().to_string(),
                 );
                 for (letter, choice) in ('a'..='z').zip(choices) {
@@ -137,7 +152,11 @@ impl Style {
             .unwrap_or(0)
             .max(5);
         let mut out = self.paint(
-            &format!("   Rank  {}  {:>score_width$}", pad("Player", name_width), "Score"),
+            &format!(
+                "   Rank  {}  {:>score_width$}",
+                pad("Player", name_width),
+                "Score"
+            ),
             |s| s.bold().underline().to_string(),
         );
         for (entry, name) in entries.iter().zip(&names) {

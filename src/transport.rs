@@ -73,7 +73,10 @@ impl NetArgs {
             bail!("--port 0 is not a port a group can meet on; pick 1 to 65535");
         }
         if self.ttl > 255 {
-            bail!("--ttl {} is over 255, the largest TTL an IP header holds", self.ttl);
+            bail!(
+                "--ttl {} is over 255, the largest TTL an IP header holds",
+                self.ttl
+            );
         }
         Ok(NetConfig {
             group: self.group,
@@ -111,11 +114,7 @@ pub fn resolve_iface(iface: &str) -> anyhow::Result<Ipv4Addr> {
             list(interfaces.iter().filter_map(ipv4).map(|a| a.to_string()))
         );
     }
-    if let Some(address) = interfaces
-        .iter()
-        .filter(|i| i.name == iface)
-        .find_map(ipv4)
-    {
+    if let Some(address) = interfaces.iter().filter(|i| i.name == iface).find_map(ipv4) {
         return Ok(address);
     }
     bail!(
@@ -165,7 +164,9 @@ impl Transport {
         socket.set_multicast_all_v4(false)?;
         socket
             .join_multicast_v4(&net.group, &net.iface)
-            .with_context(|| format!("cannot join group {} on interface {}", net.group, net.iface))?;
+            .with_context(|| {
+                format!("cannot join group {} on interface {}", net.group, net.iface)
+            })?;
         socket
             .set_multicast_if_v4(&net.iface)
             .with_context(|| format!("cannot send multicast from interface {}", net.iface))?;

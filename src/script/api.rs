@@ -108,7 +108,10 @@ fn scores_from(table: Table) -> mlua::Result<Vec<(String, i64)>> {
         return Ok(by_name);
     }
     listed.sort_by_key(|(index, _, _)| *index);
-    Ok(listed.into_iter().map(|(_, name, score)| (name, score)).collect())
+    Ok(listed
+        .into_iter()
+        .map(|(_, name, score)| (name, score))
+        .collect())
 }
 
 /// Scores are whole numbers; a fractional one is rounded.
@@ -225,7 +228,9 @@ impl UserData for TimerHandle {
 
 fn delay(seconds: f64) -> mlua::Result<Duration> {
     Duration::try_from_secs_f64(seconds).map_err(|_| {
-        mlua::Error::runtime(format!("a timer takes a number of seconds >= 0, not {seconds}"))
+        mlua::Error::runtime(format!(
+            "a timer takes a number of seconds >= 0, not {seconds}"
+        ))
     })
 }
 

@@ -222,7 +222,8 @@ fn describe(error: &mlua::Error) -> ScriptError {
         mlua::Error::CallbackError { traceback, cause } => {
             let mut cause = describe(cause).0;
             // mlua does not know the Lua name of a Rust function; the traceback does.
-            if let (Some(rest), Some(name)) = (cause.strip_prefix("bad argument #"), called_in(traceback))
+            if let (Some(rest), Some(name)) =
+                (cause.strip_prefix("bad argument #"), called_in(traceback))
                 && let Some((position, why)) = rest.split_once(": ")
             {
                 cause = format!("bad argument #{position} to '{name}': {why}");
@@ -265,7 +266,10 @@ fn location_prefix(line: &str) -> Option<&str> {
 
 /// The Rust function a traceback starts in: `[C]: in function 'announce'`.
 fn called_in(traceback: &str) -> Option<&str> {
-    let line = traceback.lines().map(str::trim).find(|l| l.starts_with("[C]: in "))?;
+    let line = traceback
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("[C]: in "))?;
     let name = line.split('\'').nth(1)?;
     Some(name.strip_prefix("_G.").unwrap_or(name))
 }

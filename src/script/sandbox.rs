@@ -13,7 +13,12 @@ use super::Shared;
 
 /// A fresh Lua 5.4 state with the safe library, ready for the game API.
 pub fn new_state() -> mlua::Result<Lua> {
-    let libs = StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::UTF8 | StdLib::COROUTINE | StdLib::OS;
+    let libs = StdLib::TABLE
+        | StdLib::STRING
+        | StdLib::MATH
+        | StdLib::UTF8
+        | StdLib::COROUTINE
+        | StdLib::OS;
     let lua = Lua::new_with(libs, LuaOptions::default())?;
     let globals = lua.globals();
 
@@ -28,13 +33,20 @@ pub fn new_state() -> mlua::Result<Lua> {
     globals.set("dofile", Value::Nil)?;
     globals.set("loadfile", Value::Nil)?;
     let raw_load: mlua::Function = globals.get("load")?;
-    globals.set("load", lua.create_function(move |lua, args| text_only_load(lua, &raw_load, args))?)?;
+    globals.set(
+        "load",
+        lua.create_function(move |lua, args| text_only_load(lua, &raw_load, args))?,
+    )?;
     globals.set("require", lua.create_function(require)?)?;
     Ok(lua)
 }
 
 /// `load(chunk [, name [, mode [, env]]])` with the mode forced to text.
-fn text_only_load(lua: &Lua, raw_load: &mlua::Function, args: MultiValue) -> mlua::Result<MultiValue> {
+fn text_only_load(
+    lua: &Lua,
+    raw_load: &mlua::Function,
+    args: MultiValue,
+) -> mlua::Result<MultiValue> {
     let mut args: Vec<Value> = args.into_iter().collect();
     // Lua's load tells "no env given" from "env = nil" by the argument count, so keep it.
     while args.len() < 3 {
@@ -58,7 +70,8 @@ fn require(lua: &Lua, name: String) -> mlua::Result<Value> {
     if let Some(module) = loaded.get::<Option<Value>>(name.as_str())? {
         return Ok(module);
     }
-    if name.is_empty() || name.contains(['/', '\\']) || name.split('.').any(|part| part.is_empty()) {
+    if name.is_empty() || name.contains(['/', '\\']) || name.split('.').any(|part| part.is_empty())
+    {
         return Err(mlua::Error::runtime(format!(
             "require {name:?}: a module name is words joined by dots, like \"cards\" or \"lib.deck\""
         )));
@@ -69,7 +82,10 @@ fn require(lua: &Lua, name: String) -> mlua::Result<Value> {
         .unwrap_or_default();
     let file: PathBuf = folder.join(format!("{}.lua", name.replace('.', "/")));
     let source = std::fs::read_to_string(&file).map_err(|e| {
-        mlua::Error::runtime(format!("require {name:?}: cannot read {}: {e}", file.display()))
+        mlua::Error::runtime(format!(
+            "require {name:?}: cannot read {}: {e}",
+            file.display()
+        ))
     })?;
     let value: Value = lua
         .load(source)
@@ -77,7 +93,11 @@ fn require(lua: &Lua, name: String) -> mlua::Result<Value> {
         .set_mode(mlua::chunk::ChunkMode::Text)
         .call(name.as_str())?;
     // As Lua's own require: a module that returns nothing is recorded as `true`.
-    let value = if value.is_nil() { Value::Boolean(true) } else { value };
+    let value = if value.is_nil() {
+        Value::Boolean(true)
+    } else {
+        value
+    };
     loaded.set(name.as_str(), &value)?;
     Ok(value)
 }

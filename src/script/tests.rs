@@ -11,7 +11,10 @@ fn script(source: &str) -> Result<Script, ScriptError> {
         .unwrap()
         .write_all(source.as_bytes())
         .unwrap();
-    Script::load(&path, &BTreeMap::from([("target".to_string(), "12".to_string())]))
+    Script::load(
+        &path,
+        &BTreeMap::from([("target".to_string(), "12".to_string())]),
+    )
 }
 
 #[test]
@@ -28,8 +31,16 @@ fn api_calls_become_actions_in_order() {
     )
     .unwrap();
     let actions = s.take_actions();
-    assert_eq!(actions[0], Action::Moves(vec!["roll".into(), "start".into()]));
-    assert_eq!(actions[1], Action::Send(Body::Announce { text: "hi 12".into() }));
+    assert_eq!(
+        actions[0],
+        Action::Moves(vec!["roll".into(), "start".into()])
+    );
+    assert_eq!(
+        actions[1],
+        Action::Send(Body::Announce {
+            text: "hi 12".into()
+        })
+    );
     let Action::Send(Body::Ranking { entries }) = &actions[2] else {
         panic!("{actions:?}")
     };
@@ -56,7 +67,9 @@ fn handlers_see_players() {
     assert_eq!(
         s.take_actions(),
         vec![
-            Action::Send(Body::Announce { text: "alice 1".into() }),
+            Action::Send(Body::Announce {
+                text: "alice 1".into()
+            }),
             Action::Send(Body::Tell {
                 to: "alice".into(),
                 text: "ROLL".into()
@@ -107,7 +120,9 @@ fn timers_fire_in_order_and_cancel() {
     assert!(errors[0].0.contains("game.lua:5: boom"), "{errors:?}");
     assert_eq!(
         s.take_actions(),
-        vec![Action::Send(Body::Announce { text: "first".into() })]
+        vec![Action::Send(Body::Announce {
+            text: "first".into()
+        })]
     );
     // The repeating timer is still pending, the hour-long one too.
     assert!(s.next_deadline().unwrap() < Instant::now() + Duration::from_secs(60));
@@ -164,5 +179,8 @@ fn bots_get_events_as_tables() {
         entries: crate::ranking::rank(vec![("zed".into(), 1)]),
     };
     assert_eq!(s.bot("b1", &event).unwrap(), Some("b1zed".into()));
-    assert_eq!(s.bot("b1", &Event::Announce { text: "x".into() }).unwrap(), None);
+    assert_eq!(
+        s.bot("b1", &Event::Announce { text: "x".into() }).unwrap(),
+        None
+    );
 }

@@ -1,0 +1,83 @@
+//! `announcer`: runs a game script on a multicast group. Parses flags, then calls the library.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use gamecast::announcer::{self, Config};
+use gamecast::transport::NetArgs;
+
+/// Runs a game over IP multicast: the rules are a Lua script, the players join with `player`.
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    after_help = "Example: announcer scripts/dice.lua --bots 3 --set target=20"
+)]
+struct Cli {
+    /// The game script (Lua 5.4), e.g. scripts/dice.lua
+    script: PathBuf,
+    #[command(flatten)]
+    net: NetArgs,
+    /// A setting for the script, KEY=VALUE (repeatable); the script reads it as args.KEY
+    #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
+    set: Vec<(String, String)>,
+    /// Add N simulated players that join over the group and play as the script's `bot` hook says
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    bots: usize,
+    /// The longest a bot thinks before it types, in seconds
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS", value_parser = parse_seconds)]
+    bot_think: f64,
+    /// Print every event sent and received as one JSON object per line on stdout
+    /// (the console then goes to stderr)
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_setting(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.to_string()))
+        }
+        _ => Err(format!("expected KEY=VALUE, like target=20, not {text:?}")),
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && (0.0..=3600.0).contains(&seconds) => Ok(seconds),
+        _ => Err(format!(
+            "expected a number of seconds from 0 to 3600, not {text:?}"
+        )),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = (|| {
+        let config = Config {
+            script: cli.script,
+            args: cli.set.into_iter().collect(),
+            net: cli.net.resolve()?,
+            bots: cli.bots,
+            bot_think: Duration::from_secs_f64(cli.bot_think),
+            json: cli.json,
+            colour: gamecast::render::colour_wanted(std::io::stdout().is_terminal()),
+        };
+        let runtime = tokio::runtime::Runtime::new()?;
+        runtime.block_on(announcer::run(config, async {
+            // If the handler cannot be installed, Ctrl-C simply kills the process as usual.
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }))
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("announcer: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! `player`: joins a game (or a plain chat) on a multicast group. Parses flags, sets up the
+//! terminal or the JSON interface, then calls the library.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use gamecast::event::Event;
+use gamecast::player::{self, Outcome};
+use gamecast::render::{self, Style};
+use gamecast::transport::{NetArgs, Transport};
+use rustyline::ExternalPrinter as _;
+use tokio::io::AsyncBufReadExt;
+use tokio::sync::mpsc;
+
+/// Joins a gamecast game (or a plain multicast chat) and shows everything that happens.
+/// Type to chat or play; `quit` leaves.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Cli {
+    /// Your name in the game (1 to 24 characters)
+    #[arg(long, env = "GAMECAST_NAME")]
+    name: String,
+    #[command(flatten)]
+    net: NetArgs,
+    /// One JSON object per line for each event on stdout, lines to send on stdin
+    /// (for bots, tests and tools)
+    #[arg(long)]
+    json: bool,
+}
+
+/// The lab's prompt.
+const PROMPT: &str = "Message <quit>: ";
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(Outcome::Refused(_)) => ExitCode::FAILURE,
+        Ok(_) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("player: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let net = cli.net.resolve()?;
+    if let Some(problem) = gamecast::protocol::name_problem(&cli.name) {
+        anyhow::bail!("--name: {problem}");
+    }
+    let runtime = tokio::runtime::Runtime::new()?;
+    let interactive =
+        !cli.json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    runtime.block_on(async {
+        let transport = Transport::open(&net)?;
+        if let Some(warning) = transport.buffer_warning() {
+            eprintln!("player: warning: {warning}");
+        }
+        let outcome = if interactive {
+            play_in_terminal(&cli.name, transport).await
+        } else {
+            play_on_pipes(&cli.name, cli.json, transport).await
+        }?;
+        if let Outcome::Refused(reason) = &outcome {
+            eprintln!("player: the announcer refused {:?}: {reason}", cli.name);
+        }
+        Ok(outcome)
+    })
+}
+
+/// Stdin lines in, JSON or plain text out: for programs, tests and pipes.
+async fn play_on_pipes(name: &str, json: bool, transport: Transport) -> anyhow::Result<Outcome> {
+    let (lines_tx, lines) = mpsc::channel(64);
+    tokio::spawn(async move {
+        let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+        while let Ok(Some(line)) = stdin.next_line().await {
+            if lines_tx.send(line).await.is_err() {
+                break;
+            }
+        }
+        // Dropping the sender is the end of input: the player leaves.
+    });
+    let style = Style {
+        colour: render::colour_wanted(false),
+    };
+    let show = move |event: Event| {
+        if json {
+            println!("{}", event.to_json());
+        } else {
+            println!("{}", style.event(&event));
+        }
+    };
+    player::play(name, transport, lines, show, interrupted()).await
+}
+
+/// A line editor at the bottom, events printed above it so that they never garble the line
+/// being typed.
+async fn play_in_terminal(name: &str, transport: Transport) -> anyhow::Result<Outcome> {
+    let mut editor = rustyline::DefaultEditor::new()?;
+    let mut printer = editor.create_external_printer()?;
+    // The editor puts the terminal in raw mode while it reads; if the game ends while it does
+    // (the announcer closes it), we leave without it, so we restore the terminal ourselves.
+    let saved = nix::sys::termios::tcgetattr(std::io::stdin()).ok();
+    let (lines_tx, lines) = mpsc::channel(64);
+    std::thread::spawn(move || {
+        loop {
+            let line = match editor.readline(PROMPT) {
+                Ok(line) => line,
+                // Ctrl-C while typing: leave as if `quit` was typed.
+                Err(rustyline::error::ReadlineError::Interrupted) => "quit".to_string(),
+                Err(_) => break, // Ctrl-D or a closed terminal: end of input
+            };
+            let _ = editor.add_history_entry(line.as_str());
+            if lines_tx.blocking_send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let style = Style {
+        colour: render::colour_wanted(true),
+    };
+    let show = move |event: Event| {
+        // In raw mode a bare "\n" moves down without returning to the first column.
+        let text = style.event(&event).replace('\n', "\r\n");
+        let _ = printer.print(format!("{text}\r\n"));
+    };
+    let outcome = player::play(name, transport, lines, show, interrupted()).await;
+    if let Some(saved) = saved {
+        let _ = nix::sys::termios::tcsetattr(
+            std::io::stdin(),
+            nix::sys::termios::SetArg::TCSANOW,
+            &saved,
+        );
+    }
+    println!();
+    outcome
+}
+
+/// Completes on Ctrl-C (SIGINT), or never if the handler cannot be installed.
+async fn interrupted() {
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
