@@ -248,34 +248,49 @@ impl std::fmt::Display for Invalid {
 
 /// Reads one received datagram. Never fails: whatever arrives is one of [`Decoded`]'s cases.
 pub fn decode(bytes: &[u8]) -> Decoded {
+    // A NUL is valid UTF-8 but never part of anyone's text: it is binary data.
     let Ok(text) = std::str::from_utf8(bytes) else {
         return Decoded::Invalid(Invalid::Binary);
     };
+    if text.contains('\0') {
+        return Decoded::Invalid(Invalid::Binary);
+    }
     let trimmed = text.trim();
     if trimmed.is_empty() {
         return Decoded::Invalid(Invalid::Empty);
     }
     // A JSON object with a "v" field claims to be ours: it is either right or counted as bad,
     // never shown as chat. Anything else that is text is somebody's plain message.
-    if trimmed.starts_with('{')
-        && let Ok(serde_json::Value::Object(object)) = serde_json::from_str(trimmed)
-        && let Some(v) = object.get("v")
-    {
-        if v.as_u64() != Some(u64::from(VERSION)) {
-            return match v.as_u64() {
-                Some(other) => Decoded::Invalid(Invalid::Version(other)),
-                None => Decoded::Invalid(Invalid::Malformed("`v` is not a number".into())),
-            };
+    if trimmed.starts_with('{') {
+        match serde_json::from_str(trimmed) {
+            Ok(serde_json::Value::Object(object)) if object.contains_key("v") => {
+                return decode_ours(object);
+            }
+            // Cut short or mangled, but it names our version field: a broken datagram of
+            // ours, not a person's words.
+            Err(e) if trimmed.contains("\"v\"") => {
+                return Decoded::Invalid(Invalid::Malformed(e.to_string()));
+            }
+            _ => {}
         }
-        return match serde_json::from_value(serde_json::Value::Object(object)) {
-            Ok(datagram) => Decoded::Datagram(datagram),
-            Err(e) => Decoded::Invalid(Invalid::Malformed(e.to_string())),
-        };
     }
     let (from, text) = split_plain(trimmed);
     Decoded::Text {
         from,
         text: text.to_string(),
+    }
+}
+
+/// Reads a JSON object that claims to be ours (it has a `v`).
+fn decode_ours(object: serde_json::Map<String, serde_json::Value>) -> Decoded {
+    match object["v"].as_u64() {
+        Some(v) if v == u64::from(VERSION) => {}
+        Some(other) => return Decoded::Invalid(Invalid::Version(other)),
+        None => return Decoded::Invalid(Invalid::Malformed("`v` is not a number".into())),
+    }
+    match serde_json::from_value(serde_json::Value::Object(object)) {
+        Ok(datagram) => Decoded::Datagram(datagram),
+        Err(e) => Decoded::Invalid(Invalid::Malformed(e.to_string())),
     }
 }
 
@@ -479,6 +494,12 @@ mod tests {
             decode(br#"{"v":"1"}"#),
             Decoded::Invalid(Invalid::Malformed(_))
         ));
+        // A datagram of ours cut short is broken, not chat; NULs are binary, not text.
+        assert!(matches!(
+            decode(br#"{"v":1,"kind":"ch"#),
+            Decoded::Invalid(Invalid::Malformed(_))
+        ));
+        assert_eq!(decode(&[0u8; 100]), Decoded::Invalid(Invalid::Binary));
     }
 
     #[test]

@@ -52,7 +52,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let runtime = tokio::runtime::Runtime::new()?;
     let interactive =
         !cli.json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    runtime.block_on(async {
+    let outcome = runtime.block_on(async {
         let transport = Transport::open(&net)?;
         if let Some(warning) = transport.buffer_warning() {
             eprintln!("player: warning: {warning}");
@@ -66,7 +66,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             eprintln!("player: the announcer refused {:?}: {reason}", cli.name);
         }
         Ok(outcome)
-    })
+    });
+    // The stdin reader may be blocked in a read that never ends (a terminal, an open pipe):
+    // do not wait for it.
+    runtime.shutdown_background();
+    outcome
 }
 
 /// Stdin lines in, JSON or plain text out: for programs, tests and pipes.

@@ -1,0 +1,290 @@
+//! Shared helpers for the integration tests: start the real binaries on loopback, each test on
+//! a group and port of its own, and read what players show through `player --json`.
+//!
+//! Every wait has a timeout, and a failed wait prints everything that was seen meanwhile.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{Ipv4Addr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// How long any single wait may take before the test fails.
+pub const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A group and port no other test uses: a random group in 239.0.0.0/8 (organisation-local)
+/// and a random port, so that tests running in parallel never hear each other.
+#[derive(Debug, Clone, Copy)]
+pub struct Net {
+    pub group: Ipv4Addr,
+    pub port: u16,
+}
+
+impl Net {
+    pub fn fresh() -> Net {
+        Net {
+            group: Ipv4Addr::new(239, 77, fastrand::u8(..), fastrand::u8(1..255)),
+            port: fastrand::u16(20000..60000),
+        }
+    }
+
+    pub fn flags(&self) -> Vec<String> {
+        vec![
+            "--group".into(),
+            self.group.to_string(),
+            "--port".into(),
+            self.port.to_string(),
+            "--iface".into(),
+            "127.0.0.1".into(),
+        ]
+    }
+
+    /// Sends raw bytes to the group from loopback, as a classmate's Python script would.
+    pub fn send_raw(&self, bytes: &[u8]) {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_multicast_loop_v4(true).unwrap();
+        socket.set_multicast_ttl_v4(1).unwrap();
+        // Sent from a socket bound to 127.0.0.1, the datagram leaves by loopback.
+        socket.send_to(bytes, (self.group, self.port)).unwrap();
+    }
+}
+
+/// A path under the repository root.
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// A fresh temporary folder for a test's own scripts.
+pub fn temp_dir() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gamecast-test-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A line a process printed, tagged with the stream it came from.
+#[derive(Debug, Clone)]
+pub enum Line {
+    Out(String),
+    Err(String),
+}
+
+/// A running binary whose stdout and stderr lines are collected by reader threads.
+pub struct Process {
+    pub name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<Line>,
+    pub seen: Vec<Line>,
+}
+
+impl Process {
+    fn spawn(name: &str, binary: &str, args: &[String]) -> Process {
+        let mut child = Command::new(binary)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {binary}: {e}"));
+        let (tx, lines) = mpsc::channel();
+        forward(child.stdout.take().unwrap(), tx.clone(), Line::Out);
+        forward(child.stderr.take().unwrap(), tx, Line::Err);
+        Process {
+            name: name.to_string(),
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Types a line, as a person (or bot) would.
+    pub fn say(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is still open");
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Closes stdin: the end of input.
+    pub fn close_input(&mut self) {
+        self.stdin = None;
+    }
+
+    /// Waits for a line matching `wanted` and returns it.
+    pub fn wait_line(&mut self, what: &str, wanted: impl Fn(&Line) -> bool) -> Line {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if wanted(&line) {
+                        return line;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.fail(&format!("timed out waiting for {what}"))
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.fail(&format!("exited while waiting for {what}"))
+                }
+            }
+        }
+    }
+
+    /// Waits for a stderr line containing `text`.
+    pub fn wait_stderr(&mut self, text: &str) -> String {
+        match self.wait_line(
+            &format!("stderr {text:?}"),
+            |l| matches!(l, Line::Err(s) if s.contains(text)),
+        ) {
+            Line::Err(s) => s,
+            Line::Out(_) => unreachable!(),
+        }
+    }
+
+    /// Waits for the next JSON event on stdout matching `wanted`.
+    pub fn wait_event(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let line = self.wait_line(what, |l| match l {
+            Line::Out(s) => serde_json::from_str::<Value>(s).is_ok_and(|v| wanted(&v)),
+            Line::Err(_) => false,
+        });
+        match line {
+            Line::Out(s) => serde_json::from_str(&s).unwrap(),
+            Line::Err(_) => unreachable!(),
+        }
+    }
+
+    /// Waits for the next event of `kind`.
+    pub fn wait_kind(&mut self, kind: &str) -> Value {
+        self.wait_event(&format!("a {kind:?} event"), |v| v["kind"] == kind)
+    }
+
+    /// Every JSON event printed on stdout so far, in order.
+    pub fn events(&self) -> Vec<Value> {
+        self.seen
+            .iter()
+            .filter_map(|l| match l {
+                Line::Out(s) => serde_json::from_str(s).ok(),
+                Line::Err(_) => None,
+            })
+            .collect()
+    }
+
+    /// Waits for the process to exit, reading the rest of its output.
+    pub fn wait_exit(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            // Drain output first: the process may block on a full pipe otherwise.
+            while let Ok(line) = self.lines.try_recv() {
+                self.seen.push(line);
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                // The reader threads end with the pipes; collect what they still hold.
+                while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+                    self.seen.push(line);
+                }
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.fail("timed out waiting for the process to exit");
+            }
+            // Wait for the next line or a short while: there is no event for "exited" here.
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(50)) {
+                self.seen.push(line);
+            }
+        }
+    }
+
+    /// The whole stderr so far, for error messages.
+    pub fn stderr(&self) -> String {
+        self.seen
+            .iter()
+            .filter_map(|l| match l {
+                Line::Err(s) => Some(s.as_str()),
+                Line::Out(_) => None,
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    pub fn fail(&mut self, why: &str) -> ! {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        let seen: Vec<String> = self.seen.iter().map(|l| format!("  {l:?}")).collect();
+        panic!("{}: {why}; it printed:\n{}", self.name, seen.join("\n"));
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn forward(stream: impl std::io::Read + Send + 'static, tx: Sender<Line>, tag: fn(String) -> Line) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(tag(line)).is_err() {
+                break;
+            }
+        }
+    });
+}
+
+/// Starts `announcer --json SCRIPT` on `net` and waits until it is listening.
+pub fn announcer(net: &Net, script: &Path, extra: &[&str]) -> Process {
+    let mut args = vec!["--json".to_string(), script.display().to_string()];
+    args.extend(net.flags());
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let mut process = Process::spawn("announcer", env!("CARGO_BIN_EXE_announcer"), &args);
+    process.wait_stderr("gamecast announcer:");
+    process
+}
+
+/// Starts `announcer` expecting it to fail; returns its exit status and stderr.
+pub fn announcer_fails(net: &Net, script: &Path) -> (ExitStatus, String) {
+    let mut args = vec![script.display().to_string()];
+    args.extend(net.flags());
+    let mut process = Process::spawn("announcer", env!("CARGO_BIN_EXE_announcer"), &args);
+    let status = process.wait_exit();
+    (status, process.stderr())
+}
+
+/// Starts `player --json --name NAME` on `net`. It has joined the group once it printed
+/// anything; without an announcer, another player's join is the first thing it prints.
+pub fn player(net: &Net, name: &str) -> Process {
+    let mut args = vec!["--json".to_string(), "--name".to_string(), name.to_string()];
+    args.extend(net.flags());
+    Process::spawn(name, env!("CARGO_BIN_EXE_player"), &args)
+}
+
+/// Starts a player and waits for the announcer's welcome.
+pub fn welcomed_player(net: &Net, name: &str) -> Process {
+    let mut p = player(net, name);
+    p.wait_event("our welcome", |v| {
+        v["kind"] == "welcome" && v["player"] == name
+    });
+    p
+}
+
+/// The text of an event, or "".
+pub fn text(event: &Value) -> &str {
+    event["text"].as_str().unwrap_or("")
+}
+
+/// Writes a script into a temporary folder and returns its path.
+pub fn script_file(name: &str, source: &str) -> PathBuf {
+    let path = temp_dir().join(name);
+    std::fs::write(&path, source).unwrap();
+    path
+}

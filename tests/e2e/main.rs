@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `announcer` and `player` binaries on loopback multicast, real Lua
+//! scripts, asserting on what players show with `--json`.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod chat;
+mod games;
+mod scripts;
