@@ -236,14 +236,12 @@ impl Announcer {
                     self.report(result);
                 }
             }
-            body if body.is_from_announcer() => {
-                if self.rival != Some(datagram.session) {
-                    self.rival = Some(datagram.session);
-                    self.console.note(&format!(
-                        "warning: another announcer ({}, session {}) is sending on this group",
-                        source, datagram.session
-                    ));
-                }
+            body if body.is_from_announcer() && self.rival != Some(datagram.session) => {
+                self.rival = Some(datagram.session);
+                self.console.note(&format!(
+                    "warning: another announcer ({}, session {}) is sending on this group",
+                    source, datagram.session
+                ));
             }
             _ => {}
         }

@@ -93,9 +93,10 @@ impl Player {
         let ours = datagram.session == self.session;
         let sender = datagram.session;
         match &datagram.body {
-            // Our own chat comes back through the loop, as in the lab: it shows that it went out.
+            // Our own chat comes back through the loop, as in the lab: it shows that it went
+            // out. Our own join coming back shows that we are in the group.
             Body::Chat { .. } => {}
-            _ if ours => return vec![],
+            body if ours && *body != Body::Join => return vec![],
             Body::Join => {
                 if let Some(known) = self.roster.get_mut(&datagram.from) {
                     // Known already (from a welcome, a re-join, or a name taken twice): not news.

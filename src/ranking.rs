@@ -8,7 +8,7 @@ use crate::protocol::Entry;
 pub fn rank(scores: Vec<(String, i64)>) -> Vec<Entry> {
     let mut scores = scores;
     // A stable sort keeps the order of equal scores.
-    scores.sort_by(|a, b| b.1.cmp(&a.1));
+    scores.sort_by_key(|(_, score)| std::cmp::Reverse(*score));
     let mut entries: Vec<Entry> = Vec::with_capacity(scores.len());
     for (place, (name, score)) in scores.into_iter().enumerate() {
         let rank = match entries.last() {

@@ -260,21 +260,34 @@ pub fn announcer_fails(net: &Net, script: &Path) -> (ExitStatus, String) {
     (status, process.stderr())
 }
 
-/// Starts `player --json --name NAME` on `net`. It has joined the group once it printed
-/// anything; without an announcer, another player's join is the first thing it prints.
-pub fn player(net: &Net, name: &str) -> Process {
+fn spawn_player(net: &Net, name: &str) -> Process {
     let mut args = vec!["--json".to_string(), "--name".to_string(), name.to_string()];
     args.extend(net.flags());
     Process::spawn(name, env!("CARGO_BIN_EXE_player"), &args)
 }
 
+/// Starts `player --json --name NAME` on `net` and waits until its own join came back from the
+/// group: from then on it hears everything the group says.
+pub fn player(net: &Net, name: &str) -> Process {
+    let mut p = spawn_player(net, name);
+    p.wait_event("our own join", |v| {
+        v["kind"] == "join" && v["player"] == name
+    });
+    p
+}
+
 /// Starts a player and waits for the announcer's welcome.
 pub fn welcomed_player(net: &Net, name: &str) -> Process {
-    let mut p = player(net, name);
+    let mut p = spawn_player(net, name);
     p.wait_event("our welcome", |v| {
         v["kind"] == "welcome" && v["player"] == name
     });
     p
+}
+
+/// Starts a player whose join the announcer is expected to refuse.
+pub fn refused_player(net: &Net, name: &str) -> Process {
+    spawn_player(net, name)
 }
 
 /// The text of an event, or "".

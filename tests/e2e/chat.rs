@@ -135,7 +135,7 @@ fn a_taken_name_is_refused_while_an_announcer_runs() {
     let net = Net::fresh();
     let _host = announcer(&net, &repo("scripts/hello.lua"), &[]);
     let mut alice = welcomed_player(&net, "alice");
-    let mut impostor = player(&net, "alice");
+    let mut impostor = refused_player(&net, "alice");
     let refused = impostor.wait_kind("refused");
     assert!(text(&refused).is_empty());
     assert!(
@@ -149,12 +149,11 @@ fn a_taken_name_is_refused_while_an_announcer_runs() {
     // The real alice is still in the game and was not shown a second "alice entering".
     alice.say("hi");
     alice.wait_event("own chat", |v| v["kind"] == "chat" && text(v) == "hi");
-    assert!(
-        !alice
-            .events()
-            .iter()
-            .any(|e| e["kind"] == "join" && e["player"] == "alice")
-    );
+    let joins = alice
+        .events()
+        .into_iter()
+        .filter(|e| e["kind"] == "join" && e["player"] == "alice");
+    assert!(joins.count() <= 1, "{:?}", alice.events());
 }
 
 #[test]
