@@ -358,7 +358,7 @@ impl Announcer {
         }
         for action in self.script.take_actions() {
             match action {
-                Action::Send(body) => self.send(body).await,
+                Action::Send(announcement) => self.send(announcement.into()).await,
                 Action::Moves(moves) => self.send(Body::Hello { moves }).await,
                 Action::Print(line) => self.console.note(&format!("[script] {line}")),
                 Action::Stop => flow = Flow::Stop,

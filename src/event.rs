@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::protocol::{Body, Datagram, Entry};
+use crate::protocol::{Announcement, Body, Datagram};
 
 /// One thing a player sees. With `--json` each is printed as one line: `kind` plus its fields.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -46,55 +46,6 @@ pub enum Event {
         /// What they wrote.
         text: String,
     },
-    /// An announcement.
-    Announce {
-        /// The announcement.
-        text: String,
-    },
-    /// A line the announcer meant for one player only.
-    Tell {
-        /// The player it is for.
-        to: String,
-        /// The line.
-        text: String,
-    },
-    /// The game starts.
-    GameStart {
-        /// The game's title.
-        title: String,
-        /// A line under the title.
-        text: String,
-    },
-    /// The scores, best first.
-    Ranking {
-        /// One entry per player.
-        entries: Vec<Entry>,
-    },
-    /// A question to answer with `a` to `d`.
-    Question {
-        /// Which question, from 1.
-        number: u32,
-        /// Of how many.
-        total: u32,
-        /// The question.
-        text: String,
-        /// The four choices.
-        choices: Vec<String>,
-        /// Seconds to answer.
-        seconds: u32,
-    },
-    /// The winner is congratulated.
-    Congratulate {
-        /// The winner.
-        player: String,
-        /// The congratulation.
-        text: String,
-    },
-    /// The game ends.
-    GameEnd {
-        /// A closing line.
-        text: String,
-    },
     /// The announcer closed the game; the player leaves.
     Close {
         /// Why.
@@ -105,6 +56,9 @@ pub enum Event {
         /// What.
         text: String,
     },
+    /// What the game's script announced, exactly as the announcer sent it.
+    #[serde(untagged)]
+    Announcement(Announcement),
 }
 
 impl Event {
@@ -119,25 +73,7 @@ impl Event {
                 reason,
             },
             Body::Chat { text } => Event::Chat { from: from(), text },
-            Body::Announce { text } => Event::Announce { text },
-            Body::Tell { to, text } => Event::Tell { to, text },
-            Body::GameStart { title, text } => Event::GameStart { title, text },
-            Body::Ranking { entries } => Event::Ranking { entries },
-            Body::Question {
-                number,
-                total,
-                text,
-                choices,
-                seconds,
-            } => Event::Question {
-                number,
-                total,
-                text,
-                choices,
-                seconds,
-            },
-            Body::Congratulate { player, text } => Event::Congratulate { player, text },
-            Body::GameEnd { text } => Event::GameEnd { text },
+            Body::Announcement(announcement) => Event::Announcement(announcement),
             Body::Close { text } => Event::Close { text },
             Body::Move { .. } | Body::Hello { .. } | Body::Welcome { .. } | Body::Refuse { .. } => {
                 return None;

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use tokio::sync::mpsc;
 
 use crate::event::Event;
-use crate::protocol::{self, Body, Decoded, Origin, SessionId};
+use crate::protocol::{self, Announcement, Body, Decoded, Origin, SessionId};
 use crate::transport::{self, Transport};
 
 /// How a player's session ended.
@@ -159,7 +159,7 @@ impl Player {
                     Reaction::Exit(Outcome::Refused(reason.clone())),
                 ];
             }
-            Body::Tell { to, .. } if *to != self.name => return vec![],
+            Body::Announcement(Announcement::Tell { to, .. }) if *to != self.name => return vec![],
             Body::Close { .. } => {
                 // Only our announcer can close our game (before one welcomed us, any can).
                 if self.welcomed_by.is_some_and(|ours| ours != sender) {
@@ -358,9 +358,11 @@ mod tests {
             alice.receive(from(&mut host, refuse(1)), SOURCE)[1],
             Reaction::Exit(Outcome::Refused("name taken".into()))
         );
-        let tell = |to: &str| Body::Tell {
-            to: to.into(),
-            text: "psst".into(),
+        let tell = |to: &str| {
+            Body::from(Announcement::Tell {
+                to: to.into(),
+                text: "psst".into(),
+            })
         };
         assert_eq!(alice.receive(from(&mut host, tell("bob")), SOURCE), vec![]);
         assert_eq!(

@@ -87,6 +87,21 @@ pub enum Body {
         /// Why, for the player to show.
         reason: String,
     },
+    /// The announcer is going away; players leave too.
+    Close {
+        /// Why, for players to show.
+        text: String,
+    },
+    /// What a game script says to the players: shown by every player as it is.
+    #[serde(untagged)]
+    Announcement(Announcement),
+}
+
+/// What a game script says to the players; each kind is shown by every player (a `tell` only
+/// by the player it names). Serialized beside the header like every [`Body`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Announcement {
     /// A plain announcement.
     Announce {
         /// The announcement.
@@ -136,11 +151,6 @@ pub enum Body {
         /// A closing line, possibly empty.
         text: String,
     },
-    /// The announcer is going away; players leave too.
-    Close {
-        /// Why, for players to show.
-        text: String,
-    },
 }
 
 /// One line of a ranking.
@@ -161,6 +171,12 @@ impl Body {
             self,
             Body::Join | Body::Leave { .. } | Body::Chat { .. } | Body::Move { .. }
         )
+    }
+}
+
+impl From<Announcement> for Body {
+    fn from(announcement: Announcement) -> Body {
+        Body::Announcement(announcement)
     }
 }
 
@@ -387,20 +403,26 @@ mod tests {
             Body::Hello {
                 moves: vec!["roll".into()],
             },
-            Body::Ranking {
+            Body::Announcement(Announcement::Ranking {
                 entries: vec![Entry {
                     rank: 1,
                     name: "bob".into(),
                     score: -3,
                 }],
-            },
-            Body::Question {
+            }),
+            Body::Announcement(Announcement::Question {
                 number: 1,
                 total: 12,
                 text: "q".into(),
                 choices: vec!["w".into(), "x".into(), "y".into(), "z".into()],
                 seconds: 20,
-            },
+            }),
+            Announcement::Announce { text: "hi".into() }.into(),
+            Announcement::Tell {
+                to: "bob".into(),
+                text: "psst".into(),
+            }
+            .into(),
             Body::Close { text: "bye".into() },
         ];
         for body in bodies {
@@ -504,15 +526,19 @@ mod tests {
 
     #[test]
     fn oversized_events_are_refused() {
-        let body = Body::Announce {
+        let body: Body = Announcement::Announce {
             text: "x".repeat(MAX_DATAGRAM),
-        };
+        }
+        .into();
         assert!(check_fits(&body).is_err());
         assert!(encode(&sample(body)).is_err());
         assert!(
-            check_fits(&Body::Announce {
-                text: "x".repeat(1000)
-            })
+            check_fits(
+                &Announcement::Announce {
+                    text: "x".repeat(1000)
+                }
+                .into()
+            )
             .is_ok()
         );
     }

@@ -5,7 +5,7 @@ use owo_colors::OwoColorize;
 use unicode_width::UnicodeWidthStr;
 
 use crate::event::Event;
-use crate::protocol::Entry;
+use crate::protocol::{Announcement, Entry};
 
 /// Whether to colour the output: only on a terminal, and never when NO_COLOR is set
 /// (https://no-color.org: any non-empty value).
@@ -51,7 +51,7 @@ impl Style {
                 if !moves.is_empty() {
                     line.push_str(&format!(
                         " Moves: {} (anything else you type is chat; quit leaves).",
-                        moves.join(", ")
+                        visible(&moves.join(", "))
                     ));
                 }
                 self.paint(&line, |s| s.bold().to_string())
@@ -73,33 +73,43 @@ impl Style {
                 &format!("{} left ({})", visible(player), visible(reason)),
                 |s| s.yellow().to_string(),
             ),
-            Event::Chat { from, text } => {
-                format!(
-                    "{}: {}",
-                    self.paint(&visible(from), |s| s.cyan().bold().to_string()),
-                    visible(text)
-                )
-            }
-            Event::Announce { text } => self.paint(&format!("📢 {}", visible(text)), |s| {
-                s.bright_white().bold().to_string()
-            }),
-            Event::Tell { to, text } => self
-                .paint(&format!("(to {}) {}", visible(to), visible(text)), |s| {
-                    s.magenta().to_string()
-                }),
+            Event::Chat { from, text } => format!(
+                "{}: {}",
+                self.paint(&visible(from), |s| s.cyan().bold().to_string()),
+                visible(text)
+            ),
+            Event::Close { text } => self.paint(
+                &format!("The announcer closed the game: {}", visible(text)),
+                |s| s.dimmed().to_string(),
+            ),
             Event::Notice { text } => {
                 self.paint(&format!("[{}]", visible(text)), |s| s.dimmed().to_string())
             }
-            Event::GameStart { title, text } => {
+            Event::Announcement(announcement) => self.announcement(announcement),
+        }
+    }
+
+    /// Renders what a game script announced.
+    pub fn announcement(&self, announcement: &Announcement) -> String {
+        match announcement {
+            Announcement::Announce { text } => self
+                .paint(&format!("📢 {}", visible(text)), |s| {
+                    s.bright_white().bold().to_string()
+                }),
+            Announcement::Tell { to, text } => self
+                .paint(&format!("(to {}) {}", visible(to), visible(text)), |s| {
+                    s.magenta().to_string()
+                }),
+            Announcement::GameStart { title, text } => {
                 self.banner(&format!("GAME START: {}", visible(title)), text, |s| {
                     s.green().bold().to_string()
                 })
             }
-            Event::GameEnd { text } => {
+            Announcement::GameEnd { text } => {
                 self.banner("GAME OVER", text, |s| s.red().bold().to_string())
             }
-            Event::Ranking { entries } => self.table(entries),
-            Event::Question {
+            Announcement::Ranking { entries } => self.table(entries),
+            Announcement::Question {
                 number,
                 total,
                 text,
@@ -118,13 +128,9 @@ impl Style {
                 }
                 out
             }
-            Event::Congratulate { player, text } => self.paint(
+            Announcement::Congratulate { player, text } => self.paint(
                 &format!("🏆 Congratulations, {}! {}", visible(player), visible(text)),
                 |s| s.yellow().bold().to_string(),
-            ),
-            Event::Close { text } => self.paint(
-                &format!("The announcer closed the game: {}", visible(text)),
-                |s| s.dimmed().to_string(),
             ),
         }
     }
@@ -218,7 +224,7 @@ mod tests {
             ("dan".into(), 100),
             ("eve".into(), 1),
         ]);
-        let text = PLAIN.event(&Event::Ranking { entries });
+        let text = PLAIN.event(&Event::Announcement(Announcement::Ranking { entries }));
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "   Rank  Player    Score");
         assert_eq!(lines[1], "🥇    1  dan         100");
@@ -253,9 +259,10 @@ mod tests {
 
     #[test]
     fn colour_only_when_asked() {
-        let plain = PLAIN.event(&Event::Announce { text: "hi".into() });
+        let plain = PLAIN.announcement(&Announcement::Announce { text: "hi".into() });
         assert!(!plain.contains('\u{1b}'));
-        let coloured = Style { colour: true }.event(&Event::Announce { text: "hi".into() });
+        let coloured =
+            Style { colour: true }.announcement(&Announcement::Announce { text: "hi".into() });
         assert!(coloured.contains('\u{1b}'));
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use mlua::{Function, Lua, LuaSerdeExt, Table, UserData, UserDataMethods, Value, Variadic};
 
 use super::{Action, Shared, Timer};
-use crate::protocol::{self, Body};
+use crate::protocol::{self, Announcement};
 
 /// Installs the game API as globals, with `args` as the `args` table.
 pub fn register(lua: &Lua, args: &BTreeMap<String, String>) -> mlua::Result<()> {
@@ -44,29 +44,29 @@ fn shared(lua: &Lua) -> mlua::AppDataRefMut<'_, Shared> {
         .expect("the script's shared state is set at load")
 }
 
-/// Queues a datagram body, refusing one that cannot fit in a datagram while the script can
+/// Queues an announcement, refusing one that cannot fit in a datagram while the script can
 /// still be told where.
-fn send(lua: &Lua, body: Body) -> mlua::Result<()> {
-    protocol::check_fits(&body).map_err(mlua::Error::runtime)?;
-    shared(lua).actions.push(Action::Send(body));
+fn send(lua: &Lua, announcement: Announcement) -> mlua::Result<()> {
+    protocol::check_fits(&announcement.clone().into()).map_err(mlua::Error::runtime)?;
+    shared(lua).actions.push(Action::Send(announcement));
     Ok(())
 }
 
 /// `announce(text)`: a plain announcement to every player.
 fn announce(lua: &Lua, text: String) -> mlua::Result<()> {
-    send(lua, Body::Announce { text })
+    send(lua, Announcement::Announce { text })
 }
 
 /// `tell(player, text)`: a line only `player` sees.
 fn tell(lua: &Lua, (to, text): (String, String)) -> mlua::Result<()> {
-    send(lua, Body::Tell { to, text })
+    send(lua, Announcement::Tell { to, text })
 }
 
 /// `ranking(scores)`: sends the scores ranked, and returns the ranked entries.
 fn ranking(lua: &Lua, scores: Table) -> mlua::Result<Value> {
     let entries = crate::ranking::rank(scores_from(scores)?);
     let ranked = lua.to_value(&entries)?;
-    send(lua, Body::Ranking { entries })?;
+    send(lua, Announcement::Ranking { entries })?;
     Ok(ranked)
 }
 
@@ -129,19 +129,19 @@ fn score_from(name: &str, value: Value) -> mlua::Result<i64> {
 /// `congratulate(name [, text])`: congratulates the winner publicly.
 fn congratulate(lua: &Lua, (player, text): (String, Option<String>)) -> mlua::Result<()> {
     let text = text.unwrap_or_default();
-    send(lua, Body::Congratulate { player, text })
+    send(lua, Announcement::Congratulate { player, text })
 }
 
 /// `game_start(title [, text])`: the game-start banner.
 fn game_start(lua: &Lua, (title, text): (String, Option<String>)) -> mlua::Result<()> {
     let text = text.unwrap_or_default();
-    send(lua, Body::GameStart { title, text })
+    send(lua, Announcement::GameStart { title, text })
 }
 
 /// `game_end([text])`: the game-end banner.
 fn game_end(lua: &Lua, text: Option<String>) -> mlua::Result<()> {
     let text = text.unwrap_or_default();
-    send(lua, Body::GameEnd { text })
+    send(lua, Announcement::GameEnd { text })
 }
 
 /// `question{text = , choices = {…}, seconds = 20, number = 1, total = 1}`: a question that
@@ -163,14 +163,14 @@ fn question(lua: &Lua, spec: Table) -> mlua::Result<()> {
     let number: Option<u32> = spec.get("number")?;
     let total: Option<u32> = spec.get("total")?;
     let number = number.unwrap_or(1);
-    let body = Body::Question {
+    let question = Announcement::Question {
         number,
         total: total.unwrap_or(number),
         text,
         choices,
         seconds: seconds.unwrap_or(20.0).max(0.0).round() as u32,
     };
-    send(lua, body)
+    send(lua, question)
 }
 
 /// `moves{"roll", "start"}`: the lines that are moves. A player's line equal to one of them

@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 use mlua::{Function, IntoLuaMulti, Lua, LuaSerdeExt, Value};
 
 use crate::event::Event;
-use crate::protocol::Body;
+use crate::protocol::Announcement;
 
 /// What a script asked the announcer to do, in the order it asked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Send this to the group.
-    Send(Body),
+    Send(Announcement),
     /// The set of lines that are moves changed: tell the players.
     Moves(Vec<String>),
     /// A line for the host's console (Lua `print`).

@@ -1,6 +1,7 @@
 //! Unit tests of the Lua runtime: loading, the API's actions, timers and error positions.
 
 use super::*;
+use crate::protocol::Announcement;
 use std::io::Write;
 
 fn script(source: &str) -> Result<Script, ScriptError> {
@@ -37,11 +38,11 @@ fn api_calls_become_actions_in_order() {
     );
     assert_eq!(
         actions[1],
-        Action::Send(Body::Announce {
+        Action::Send(Announcement::Announce {
             text: "hi 12".into()
         })
     );
-    let Action::Send(Body::Ranking { entries }) = &actions[2] else {
+    let Action::Send(Announcement::Ranking { entries }) = &actions[2] else {
         panic!("{actions:?}")
     };
     assert_eq!(entries[0].name, "bob");
@@ -67,14 +68,14 @@ fn handlers_see_players() {
     assert_eq!(
         s.take_actions(),
         vec![
-            Action::Send(Body::Announce {
+            Action::Send(Announcement::Announce {
                 text: "alice 1".into()
             }),
-            Action::Send(Body::Tell {
+            Action::Send(Announcement::Tell {
                 to: "alice".into(),
                 text: "ROLL".into()
             }),
-            Action::Send(Body::Announce {
+            Action::Send(Announcement::Announce {
                 text: "alice quit 0".into()
             }),
         ]
@@ -120,7 +121,7 @@ fn timers_fire_in_order_and_cancel() {
     assert!(errors[0].0.contains("game.lua:5: boom"), "{errors:?}");
     assert_eq!(
         s.take_actions(),
-        vec![Action::Send(Body::Announce {
+        vec![Action::Send(Announcement::Announce {
             text: "first".into()
         })]
     );
@@ -158,7 +159,7 @@ fn require_loads_modules_from_the_script_folder() {
     let s = Script::load(&dir.join("game.lua"), &BTreeMap::new()).unwrap();
     assert_eq!(
         s.take_actions(),
-        vec![Action::Send(Body::Announce { text: "5".into() })]
+        vec![Action::Send(Announcement::Announce { text: "5".into() })]
     );
 }
 
@@ -175,12 +176,16 @@ fn bots_get_events_as_tables() {
         "bot(function(name, e)\n if e.kind == 'ranking' then return name .. e.entries[1].name end\nend)\n",
     )
     .unwrap();
-    let event = Event::Ranking {
+    let event = Event::Announcement(Announcement::Ranking {
         entries: crate::ranking::rank(vec![("zed".into(), 1)]),
-    };
+    });
     assert_eq!(s.bot("b1", &event).unwrap(), Some("b1zed".into()));
     assert_eq!(
-        s.bot("b1", &Event::Announce { text: "x".into() }).unwrap(),
+        s.bot(
+            "b1",
+            &Event::Announcement(Announcement::Announce { text: "x".into() })
+        )
+        .unwrap(),
         None
     );
 }
