@@ -166,6 +166,13 @@ impl Process {
         self.wait_event(&format!("a {kind:?} event"), |v| v["kind"] == kind)
     }
 
+    /// Waits until this player sees `name` enter the group.
+    pub fn wait_join(&mut self, name: &str) -> Value {
+        self.wait_event(&format!("{name} entering"), |v| {
+            v["kind"] == "join" && v["player"] == name
+        })
+    }
+
     /// Every JSON event printed on stdout so far, in order.
     pub fn events(&self) -> Vec<Value> {
         self.seen
@@ -239,6 +246,11 @@ fn forward(stream: impl std::io::Read + Send + 'static, tx: Sender<Line>, tag: f
             }
         }
     });
+}
+
+/// `--set` flags for the announcer: `set(&["target=12"])` is `--set target=12`.
+pub fn set<'a>(settings: &[&'a str]) -> Vec<&'a str> {
+    settings.iter().flat_map(|s| ["--set", s]).collect()
 }
 
 /// Starts `announcer --json SCRIPT` on `net` and waits until it is listening.

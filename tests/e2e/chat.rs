@@ -7,10 +7,8 @@ fn two_players_chat_without_an_announcer_like_the_lab() {
     let net = Net::fresh();
     let mut user1 = player(&net, "user1");
     let mut user2 = player(&net, "user2");
-    // user2's join reaching user1 proves both sockets are in the group.
-    user1.wait_event("user2 entering", |v| {
-        v["kind"] == "join" && v["player"] == "user2"
-    });
+    // As in the lab's console, user1 sees user2 enter.
+    user1.wait_join("user2");
 
     user1.say("Hola, soy user1");
     let seen = user2.wait_kind("chat");
@@ -60,9 +58,7 @@ fn plain_text_datagrams_are_chat() {
     let net = Net::fresh();
     let mut alice = player(&net, "alice");
     let mut bob = player(&net, "bob");
-    alice.wait_event("bob entering", |v| {
-        v["kind"] == "join" && v["player"] == "bob"
-    });
+    alice.wait_join("bob");
 
     // What a classmate's Python script from the lab sends.
     net.send_raw("user1: Hola\n".as_bytes());
@@ -87,9 +83,7 @@ fn garbage_datagrams_are_ignored_and_nothing_breaks() {
     let net = Net::fresh();
     let mut alice = player(&net, "alice");
     let mut bob = player(&net, "bob");
-    alice.wait_event("bob entering", |v| {
-        v["kind"] == "join" && v["player"] == "bob"
-    });
+    alice.wait_join("bob");
 
     let garbage: Vec<Vec<u8>> = vec![
         vec![0xff, 0xfe, 0x00, 0x80],

@@ -54,14 +54,7 @@ fn race(players: &mut [&mut Process]) -> usize {
 fn a_dice_race_with_two_players_to_the_end() {
     let net = Net::fresh();
     let dice = repo("scripts/dice.lua");
-    let settings = [
-        "--set",
-        "countdown=0",
-        "--set",
-        "target=12",
-        "--set",
-        "turn_seconds=30",
-    ];
+    let settings = set(&["countdown=0", "target=12", "turn_seconds=30"]);
     let mut host = announcer(&net, &dice, &settings);
     let mut alice = welcomed_player(&net, "alice");
     let mut bob = welcomed_player(&net, "bob");
@@ -117,16 +110,12 @@ fn a_dice_race_with_two_players_to_the_end() {
 fn a_player_quits_mid_game_and_the_game_goes_on() {
     let net = Net::fresh();
     let dice = repo("scripts/dice.lua");
-    let settings = [
-        "--set",
+    let settings = set(&[
         "countdown=0",
-        "--set",
         "min_players=3",
-        "--set",
         "target=14",
-        "--set",
         "turn_seconds=1",
-    ];
+    ]);
     let _host = announcer(&net, &dice, &settings);
     let mut alice = welcomed_player(&net, "alice");
     let mut bob = welcomed_player(&net, "bob");
@@ -177,16 +166,12 @@ fn a_player_quits_mid_game_and_the_game_goes_on() {
 fn trivia_with_two_players() {
     let net = Net::fresh();
     let trivia = repo("scripts/trivia.lua");
-    let settings = [
-        "--set",
+    let settings = set(&[
         "countdown=0",
-        "--set",
         "questions=3",
-        "--set",
         "question_seconds=20",
-        "--set",
         "pause=0",
-    ];
+    ]);
     let _host = announcer(&net, &trivia, &settings);
     let mut alice = welcomed_player(&net, "alice");
     let mut bob = welcomed_player(&net, "bob");
@@ -246,9 +231,7 @@ fn hello_ends_for_everyone_when_someone_says_adios() {
         v["kind"] == "announce" && text(v).contains("alice")
     });
     let mut bob = welcomed_player(&net, "bob");
-    alice.wait_event("bob entering", |v| {
-        v["kind"] == "join" && v["player"] == "bob"
-    });
+    alice.wait_join("bob");
     alice.say("Hola, soy alice");
     bob.wait_event("alice's greeting", |v| {
         v["kind"] == "chat" && v["from"] == "alice"
@@ -292,14 +275,7 @@ fn bots_finish(script: &str, settings: &[&str]) -> Vec<Value> {
 fn bots_finish_a_dice_race() {
     let sent = bots_finish(
         "scripts/dice.lua",
-        &[
-            "--set",
-            "countdown=0",
-            "--set",
-            "min_players=3",
-            "--set",
-            "target=15",
-        ],
+        &set(&["countdown=0", "min_players=3", "target=15"]),
     );
     let kinds: Vec<&str> = sent.iter().map(|e| e["kind"].as_str().unwrap()).collect();
     for kind in ["game_start", "ranking", "congratulate", "game_end", "close"] {
@@ -309,16 +285,7 @@ fn bots_finish_a_dice_race() {
 
 #[test]
 fn bots_finish_trivia() {
-    let settings = [
-        "--set",
-        "countdown=0",
-        "--set",
-        "min_players=3",
-        "--set",
-        "questions=2",
-        "--set",
-        "pause=0",
-    ];
+    let settings = set(&["countdown=0", "min_players=3", "questions=2", "pause=0"]);
     let sent = bots_finish("scripts/trivia.lua", &settings);
     let questions = sent.iter().filter(|e| e["kind"] == "question").count();
     assert_eq!(questions, 2);
