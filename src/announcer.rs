@@ -128,12 +128,12 @@ impl Announcer {
         mut bot_events: mpsc::UnboundedReceiver<(String, Event)>,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
-        // Players already on the group join again when they hear this.
-        self.send(Body::Hello {
-            moves: self.script.moves(),
-        })
-        .await;
-        // What the script's top level queued (a greeting, `moves`…), then the bots.
+        // Players already on the group join again when they hear our hello. A script that
+        // declared its moves at the top level queued one (carrying them); else say it here.
+        if self.script.moves().is_empty() {
+            self.send(Body::Hello { moves: Vec::new() }).await;
+        }
+        // What the script's top level queued (`moves`, a greeting…), then the bots.
         let mut flow = self.apply().await;
         for index in 0..config.bots {
             self.spawn_bot(index, config.net, bot_tx.clone())?;

@@ -46,6 +46,8 @@ pub struct Player {
     moves: Vec<String>,
     /// The announcer that welcomed us, once one has.
     welcomed_by: Option<SessionId>,
+    /// The announcer we last asked to join (again): one join per announcer run is enough.
+    asked: Option<SessionId>,
     /// Who is here, by name: the session we saw them join from (none when we only know the
     /// name from a welcome). A second join under a known name is not shown twice.
     roster: HashMap<String, Option<SessionId>>,
@@ -60,6 +62,7 @@ impl Player {
             session,
             moves: Vec::new(),
             welcomed_by: None,
+            asked: None,
             roster: HashMap::new(),
             bad_datagrams: 0,
         }
@@ -118,7 +121,8 @@ impl Player {
             Body::Hello { moves } => {
                 self.moves = moves.clone();
                 // A new announcer does not know us yet.
-                if self.welcomed_by != Some(sender) {
+                if self.welcomed_by != Some(sender) && self.asked != Some(sender) {
+                    self.asked = Some(sender);
                     return vec![Reaction::Send(Body::Join)];
                 }
                 return vec![];
@@ -129,7 +133,8 @@ impl Player {
                 players,
                 moves,
             } => {
-                if *to_session != self.session {
+                // Someone else's welcome, or ours again (after a repeated join): not news.
+                if *to_session != self.session || self.welcomed_by == Some(sender) {
                     return vec![];
                 }
                 self.welcomed_by = Some(sender);

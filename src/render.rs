@@ -7,6 +7,9 @@ use unicode_width::UnicodeWidthStr;
 use crate::event::Event;
 use crate::protocol::{Announcement, Entry};
 
+/// Where banner text wraps: narrow enough for an 80-column terminal with room to spare.
+const BANNER_WIDTH: usize = 64;
+
 /// Whether to colour the output: only on a terminal, and never when NO_COLOR is set
 /// (https://no-color.org: any non-empty value).
 pub fn colour_wanted(is_terminal: bool) -> bool {
@@ -135,13 +138,18 @@ impl Style {
         }
     }
 
+    /// A title between two rules, the text under it wrapped so that a banner fits a terminal.
     fn banner(&self, title: &str, text: &str, how: fn(&str) -> String) -> String {
         let text = visible(text);
-        let width = title.width().max(text.width()) + 4;
-        let rule = "═".repeat(width);
+        let lines = match text.is_empty() {
+            true => Vec::new(),
+            false => textwrap::wrap(&text, BANNER_WIDTH),
+        };
+        let widest = lines.iter().map(|l| l.width()).max().unwrap_or(0);
+        let rule = "═".repeat(title.width().max(widest) + 4);
         let mut out = format!("{}\n  {}", self.paint(&rule, how), self.paint(title, how));
-        if !text.is_empty() {
-            out.push_str(&format!("\n  {text}"));
+        for line in lines {
+            out.push_str(&format!("\n  {line}"));
         }
         out.push_str(&format!("\n{}", self.paint(&rule, how)));
         out
@@ -232,6 +240,22 @@ mod tests {
         assert_eq!(lines[3], "🥈    2  bob          17");
         assert_eq!(lines[4], "      4  carolina      9");
         assert_eq!(lines.len(), 6);
+    }
+
+    #[test]
+    fn banners_wrap_long_text() {
+        let text = PLAIN.announcement(&Announcement::GameStart {
+            title: "Trivia".into(),
+            text: "word ".repeat(40),
+        });
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "  GAME START: Trivia");
+        assert!(lines.len() > 4, "{text}");
+        assert!(
+            lines.iter().all(|l| l.width() <= BANNER_WIDTH + 4),
+            "{text}"
+        );
+        assert_eq!(lines.first(), lines.last());
     }
 
     #[test]

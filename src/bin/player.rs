@@ -103,6 +103,7 @@ async fn play_on_pipes(name: &str, json: bool, transport: Transport) -> anyhow::
 async fn play_in_terminal(name: &str, transport: Transport) -> anyhow::Result<Outcome> {
     let mut editor = rustyline::DefaultEditor::new()?;
     let mut printer = editor.create_external_printer()?;
+    let editor_printer = editor.create_external_printer()?;
     // The editor puts the terminal in raw mode while it reads; if the game ends while it does
     // (the announcer closes it), we leave without it, so we restore the terminal ourselves.
     let saved = nix::sys::termios::tcgetattr(std::io::stdin()).ok();
@@ -129,7 +130,13 @@ async fn play_in_terminal(name: &str, transport: Transport) -> anyhow::Result<Ou
         let text = style.event(&event).replace('\n', "\r\n");
         let _ = printer.print(format!("{text}\r\n"));
     };
+    let mut printer_left = editor_printer;
     let outcome = player::play(name, transport, lines, show, interrupted()).await;
+    // The editor prints what it was handed on its own thread, then draws its prompt again.
+    // Handing it one more (empty) line waits until it took the last event; the pause lets it
+    // finish drawing, so that clearing its prompt below is the last thing on the screen.
+    let _ = printer_left.print(String::new());
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     if let Some(saved) = saved {
         let _ = nix::sys::termios::tcsetattr(
             std::io::stdin(),
@@ -137,7 +144,9 @@ async fn play_in_terminal(name: &str, transport: Transport) -> anyhow::Result<Ou
             &saved,
         );
     }
-    println!();
+    // Erase the prompt the editor left on the last line.
+    print!("\r\x1b[K");
+    let _ = std::io::Write::flush(&mut std::io::stdout());
     outcome
 }
 
