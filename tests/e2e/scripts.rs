@@ -60,3 +60,42 @@ after(0, function() error("a timer fails too") end)
         v["kind"] == "announce" && text(v) == "alice said hello"
     });
 }
+
+#[test]
+fn the_readme_example_game_plays_to_the_end() {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let start = readme
+        .find("```lua\n-- guess.lua")
+        .expect("the example in README.md")
+        + 7;
+    let end = start + readme[start..].find("```").unwrap();
+    let path = script_file("guess.lua", &readme[start..end]);
+    let net = Net::fresh();
+    let mut host = announcer(&net, &path, &["--bots", "2", "--bot-think", "0.01"]);
+    let status = host.wait_exit();
+    assert!(status.success(), "{status}: {}", host.stderr());
+    assert!(!host.stderr().contains("script error"), "{}", host.stderr());
+    let sent = host.events();
+    let winner = sent
+        .iter()
+        .find(|e| e["kind"] == "congratulate")
+        .expect("a winner");
+    let last = sent.iter().rev().find(|e| e["kind"] == "ranking").unwrap();
+    assert_eq!(last["entries"][0]["name"], winner["player"]);
+    assert_eq!(last["entries"][0]["score"], 3);
+}
+
+#[test]
+fn every_bundled_game_loads() {
+    let mut games = 0;
+    for entry in std::fs::read_dir(repo("scripts")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "lua") {
+            // `announcer` prints its banner only once the script's top level ran.
+            let mut host = announcer(&Net::fresh(), &path, &[]);
+            assert!(!host.stderr().contains("error"), "{}", host.stderr());
+            games += 1;
+        }
+    }
+    assert!(games >= 3);
+}
