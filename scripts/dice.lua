@@ -28,31 +28,24 @@ this file keeps a race in progress (that's why the top level only fills in
 missing fields: `state.x = state.x or ...`).
 ]]
 
+local lobby = require "lib.lobby" -- the lobby and helpers shared with trivia.lua
+
+-- This game as the shared lobby code sees it (see lib/lobby.lua): its
+-- functions take this table first. `start` is set under "Lobby and start".
+local GAME = {
+  file       = "dice.lua", -- names the game in console notes on bad --set values
+  noun       = "race",     -- in the lobby's texts: "the race starts in 10 seconds"
+  already_on = "The race is already on: type roll.", -- to whoever types start now
+}
+
 ---------------------------------------------------------------------------
--- Settings
+-- Settings (lobby.setting falls back to the default when a value is bad)
 ---------------------------------------------------------------------------
 
--- Reads a numeric --set option. `args` values are strings, so convert them,
--- and fall back to the default (with a note on the host console) when the
--- value is missing or not a number >= lowest.
-local function setting(key, default, lowest)
-  local raw = (args or {})[key]
-  if raw == nil then
-    return default
-  end
-  local value = tonumber(raw)
-  if value == nil or value < lowest then
-    print(("dice.lua: ignoring --set %s=%s (want a number >= %s); using %s")
-      :format(key, tostring(raw), lowest, default))
-    return default
-  end
-  return value
-end
-
-local COUNTDOWN    = setting("countdown", 10, 0)
-local MIN_PLAYERS  = math.floor(setting("min_players", 2, 1))
-local TURN_SECONDS = setting("turn_seconds", 15, 0.1)
-local TARGET       = math.floor(setting("target", 30, 1))
+GAME.countdown     = lobby.setting(GAME, "countdown", 10, 0)
+GAME.min_players   = math.floor(lobby.setting(GAME, "min_players", 2, 1))
+local TURN_SECONDS = lobby.setting(GAME, "turn_seconds", 15, 0.1)
+local TARGET       = math.floor(lobby.setting(GAME, "target", 30, 1))
 
 moves{ "roll", "start" }
 
@@ -71,126 +64,32 @@ state.timers     = state.timers or {}      -- "countdown" / "turn" -> timer hand
 state.bot_round  = state.bot_round or {}   -- bot name -> round in which it last typed "roll"
 
 ---------------------------------------------------------------------------
--- Small helpers
+-- Small helpers (more, shared with trivia.lua, are in lib/lobby.lua)
 ---------------------------------------------------------------------------
-
--- "  Roll \n" -> "roll": moves are compared trimmed and case-insensitively.
-local function normalize(text)
-  return (text:gsub("^%s+", ""):gsub("%s+$", ""):lower())
-end
-
-local function index_of(list, value)
-  for i, v in ipairs(list) do
-    if v == value then
-      return i
-    end
-  end
-  return nil
-end
-
-local function remove_value(list, value)
-  local i = index_of(list, value)
-  if i then
-    table.remove(list, i)
-  end
-end
-
--- Cancels the named timer, if any. Every timer handle is kept in
--- state.timers so that whoever ends a phase can stop its timer.
-local function cancel_timer(key)
-  local handle = state.timers[key]
-  if handle then
-    handle:cancel()
-    state.timers[key] = nil
-  end
-end
-
-local function cancel_all_timers()
-  for key in pairs(state.timers) do
-    cancel_timer(key)
-  end
-end
-
--- The joined players right now. Inside on_join / on_leave we don't rely on
--- whether players() already counts the joining player or still counts the
--- leaving one: `joining` is added if missing and `leaving` is left out.
-local function present_players(joining, leaving)
-  local list = {}
-  for _, name in ipairs(players()) do
-    if name ~= leaving then
-      list[#list + 1] = name
-    end
-  end
-  if joining and not index_of(list, joining) then
-    list[#list + 1] = joining
-  end
-  return list
-end
 
 -- Racers from first to last: by position, then (on equal positions) whoever
 -- reached the target first, then join order. Used for the winner and the
 -- final text.
 local function standings()
-  local order = {}
-  for i, name in ipairs(state.racers) do
-    order[i] = name
-  end
-  local function key_reached(name)
+  return lobby.ranked(state.racers, state.positions, function(name)
     return state.reached_at[name] or math.huge -- never reached: after everyone who did
-  end
-  table.sort(order, function(a, b)
-    local pa, pb = state.positions[a], state.positions[b]
-    if pa ~= pb then
-      return pa > pb
-    end
-    if key_reached(a) ~= key_reached(b) then
-      return key_reached(a) < key_reached(b)
-    end
-    return index_of(state.racers, a) < index_of(state.racers, b)
   end)
-  return order
-end
-
--- Joins at most `limit` items with commas: "a, b, c and 7 more". A whole
--- announcement must fit in one datagram (about 1400 bytes), so a long list
--- of names is cut short.
-local function short_list(items, limit)
-  local shown = {}
-  for i = 1, math.min(#items, limit) do
-    shown[i] = items[i]
-  end
-  local text = table.concat(shown, ", ")
-  if #items > limit then
-    text = text .. (" and %d more"):format(#items - limit)
-  end
-  return text
 end
 
 -- "alice 31, bob 25, carol 12" (the first 10 racers)
 local function positions_text()
-  local parts = {}
-  for _, name in ipairs(standings()) do
-    parts[#parts + 1] = ("%s %d"):format(name, state.positions[name])
-  end
-  return short_list(parts, 10)
+  return lobby.points_text(standings(), state.positions, 10)
 end
 
 ---------------------------------------------------------------------------
 -- End of the game
 ---------------------------------------------------------------------------
 
+-- (If everybody leaves, lobby.player_quit ends the race without a winner.)
 local function finish(winner, praise)
-  state.phase = "over"
-  cancel_all_timers()
+  lobby.game_over()
   congratulate(winner, praise)
   game_end("Final positions: " .. positions_text())
-  stop()
-end
-
-local function finish_without_winner()
-  state.phase = "over"
-  cancel_all_timers()
-  game_end("Everybody left the race: no winner this time.")
   stop()
 end
 
@@ -245,7 +144,7 @@ start_round = function()
   -- The timer remembers which round it belongs to: if it ever fires late
   -- (e.g. after a reload) it must not roll for a later round.
   local round = state.round
-  cancel_timer("turn")
+  lobby.cancel_timer("turn")
   state.timers.turn = after(TURN_SECONDS, function()
     state.timers.turn = nil
     if state.phase == "playing" and state.round == round then
@@ -267,7 +166,7 @@ end_round_if_all_rolled = function()
 end
 
 end_round = function()
-  cancel_timer("turn") -- everybody rolled before the time ran out
+  lobby.cancel_timer("turn") -- everybody rolled before the time ran out
   ranking(state.positions)
 
   local leader = standings()[1]
@@ -280,18 +179,11 @@ end_round = function()
 end
 
 ---------------------------------------------------------------------------
--- Lobby and start
+-- Start (the lobby before it is in lib/lobby.lua)
 ---------------------------------------------------------------------------
 
-local function start_game(present)
-  if state.phase ~= "lobby" and state.phase ~= "countdown" then
-    return -- already started (e.g. "start" typed as the countdown ran out)
-  end
-  cancel_timer("countdown")
-  if #present == 0 then
-    state.phase = "lobby" -- nobody to race: keep waiting
-    return
-  end
+-- Called by the lobby, once, to start the race with the players present.
+function GAME.start(present)
   state.phase = "playing"
   state.racers, state.positions = {}, {}
   state.rolled, state.reached_at = {}, {}
@@ -304,52 +196,13 @@ local function start_game(present)
   start_round()
 end
 
--- Called whenever the lobby changes (join / leave): starts or cancels the countdown.
-local function update_lobby(present)
-  local count = #present
-  if state.phase == "lobby" then
-    if count >= MIN_PLAYERS then
-      state.phase = "countdown"
-      if COUNTDOWN > 0 then
-        announce(("%d players here: the race starts in %g seconds (type start to go now).")
-          :format(count, COUNTDOWN))
-      end
-      -- Even with countdown 0 the start goes through a timer: after(0) runs
-      -- once the join being handled is complete, so the newcomer gets the
-      -- start banner like everybody else and players() is exact.
-      cancel_timer("countdown")
-      state.timers.countdown = after(COUNTDOWN, function()
-        state.timers.countdown = nil
-        start_game(players())
-      end)
-    elseif count > 0 then
-      announce(("%d of %d players here. Waiting for more, or type start to play now.")
-        :format(count, MIN_PLAYERS))
-    end
-  elseif state.phase == "countdown" and count < MIN_PLAYERS then
-    cancel_timer("countdown")
-    state.phase = "lobby"
-    announce(("Countdown cancelled: %d of %d players left. Waiting for more, or type start.")
-      :format(count, MIN_PLAYERS))
-  end
-end
-
 ---------------------------------------------------------------------------
 -- Moves
 ---------------------------------------------------------------------------
 
-local function on_start(player)
-  if state.phase == "lobby" or state.phase == "countdown" then
-    announce(player .. " starts the race now.")
-    start_game(present_players()) -- `player` is present, so there is at least 1
-  elseif state.phase == "playing" then
-    tell(player, "The race is already on: type roll.")
-  end
-end
-
 local function on_roll(player)
-  if state.phase == "lobby" or state.phase == "countdown" then
-    tell(player, "The race hasn't started yet: wait for the countdown, or type start.")
+  if lobby.waiting() then
+    lobby.not_started(GAME, player)
   elseif state.phase == "playing" then
     if state.positions[player] == nil then
       return -- not a racer (should not happen: joiners are added at once)
@@ -368,9 +221,9 @@ end
 ---------------------------------------------------------------------------
 
 on_message(function(player, text)
-  local move = normalize(text)
+  local move = lobby.normalize(text)
   if move == "start" then
-    on_start(player)
+    lobby.start_now(GAME, player)
   elseif move == "roll" then
     on_roll(player)
   end
@@ -378,12 +231,7 @@ on_message(function(player, text)
 end)
 
 on_join(function(player)
-  if state.phase == "lobby" or state.phase == "countdown" then
-    if state.phase == "countdown" then
-      tell(player, "The race starts soon. Type start to go now.")
-    end
-    update_lobby(present_players(player, nil))
-  elseif state.phase == "playing" then
+  if state.phase == "playing" then
     if state.positions[player] == nil then
       state.racers[#state.racers + 1] = player
       state.positions[player] = 0
@@ -392,28 +240,28 @@ on_join(function(player)
       :format(state.round, TARGET))
     announce(player .. " joins the race at 0.")
   else
-    tell(player, "This race is over.")
+    lobby.player_joined(GAME, player) -- before the start, or after the end
   end
 end)
 
 on_leave(function(player, reason)
-  if state.phase == "lobby" or state.phase == "countdown" then
-    update_lobby(present_players(nil, player))
-  elseif state.phase == "playing" and state.positions[player] ~= nil then
-    announce(player .. " left the race")
-    remove_value(state.racers, player)
+  if state.phase == "playing" then
+    if state.positions[player] == nil then
+      return -- not a racer
+    end
     state.positions[player] = nil
     state.rolled[player] = nil
     state.reached_at[player] = nil
-
-    if #state.racers == 0 then
-      finish_without_winner()
-    elseif #state.racers == 1 then
+    -- Announces it and takes them off the list; with nobody left the race ends.
+    local remaining = lobby.player_quit(GAME, state.racers, player)
+    if remaining == 1 then
       local last = state.racers[1]
       finish(last, ("%s is the last one in the race and wins!"):format(last))
-    else
+    elseif remaining > 1 then
       end_round_if_all_rolled() -- the round may have been waiting only for them
     end
+  else
+    lobby.player_left(GAME, player) -- before the start (after the end: nothing to do)
   end
 end)
 

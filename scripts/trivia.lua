@@ -24,6 +24,16 @@ All mutable game data lives in the runtime's `state` table, so that reloading
 this file keeps a quiz in progress (the top level only fills in missing fields).
 ]]
 
+local lobby = require "lib.lobby" -- the lobby and helpers shared with dice.lua
+
+-- This game as the shared lobby code sees it (see lib/lobby.lua): its
+-- functions take this table first. `start` is set under "Start".
+local GAME = {
+  file       = "trivia.lua", -- names the game in console notes on bad --set values
+  noun       = "quiz",       -- in the lobby's texts: "the quiz starts in 10 seconds"
+  already_on = "The quiz is already on.", -- to whoever types start now
+}
+
 ---------------------------------------------------------------------------
 -- Questions: text, four choices, and the letter of the correct one
 ---------------------------------------------------------------------------
@@ -169,31 +179,15 @@ local QUESTIONS = {
 local LETTERS = { "a", "b", "c", "d" }
 
 ---------------------------------------------------------------------------
--- Settings
+-- Settings (lobby.setting falls back to the default when a value is bad)
 ---------------------------------------------------------------------------
 
--- Reads a numeric --set option. `args` values are strings, so convert them,
--- and fall back to the default (with a note on the host console) when the
--- value is missing or not a number >= lowest.
-local function setting(key, default, lowest)
-  local raw = (args or {})[key]
-  if raw == nil then
-    return default
-  end
-  local value = tonumber(raw)
-  if value == nil or value < lowest then
-    print(("trivia.lua: ignoring --set %s=%s (want a number >= %s); using %s")
-      :format(key, tostring(raw), lowest, default))
-    return default
-  end
-  return value
-end
-
-local COUNTDOWN        = setting("countdown", 10, 0)
-local MIN_PLAYERS      = math.floor(setting("min_players", 2, 1))
-local QUESTION_SECONDS = setting("question_seconds", 20, 1)
-local TOTAL            = math.min(math.floor(setting("questions", #QUESTIONS, 1)), #QUESTIONS)
-local PAUSE            = setting("pause", 3, 0)
+GAME.countdown         = lobby.setting(GAME, "countdown", 10, 0)
+GAME.min_players       = math.floor(lobby.setting(GAME, "min_players", 2, 1))
+local QUESTION_SECONDS = lobby.setting(GAME, "question_seconds", 20, 1)
+local TOTAL            = math.min(math.floor(lobby.setting(GAME, "questions", #QUESTIONS, 1)),
+  #QUESTIONS)
+local PAUSE            = lobby.setting(GAME, "pause", 3, 0)
 
 moves{ "a", "b", "c", "d", "start" }
 
@@ -212,107 +206,26 @@ state.opened_at    = state.opened_at or 0      -- now() when the open question w
 state.timers       = state.timers or {}        -- "countdown" / "question" / "pause" -> timer handle
 
 ---------------------------------------------------------------------------
--- Small helpers
+-- Small helpers (more, shared with dice.lua, are in lib/lobby.lua)
 ---------------------------------------------------------------------------
-
--- "  B \n" -> "b": moves are compared trimmed and case-insensitively.
-local function normalize(text)
-  return (text:gsub("^%s+", ""):gsub("%s+$", ""):lower())
-end
-
-local function index_of(list, value)
-  for i, v in ipairs(list) do
-    if v == value then
-      return i
-    end
-  end
-  return nil
-end
-
-local function remove_value(list, value)
-  local i = index_of(list, value)
-  if i then
-    table.remove(list, i)
-  end
-end
-
--- Cancels the named timer, if any (handles are kept in state.timers).
-local function cancel_timer(key)
-  local handle = state.timers[key]
-  if handle then
-    handle:cancel()
-    state.timers[key] = nil
-  end
-end
-
-local function cancel_all_timers()
-  for key in pairs(state.timers) do
-    cancel_timer(key)
-  end
-end
-
--- The joined players right now. Inside on_join / on_leave we don't rely on
--- whether players() already counts the joining player or still counts the
--- leaving one: `joining` is added if missing and `leaving` is left out.
-local function present_players(joining, leaving)
-  local list = {}
-  for _, name in ipairs(players()) do
-    if name ~= leaving then
-      list[#list + 1] = name
-    end
-  end
-  if joining and not index_of(list, joining) then
-    list[#list + 1] = joining
-  end
-  return list
-end
 
 -- Contestants from best to worst score (join order on equal scores).
 local function by_score()
-  local order = {}
-  for i, name in ipairs(state.contestants) do
-    order[i] = name
-  end
-  table.sort(order, function(a, b)
-    if state.scores[a] ~= state.scores[b] then
-      return state.scores[a] > state.scores[b]
-    end
-    return index_of(state.contestants, a) < index_of(state.contestants, b)
-  end)
-  return order
+  return lobby.ranked(state.contestants, state.scores)
 end
 
--- Joins at most `limit` items with commas: "a, b, c and 7 more". A whole
--- announcement must fit in one datagram (about 1400 bytes), so a long list
--- of names is cut short.
-local function short_list(items, limit)
-  local shown = {}
-  for i = 1, math.min(#items, limit) do
-    shown[i] = items[i]
-  end
-  local text = table.concat(shown, ", ")
-  if #items > limit then
-    text = text .. (" and %d more"):format(#items - limit)
-  end
-  return text
-end
-
--- "alice 1830, bob 940" (the first 10 players)
+-- "alice 1830, bob 940": every contestant (no limit given, so not cut short)
 local function scores_text()
-  local parts = {}
-  for _, name in ipairs(by_score()) do
-    parts[#parts + 1] = ("%s %d"):format(name, state.scores[name])
-  end
-  return table.concat(parts, ", ")
+  return lobby.points_text(by_score(), state.scores)
 end
 
 ---------------------------------------------------------------------------
 -- End of the game
 ---------------------------------------------------------------------------
 
+-- (If everybody leaves, lobby.player_quit ends the quiz without a winner.)
 local function finish()
-  state.phase = "over"
-  cancel_all_timers()
+  lobby.game_over()
 
   local order = by_score()
   local top = state.scores[order[1]]
@@ -336,13 +249,6 @@ local function finish()
   end
 
   game_end(("Final scores: %s. Thanks for playing!"):format(scores_text()))
-  stop()
-end
-
-local function finish_without_players()
-  state.phase = "over"
-  cancel_all_timers()
-  game_end("Everybody left the quiz: no winner this time.")
   stop()
 end
 
@@ -377,7 +283,7 @@ ask_next = function()
 
   -- The timer remembers its question: if it fires late it must not close a later one.
   local number = state.number
-  cancel_timer("question")
+  lobby.cancel_timer("question")
   state.timers.question = after(QUESTION_SECONDS, function()
     state.timers.question = nil
     if state.phase == "question" and state.number == number then
@@ -394,7 +300,7 @@ local function points_for(at)
 end
 
 close_question = function()
-  cancel_timer("question") -- everybody answered before the time ran out
+  lobby.cancel_timer("question") -- everybody answered before the time ran out
   state.phase = "between"
   local q = QUESTIONS[state.number]
 
@@ -410,15 +316,15 @@ close_question = function()
     end
   end
 
-  local who = #right > 0 and (short_list(right, 10) .. " got it") or "nobody got it"
-  local correct_text = q.choices[index_of(LETTERS, q.answer)]
+  local who = #right > 0 and (lobby.short_list(right, 10) .. " got it") or "nobody got it"
+  local correct_text = q.choices[lobby.index_of(LETTERS, q.answer)]
   announce(("Answer: %s) %s — %s"):format(q.answer, correct_text, who))
   ranking(state.scores)
 
   if state.number >= TOTAL then
     finish()
   else
-    cancel_timer("pause")
+    lobby.cancel_timer("pause")
     state.timers.pause = after(PAUSE, function()
       state.timers.pause = nil
       if state.phase == "between" then
@@ -441,18 +347,11 @@ close_if_everyone_answered = function()
 end
 
 ---------------------------------------------------------------------------
--- Lobby and start
+-- Start (the lobby before it is in lib/lobby.lua)
 ---------------------------------------------------------------------------
 
-local function start_game(present)
-  if state.phase ~= "lobby" and state.phase ~= "countdown" then
-    return -- already started (e.g. "start" typed as the countdown ran out)
-  end
-  cancel_timer("countdown")
-  if #present == 0 then
-    state.phase = "lobby" -- nobody to play with: keep waiting
-    return
-  end
+-- Called by the lobby, once, to start the quiz with the players present.
+function GAME.start(present)
   state.contestants, state.scores = {}, {}
   state.number = 0
   for _, name in ipairs(present) do
@@ -465,52 +364,13 @@ local function start_game(present)
   ask_next()
 end
 
--- Called whenever the lobby changes (join / leave): starts or cancels the countdown.
-local function update_lobby(present)
-  local count = #present
-  if state.phase == "lobby" then
-    if count >= MIN_PLAYERS then
-      state.phase = "countdown"
-      if COUNTDOWN > 0 then
-        announce(("%d players here: the quiz starts in %g seconds (type start to go now).")
-          :format(count, COUNTDOWN))
-      end
-      -- Even with countdown 0 the start goes through a timer: after(0) runs
-      -- once the join being handled is complete, so the newcomer gets the
-      -- start banner like everybody else and players() is exact.
-      cancel_timer("countdown")
-      state.timers.countdown = after(COUNTDOWN, function()
-        state.timers.countdown = nil
-        start_game(players())
-      end)
-    elseif count > 0 then
-      announce(("%d of %d players here. Waiting for more, or type start to play now.")
-        :format(count, MIN_PLAYERS))
-    end
-  elseif state.phase == "countdown" and count < MIN_PLAYERS then
-    cancel_timer("countdown")
-    state.phase = "lobby"
-    announce(("Countdown cancelled: %d of %d players left. Waiting for more, or type start.")
-      :format(count, MIN_PLAYERS))
-  end
-end
-
 ---------------------------------------------------------------------------
 -- Moves
 ---------------------------------------------------------------------------
 
-local function on_start(player)
-  if state.phase == "lobby" or state.phase == "countdown" then
-    announce(player .. " starts the quiz now.")
-    start_game(present_players()) -- `player` is present, so there is at least 1
-  elseif state.phase ~= "over" then
-    tell(player, "The quiz is already on.")
-  end
-end
-
 local function on_answer(player, letter)
-  if state.phase == "lobby" or state.phase == "countdown" then
-    tell(player, "The quiz hasn't started yet: wait for the countdown, or type start.")
+  if lobby.waiting() then
+    lobby.not_started(GAME, player)
   elseif state.phase == "between" then
     tell(player, "No question is open right now: wait for the next one.")
   elseif state.phase == "question" then
@@ -534,22 +394,22 @@ end
 ---------------------------------------------------------------------------
 
 on_message(function(player, text)
-  local move = normalize(text)
+  local move = lobby.normalize(text)
   if move == "start" then
-    on_start(player)
-  elseif index_of(LETTERS, move) then
+    lobby.start_now(GAME, player)
+  elseif lobby.index_of(LETTERS, move) then
     on_answer(player, move)
   end
   -- anything else is chat: the runtime already showed it to everybody
 end)
 
+-- The quiz is on while a question is open and in the pause after it.
+local function quiz_on()
+  return state.phase == "question" or state.phase == "between"
+end
+
 on_join(function(player)
-  if state.phase == "lobby" or state.phase == "countdown" then
-    if state.phase == "countdown" then
-      tell(player, "The quiz starts soon. Type start to go now.")
-    end
-    update_lobby(present_players(player, nil))
-  elseif state.phase == "question" or state.phase == "between" then
+  if quiz_on() then
     if state.scores[player] == nil then
       state.contestants[#state.contestants + 1] = player
       state.scores[player] = 0
@@ -558,27 +418,25 @@ on_join(function(player)
       .. "play from the next question."):format(state.number, TOTAL))
     announce(player .. " joins the quiz.")
   else
-    tell(player, "This quiz is over.")
+    lobby.player_joined(GAME, player) -- before the start, or after the end
   end
 end)
 
 on_leave(function(player, reason)
-  if state.phase == "lobby" or state.phase == "countdown" then
-    update_lobby(present_players(nil, player))
-  elseif (state.phase == "question" or state.phase == "between")
-      and state.scores[player] ~= nil then
-    announce(player .. " left the quiz")
-    remove_value(state.contestants, player)
-    remove_value(state.answer_order, player)
+  if quiz_on() then
+    if state.scores[player] == nil then
+      return -- not a contestant
+    end
+    lobby.remove_value(state.answer_order, player)
     state.scores[player] = nil
     state.asked[player] = nil
     state.answers[player] = nil
-
-    if #state.contestants == 0 then
-      finish_without_players()
-    else
+    -- Announces it and takes them off the list; with nobody left the quiz ends.
+    if lobby.player_quit(GAME, state.contestants, player) > 0 then
       close_if_everyone_answered() -- the question may have been waiting only for them
     end
+  else
+    lobby.player_left(GAME, player) -- before the start (after the end: nothing to do)
   end
 end)
 

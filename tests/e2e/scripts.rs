@@ -92,7 +92,7 @@ fn every_bundled_game_loads() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "lua") {
             // `announcer` prints its banner only once the script's top level ran.
-            let mut host = announcer(&Net::fresh(), &path, &[]);
+            let host = announcer(&Net::fresh(), &path, &[]);
             assert!(!host.stderr().contains("error"), "{}", host.stderr());
             games += 1;
         }
