@@ -161,6 +161,7 @@ impl Transport {
         socket
             .bind(&SocketAddr::V4(group).into())
             .with_context(|| format!("cannot bind {group}"))?;
+        #[cfg(target_os = "linux")]
         socket.set_multicast_all_v4(false)?;
         socket
             .join_multicast_v4(&net.group, &net.iface)
