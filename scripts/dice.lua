@@ -30,8 +30,9 @@ missing fields: `state.x = state.x or ...`).
 
 local lobby = require "lib.lobby" -- the lobby and helpers shared with trivia.lua
 
--- This game as the shared lobby code sees it (see lib/lobby.lua): its
--- functions take this table first. `start` is set under "Lobby and start".
+-- This game as lib/lobby.lua sees it (the lobby's functions take it first).
+-- The settings below add countdown and min_players; start, moves, join and
+-- leave are defined further down, just before the runtime hooks.
 local GAME = {
   file       = "dice.lua", -- names the game in console notes on bad --set values
   noun       = "race",     -- in the lobby's texts: "the race starts in 10 seconds"
@@ -120,8 +121,13 @@ local function roll_for(name, automatic)
   end
 end
 
--- The turn timer ran out: roll for everyone who hasn't rolled yet.
-local function roll_for_slow_players()
+-- The turn timer of `round` ran out: roll for everyone who hasn't rolled
+-- yet. The timer tells which round it was for: if it ever fires late (e.g.
+-- after a reload) it must not roll for a later round.
+local function roll_for_slow_players(round)
+  if state.phase ~= "playing" or state.round ~= round then
+    return
+  end
   -- Collect first, then roll: rolling doesn't change the list of racers,
   -- but it keeps "who was late" separate from "what happens next".
   local slow = {}
@@ -141,15 +147,9 @@ start_round = function()
   state.rolled = {}
   announce(("Round %d: type roll"):format(state.round))
 
-  -- The timer remembers which round it belongs to: if it ever fires late
-  -- (e.g. after a reload) it must not roll for a later round.
-  local round = state.round
-  lobby.cancel_timer("turn")
-  state.timers.turn = after(TURN_SECONDS, function()
-    state.timers.turn = nil
-    if state.phase == "playing" and state.round == round then
-      roll_for_slow_players()
-    end
+  local round = state.round -- the timer must remember its round
+  lobby.start_timer("turn", TURN_SECONDS, function()
+    roll_for_slow_players(round)
   end)
 end
 
@@ -179,40 +179,57 @@ end_round = function()
 end
 
 ---------------------------------------------------------------------------
--- Start (the lobby before it is in lib/lobby.lua)
+-- What lib/lobby.lua calls: the start, and moves, joins and leaves during the race
 ---------------------------------------------------------------------------
 
--- Called by the lobby, once, to start the race with the players present.
 function GAME.start(present)
   state.phase = "playing"
   state.racers, state.positions = {}, {}
   state.rolled, state.reached_at = {}, {}
   state.round, state.roll_count = 0, 0
   for _, name in ipairs(present) do
-    state.racers[#state.racers + 1] = name
-    state.positions[name] = 0
+    lobby.add_player(state.racers, state.positions, name)
   end
   game_start("Dice race", ("First to %d wins. Type roll each round."):format(TARGET))
   start_round()
 end
 
----------------------------------------------------------------------------
--- Moves
----------------------------------------------------------------------------
+-- A player joining mid-race starts at 0.
+function GAME.join(player)
+  lobby.add_player(state.racers, state.positions, player)
+  tell(player, ("The race is on (round %d, first to %d). You join at position 0: type roll now.")
+    :format(state.round, TARGET))
+  announce(player .. " joins the race at 0.")
+end
 
 local function on_roll(player)
-  if lobby.waiting() then
-    lobby.not_started(GAME, player)
-  elseif state.phase == "playing" then
-    if state.positions[player] == nil then
-      return -- not a racer (should not happen: joiners are added at once)
-    elseif state.rolled[player] then
-      tell(player, ("You already rolled this round (you are at %d). Wait for the others.")
-        :format(state.positions[player]))
-    else
-      roll_for(player, false)
-      end_round_if_all_rolled()
-    end
+  if state.positions[player] == nil then
+    return -- not a racer (should not happen: joiners are added at once)
+  elseif state.rolled[player] then
+    tell(player, ("You already rolled this round (you are at %d). Wait for the others.")
+      :format(state.positions[player]))
+  else
+    roll_for(player, false)
+    end_round_if_all_rolled()
+  end
+end
+
+-- Each move (but "start") and what it does while the race is on.
+GAME.moves = { roll = on_roll }
+
+function GAME.leave(player)
+  if state.positions[player] == nil then
+    return -- not a racer
+  end
+  state.rolled[player] = nil
+  state.reached_at[player] = nil
+  -- Announces it and drops them; with nobody left the race ends there.
+  local remaining = lobby.player_quit(GAME, state.racers, state.positions, player)
+  if remaining == 1 then
+    local last = state.racers[1]
+    finish(last, ("%s is the last one in the race and wins!"):format(last))
+  elseif remaining > 1 then
+    end_round_if_all_rolled() -- the round may have been waiting only for them
   end
 end
 
@@ -220,50 +237,10 @@ end
 -- Runtime hooks
 ---------------------------------------------------------------------------
 
-on_message(function(player, text)
-  local move = lobby.normalize(text)
-  if move == "start" then
-    lobby.start_now(GAME, player)
-  elseif move == "roll" then
-    on_roll(player)
-  end
-  -- anything else is chat: the runtime already showed it to everybody
-end)
-
-on_join(function(player)
-  if state.phase == "playing" then
-    if state.positions[player] == nil then
-      state.racers[#state.racers + 1] = player
-      state.positions[player] = 0
-    end
-    tell(player, ("The race is on (round %d, first to %d). You join at position 0: type roll now.")
-      :format(state.round, TARGET))
-    announce(player .. " joins the race at 0.")
-  else
-    lobby.player_joined(GAME, player) -- before the start, or after the end
-  end
-end)
-
-on_leave(function(player, reason)
-  if state.phase == "playing" then
-    if state.positions[player] == nil then
-      return -- not a racer
-    end
-    state.positions[player] = nil
-    state.rolled[player] = nil
-    state.reached_at[player] = nil
-    -- Announces it and takes them off the list; with nobody left the race ends.
-    local remaining = lobby.player_quit(GAME, state.racers, player)
-    if remaining == 1 then
-      local last = state.racers[1]
-      finish(last, ("%s is the last one in the race and wins!"):format(last))
-    elseif remaining > 1 then
-      end_round_if_all_rolled() -- the round may have been waiting only for them
-    end
-  else
-    lobby.player_left(GAME, player) -- before the start (after the end: nothing to do)
-  end
-end)
+-- on_message, on_join and on_leave: lib/lobby.lua registers them. It runs the
+-- lobby and the "start" move itself, and calls the GAME functions above
+-- while the race is on.
+lobby.setup(GAME)
 
 -- Simulated players: roll once per round, do nothing in the lobby.
 bot(function(name, event)

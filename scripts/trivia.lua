@@ -26,8 +26,9 @@ this file keeps a quiz in progress (the top level only fills in missing fields).
 
 local lobby = require "lib.lobby" -- the lobby and helpers shared with dice.lua
 
--- This game as the shared lobby code sees it (see lib/lobby.lua): its
--- functions take this table first. `start` is set under "Start".
+-- This game as lib/lobby.lua sees it (the lobby's functions take it first).
+-- The settings below add countdown and min_players; start, moves, join and
+-- leave are defined further down, just before the runtime hooks.
 local GAME = {
   file       = "trivia.lua", -- names the game in console notes on bad --set values
   noun       = "quiz",       -- in the lobby's texts: "the quiz starts in 10 seconds"
@@ -283,9 +284,7 @@ ask_next = function()
 
   -- The timer remembers its question: if it fires late it must not close a later one.
   local number = state.number
-  lobby.cancel_timer("question")
-  state.timers.question = after(QUESTION_SECONDS, function()
-    state.timers.question = nil
+  lobby.start_timer("question", QUESTION_SECONDS, function()
     if state.phase == "question" and state.number == number then
       close_question()
     end
@@ -324,9 +323,7 @@ close_question = function()
   if state.number >= TOTAL then
     finish()
   else
-    lobby.cancel_timer("pause")
-    state.timers.pause = after(PAUSE, function()
-      state.timers.pause = nil
+    lobby.start_timer("pause", PAUSE, function()
       if state.phase == "between" then
         ask_next()
       end
@@ -347,16 +344,14 @@ close_if_everyone_answered = function()
 end
 
 ---------------------------------------------------------------------------
--- Start (the lobby before it is in lib/lobby.lua)
+-- What lib/lobby.lua calls: the start, and moves, joins and leaves during the quiz
 ---------------------------------------------------------------------------
 
--- Called by the lobby, once, to start the quiz with the players present.
 function GAME.start(present)
   state.contestants, state.scores = {}, {}
   state.number = 0
   for _, name in ipairs(present) do
-    state.contestants[#state.contestants + 1] = name
-    state.scores[name] = 0
+    lobby.add_player(state.contestants, state.scores, name)
   end
   game_start("Trivia", ("%d questions on networking and IP multicast, %g seconds each. "
     .. "Type a, b, c or d: your first answer counts, and faster right answers score more.")
@@ -364,14 +359,16 @@ function GAME.start(present)
   ask_next()
 end
 
----------------------------------------------------------------------------
--- Moves
----------------------------------------------------------------------------
+-- A player joining mid-quiz starts with 0 points, from the next question.
+function GAME.join(player)
+  lobby.add_player(state.contestants, state.scores, player)
+  tell(player, ("The quiz is on (question %d of %d). You join with 0 points and "
+    .. "play from the next question."):format(state.number, TOTAL))
+  announce(player .. " joins the quiz.")
+end
 
 local function on_answer(player, letter)
-  if lobby.waiting() then
-    lobby.not_started(GAME, player)
-  elseif state.phase == "between" then
+  if state.phase == "between" then
     tell(player, "No question is open right now: wait for the next one.")
   elseif state.phase == "question" then
     local previous = state.answers[player]
@@ -389,56 +386,30 @@ local function on_answer(player, letter)
   end
 end
 
+-- Each move (but "start") and what it does while the quiz is on.
+GAME.moves = { a = on_answer, b = on_answer, c = on_answer, d = on_answer }
+
+function GAME.leave(player)
+  if state.scores[player] == nil then
+    return -- not a contestant
+  end
+  lobby.remove_value(state.answer_order, player)
+  state.asked[player] = nil
+  state.answers[player] = nil
+  -- Announces it and drops them; with nobody left the quiz ends there.
+  if lobby.player_quit(GAME, state.contestants, state.scores, player) > 0 then
+    close_if_everyone_answered() -- the question may have been waiting only for them
+  end
+end
+
 ---------------------------------------------------------------------------
 -- Runtime hooks
 ---------------------------------------------------------------------------
 
-on_message(function(player, text)
-  local move = lobby.normalize(text)
-  if move == "start" then
-    lobby.start_now(GAME, player)
-  elseif lobby.index_of(LETTERS, move) then
-    on_answer(player, move)
-  end
-  -- anything else is chat: the runtime already showed it to everybody
-end)
-
--- The quiz is on while a question is open and in the pause after it.
-local function quiz_on()
-  return state.phase == "question" or state.phase == "between"
-end
-
-on_join(function(player)
-  if quiz_on() then
-    if state.scores[player] == nil then
-      state.contestants[#state.contestants + 1] = player
-      state.scores[player] = 0
-    end
-    tell(player, ("The quiz is on (question %d of %d). You join with 0 points and "
-      .. "play from the next question."):format(state.number, TOTAL))
-    announce(player .. " joins the quiz.")
-  else
-    lobby.player_joined(GAME, player) -- before the start, or after the end
-  end
-end)
-
-on_leave(function(player, reason)
-  if quiz_on() then
-    if state.scores[player] == nil then
-      return -- not a contestant
-    end
-    lobby.remove_value(state.answer_order, player)
-    state.scores[player] = nil
-    state.asked[player] = nil
-    state.answers[player] = nil
-    -- Announces it and takes them off the list; with nobody left the quiz ends.
-    if lobby.player_quit(GAME, state.contestants, player) > 0 then
-      close_if_everyone_answered() -- the question may have been waiting only for them
-    end
-  else
-    lobby.player_left(GAME, player) -- before the start (after the end: nothing to do)
-  end
-end)
+-- on_message, on_join and on_leave: lib/lobby.lua registers them. It runs the
+-- lobby and the "start" move itself, and calls the GAME functions above
+-- while the quiz is on.
+lobby.setup(GAME)
 
 -- Simulated players: answer each question once, right about 60% of the time.
 bot(function(name, event)

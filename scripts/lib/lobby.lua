@@ -1,0 +1,360 @@
+--[[
+lib/lobby.lua — what the dice race (dice.lua) and the quiz (trivia.lua) have
+in common: the lobby before the game (waiting for players, the countdown,
+"start"), players joining and leaving, the end, and a few small helpers.
+
+A game loads it with
+
+  local lobby = require "lib.lobby"
+
+The runtime runs this file once and every require gets the same table of
+functions. It runs in the game's own global environment, so it uses the game
+API (announce, tell, after, players, state...) like the game does.
+
+How a game uses it
+------------------
+
+The game describes itself in one table, GAME (`game` below), and calls
+
+  lobby.setup(GAME)
+
+which registers the game's on_message, on_join and on_leave hooks. Before
+the start and after the end the lobby does everything itself (the texts are
+the same in every game but for the game's noun). While the game runs, it
+passes moves, joins and leaves on to the game's own functions in GAME:
+
+  file         "dice.lua": names the game in console notes on bad --set values
+  noun         "race": used in the lobby's texts ("the race starts in 10 seconds")
+  already_on   what someone who types start while the game runs is told
+  countdown    seconds from "enough players" to the start (0 = at once)
+  min_players  players needed before the countdown begins
+  start(present)      begins the game with the players in the list `present`;
+                      called once: when the countdown runs out or a player
+                      types start. It must leave the phases "lobby" and "countdown".
+  moves[move](player, move)  a move typed while the game runs ("start" aside)
+  join(player)        a player joined while the game runs
+  leave(player)       a player left while the game runs
+
+The game keeps in `state`, besides its own data:
+
+  state.phase   "lobby" (waiting for players), "countdown", then the game's
+                own phases (e.g. "playing"), and "over" at the end
+  state.timers  name -> handle of every running timer (see lobby.start_timer)
+
+Why the lobby registers the hooks: before the start and after the end both
+games do exactly the same, and while a game runs only the game knows what to
+do. So the lobby owns the hooks and asks the game (through GAME) only for
+what differs; each game script keeps just its own rules.
+
+Why functions only, and the game's data in `state`: the runtime will run the
+game and this file again when a script is reloaded, keeping only `state`. So
+nothing that changes during a game may live in this file's locals (GAME is
+built again by the game script on every load, and holds no game data).
+
+Functions
+---------
+
+Hooks:     lobby.setup(game)   registers on_message, on_join and on_leave
+Settings:  lobby.setting(game, key, default, lowest)   a numeric --set option
+Players:   lobby.add_player(roster, points, name)   joins with 0 points
+           lobby.player_quit(game, roster, points, name)   left mid-game
+           lobby.ranked(roster, points [, first])   best first
+           lobby.points_text(names, points [, limit])   "alice 31, bob 25"
+Timers:    lobby.start_timer(key, seconds, fn)   lobby.cancel_timer(key)
+The end:   lobby.game_over()   marks the game over, cancels every timer
+Lists and text:  lobby.index_of(list, value)   lobby.remove_value(list, value)
+           lobby.short_list(items, limit)   lobby.normalize(text)
+
+A roster is the game's list of players' names in join order (dice: state.racers,
+trivia: state.contestants); `points` maps each of them to a number (dice:
+state.positions, trivia: state.scores): being in `points` = being in the game.
+]]
+
+local lobby = {}
+
+---------------------------------------------------------------------------
+-- Lists and text
+---------------------------------------------------------------------------
+
+function lobby.index_of(list, value)
+  for i, v in ipairs(list) do
+    if v == value then
+      return i
+    end
+  end
+  return nil
+end
+
+function lobby.remove_value(list, value)
+  local i = lobby.index_of(list, value)
+  if i then
+    table.remove(list, i)
+  end
+end
+
+-- Joins at most `limit` items with commas: "a, b, c and 7 more". A whole
+-- announcement must fit in one datagram (about 1400 bytes), so a long list
+-- of names is cut short.
+function lobby.short_list(items, limit)
+  local shown = {}
+  for i = 1, math.min(#items, limit) do
+    shown[i] = items[i]
+  end
+  local text = table.concat(shown, ", ")
+  if #items > limit then
+    text = text .. (" and %d more"):format(#items - limit)
+  end
+  return text
+end
+
+-- "  Roll \n" -> "roll": moves are compared trimmed and case-insensitively.
+function lobby.normalize(text)
+  return (text:gsub("^%s+", ""):gsub("%s+$", ""):lower())
+end
+
+---------------------------------------------------------------------------
+-- Settings
+---------------------------------------------------------------------------
+
+-- Reads a numeric --set option. `args` values are strings, so convert them,
+-- and fall back to the default (with a note on the host console) when the
+-- value is missing or not a number >= lowest.
+function lobby.setting(game, key, default, lowest)
+  local raw = (args or {})[key]
+  if raw == nil then
+    return default
+  end
+  local value = tonumber(raw)
+  if value == nil or value < lowest then
+    print(("%s: ignoring --set %s=%s (want a number >= %s); using %s")
+      :format(game.file, key, tostring(raw), lowest, default))
+    return default
+  end
+  return value
+end
+
+---------------------------------------------------------------------------
+-- Timers: every handle is kept in state.timers, so that whoever ends a
+-- phase can stop its timer (and the end of the game can stop them all).
+---------------------------------------------------------------------------
+
+-- Cancels the named timer, if any.
+function lobby.cancel_timer(key)
+  local handle = state.timers[key]
+  if handle then
+    handle:cancel()
+    state.timers[key] = nil
+  end
+end
+
+-- Runs fn after `seconds`, as the timer named `key` (replacing a timer of
+-- that name still running).
+function lobby.start_timer(key, seconds, fn)
+  lobby.cancel_timer(key)
+  state.timers[key] = after(seconds, function()
+    state.timers[key] = nil
+    fn()
+  end)
+end
+
+---------------------------------------------------------------------------
+-- Players in the game
+---------------------------------------------------------------------------
+
+-- Adds `name` at the end of `roster` with 0 points, unless it is there already.
+function lobby.add_player(roster, points, name)
+  if points[name] == nil then
+    roster[#roster + 1] = name
+    points[name] = 0
+  end
+end
+
+-- `roster` sorted from the most points to the fewest. On equal points a
+-- lower `first(name)` comes first, if `first` is given (dice: who reached
+-- the target first); then join order.
+function lobby.ranked(roster, points, first)
+  local order = {}
+  for i, name in ipairs(roster) do
+    order[i] = name
+  end
+  table.sort(order, function(a, b)
+    if points[a] ~= points[b] then
+      return points[a] > points[b]
+    end
+    if first and first(a) ~= first(b) then
+      return first(a) < first(b)
+    end
+    return lobby.index_of(roster, a) < lobby.index_of(roster, b)
+  end)
+  return order
+end
+
+-- "alice 31, bob 25": each name in `names` with its points, in that order;
+-- only the first `limit` names if a limit is given ("... and 7 more").
+function lobby.points_text(names, points, limit)
+  local parts = {}
+  for i, name in ipairs(names) do
+    parts[i] = ("%s %d"):format(name, points[name])
+  end
+  return lobby.short_list(parts, limit or #parts)
+end
+
+-- The joined players right now. Inside on_join / on_leave we don't rely on
+-- whether players() already counts the joining player or still counts the
+-- leaving one: `joining` is added if missing and `leaving` is left out.
+local function present_players(joining, leaving)
+  local list = {}
+  for _, name in ipairs(players()) do
+    if name ~= leaving then
+      list[#list + 1] = name
+    end
+  end
+  if joining and not lobby.index_of(list, joining) then
+    list[#list + 1] = joining
+  end
+  return list
+end
+
+---------------------------------------------------------------------------
+-- The end
+---------------------------------------------------------------------------
+
+-- The game is over: nothing may happen any more, so every timer is
+-- cancelled. The caller then announces the result, calls game_end and stop().
+function lobby.game_over()
+  state.phase = "over"
+  for key in pairs(state.timers) do
+    lobby.cancel_timer(key)
+  end
+end
+
+-- A player in `roster` left while the game runs: announces it and removes
+-- them from `roster` and `points` (the game forgets the rest of their data).
+-- With nobody left the game ends here, without a winner. Returns how many
+-- players are still in the game.
+function lobby.player_quit(game, roster, points, player)
+  announce(("%s left the %s"):format(player, game.noun))
+  lobby.remove_value(roster, player)
+  points[player] = nil
+  if #roster == 0 then
+    lobby.game_over()
+    game_end(("Everybody left the %s: no winner this time."):format(game.noun))
+    stop()
+  end
+  return #roster
+end
+
+---------------------------------------------------------------------------
+-- Before the start
+---------------------------------------------------------------------------
+
+-- True while waiting for players ("lobby") or counting down to the start.
+local function waiting()
+  return state.phase == "lobby" or state.phase == "countdown"
+end
+
+-- Starts the game with the players in `present`, unless it already started.
+local function start(game, present)
+  if not waiting() then
+    return -- already started (e.g. "start" typed as the countdown ran out)
+  end
+  lobby.cancel_timer("countdown")
+  if #present == 0 then
+    state.phase = "lobby" -- nobody to play with: keep waiting
+    return
+  end
+  game.start(present)
+end
+
+-- Called whenever the lobby changes (join / leave): starts or cancels the countdown.
+local function update(game, present)
+  local count = #present
+  if state.phase == "lobby" then
+    if count >= game.min_players then
+      state.phase = "countdown"
+      if game.countdown > 0 then
+        announce(("%d players here: the %s starts in %g seconds (type start to go now).")
+          :format(count, game.noun, game.countdown))
+      end
+      -- Even with countdown 0 the start goes through a timer: after(0) runs
+      -- once the join being handled is complete, so the newcomer gets the
+      -- start banner like everybody else and players() is exact.
+      lobby.start_timer("countdown", game.countdown, function()
+        start(game, players())
+      end)
+    elseif count > 0 then
+      announce(("%d of %d players here. Waiting for more, or type start to play now.")
+        :format(count, game.min_players))
+    end
+  elseif state.phase == "countdown" and count < game.min_players then
+    lobby.cancel_timer("countdown")
+    state.phase = "lobby"
+    announce(("Countdown cancelled: %d of %d players left. Waiting for more, or type start.")
+      :format(count, game.min_players))
+  end
+end
+
+---------------------------------------------------------------------------
+-- Hooks: what the lobby does itself, and when it calls the game
+---------------------------------------------------------------------------
+
+-- A line typed by a player. "start" starts the game now, without waiting for
+-- more players or the countdown. The game's moves go to game.moves while the
+-- game runs. Anything else is chat: the runtime already showed it to everybody.
+local function handle_message(game, player, text)
+  local move = lobby.normalize(text)
+  if move == "start" then
+    if waiting() then
+      announce(("%s starts the %s now."):format(player, game.noun))
+      start(game, present_players()) -- `player` is present, so there is at least 1
+    elseif state.phase ~= "over" then
+      tell(player, game.already_on)
+    end
+  elseif game.moves[move] then
+    if waiting() then
+      tell(player, ("The %s hasn't started yet: wait for the countdown, or type start.")
+        :format(game.noun))
+    elseif state.phase ~= "over" then
+      game.moves[move](player, move)
+    end
+  end
+end
+
+-- A player joined: in the lobby, the countdown may begin.
+local function handle_join(game, player)
+  if waiting() then
+    if state.phase == "countdown" then
+      tell(player, ("The %s starts soon. Type start to go now."):format(game.noun))
+    end
+    update(game, present_players(player, nil))
+  elseif state.phase == "over" then
+    tell(player, ("This %s is over."):format(game.noun))
+  else
+    game.join(player)
+  end
+end
+
+-- A player left: in the lobby, the countdown may have to be cancelled.
+local function handle_leave(game, player)
+  if waiting() then
+    update(game, present_players(nil, player))
+  elseif state.phase ~= "over" then
+    game.leave(player)
+  end
+end
+
+-- Registers the game's hooks: the runtime calls them with the player (and the
+-- line typed, or the reason for leaving), and they pass `game` on.
+function lobby.setup(game)
+  on_message(function(player, text)
+    handle_message(game, player, text)
+  end)
+  on_join(function(player)
+    handle_join(game, player)
+  end)
+  on_leave(function(player, reason)
+    handle_leave(game, player)
+  end)
+end
+
+return lobby
