@@ -23,3 +23,4 @@ pub mod ranking;
 pub mod render;
 pub mod script;
 pub mod transport;
+pub mod watch;

@@ -26,6 +26,7 @@ pub fn register(lua: &Lua, args: &BTreeMap<String, String>) -> mlua::Result<()> 
     globals.set("on_message", lua.create_function(on_message)?)?;
     globals.set("on_join", lua.create_function(on_join)?)?;
     globals.set("on_leave", lua.create_function(on_leave)?)?;
+    globals.set("on_reload", lua.create_function(on_reload)?)?;
     globals.set("bot", lua.create_function(bot)?)?;
     globals.set("after", lua.create_function(after)?)?;
     globals.set("every", lua.create_function(every)?)?;
@@ -34,9 +35,15 @@ pub fn register(lua: &Lua, args: &BTreeMap<String, String>) -> mlua::Result<()> 
     globals.set("stop", lua.create_function(stop)?)?;
     globals.set("print", lua.create_function(print)?)?;
     globals.set("args", lua.create_table_from(args.clone())?)?;
-    globals.set("state", lua.create_table()?)?;
+    let state = lua.create_table()?;
+    // Kept in the registry too, so that a reload can put it back if a script replaced it.
+    lua.set_named_registry_value(STATE_KEY, &state)?;
+    globals.set("state", state)?;
     Ok(())
 }
+
+/// Where the `state` table is kept in the Lua registry.
+pub const STATE_KEY: &str = "gamecast.state";
 
 fn shared(lua: &Lua) -> mlua::AppDataRefMut<'_, Shared> {
     // Set by `Script::load` before the API is registered.
@@ -208,6 +215,12 @@ fn on_leave(lua: &Lua, f: Option<Function>) -> mlua::Result<()> {
     Ok(())
 }
 
+/// `on_reload(function())`: runs after each successful reload, to migrate `state`.
+fn on_reload(lua: &Lua, f: Option<Function>) -> mlua::Result<()> {
+    shared(lua).hooks.on_reload = f;
+    Ok(())
+}
+
 /// `bot(function(name, event) return line_or_nil end)`: how `--bots` players play.
 fn bot(lua: &Lua, f: Option<Function>) -> mlua::Result<()> {
     shared(lua).hooks.bot = f;
@@ -239,7 +252,14 @@ fn schedule(lua: &Lua, due_in: Duration, every: Option<Duration>, func: Function
     let id = shared.next_timer;
     shared.next_timer += 1;
     let due = std::time::Instant::now() + due_in;
-    shared.timers.insert(id, Timer { due, every, func });
+    let top_level = shared.loading;
+    let timer = Timer {
+        due,
+        every,
+        func,
+        top_level,
+    };
+    shared.timers.insert(id, timer);
     TimerHandle(id)
 }
 

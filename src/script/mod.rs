@@ -6,7 +6,10 @@
 //! (sending datagrams, printing, stopping). The script never touches the network itself.
 
 mod api;
+mod reload;
 mod sandbox;
+
+pub use reload::Reload;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
@@ -42,12 +45,14 @@ impl std::fmt::Display for ScriptError {
 
 impl std::error::Error for ScriptError {}
 
-/// The handlers a script registered with `on_message`, `on_join`, `on_leave` and `bot`.
-#[derive(Default)]
+/// The handlers a script registered with `on_message`, `on_join`, `on_leave`, `on_reload`
+/// and `bot`.
+#[derive(Default, Clone)]
 struct Hooks {
     on_message: Option<Function>,
     on_join: Option<Function>,
     on_leave: Option<Function>,
+    on_reload: Option<Function>,
     bot: Option<Function>,
 }
 
@@ -56,6 +61,9 @@ struct Timer {
     due: Instant,
     every: Option<Duration>,
     func: Function,
+    /// Started by the file's top level rather than by a handler: such timers belong to one
+    /// version of the file and are replaced when it is reloaded.
+    top_level: bool,
 }
 
 /// Everything the Lua API functions share with the runtime; kept as the Lua state's app data.
@@ -68,12 +76,18 @@ struct Shared {
     moves: Vec<String>,
     started: Instant,
     folder: PathBuf,
+    /// True while the file's top level runs (at load and at each reload).
+    loading: bool,
+    /// The modules `require` loaded, with the text they were loaded from.
+    modules: Vec<(PathBuf, String)>,
 }
 
 /// A loaded game script and its Lua state.
 pub struct Script {
     lua: Lua,
     path: PathBuf,
+    /// The text the running version was loaded from.
+    source: String,
 }
 
 impl std::fmt::Debug for Script {
@@ -85,8 +99,7 @@ impl std::fmt::Debug for Script {
 impl Script {
     /// Loads the script at `path` and runs its top level, with `args` as the Lua `args` table.
     pub fn load(path: &Path, args: &BTreeMap<String, String>) -> Result<Script, ScriptError> {
-        let source = std::fs::read_to_string(path)
-            .map_err(|e| ScriptError(format!("{}: cannot read the script: {e}", path.display())))?;
+        let source = read(path)?;
         let lua = sandbox::new_state().map_err(|e| describe(&e))?;
         let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
         lua.set_app_data(Shared {
@@ -98,17 +111,40 @@ impl Script {
             moves: Vec::new(),
             started: Instant::now(),
             folder,
+            loading: false,
+            modules: Vec::new(),
         });
         api::register(&lua, args).map_err(|e| describe(&e))?;
-        lua.load(source)
-            .set_name(format!("@{}", path.display()))
-            .set_mode(mlua::chunk::ChunkMode::Text)
-            .exec()
-            .map_err(|e| describe(&e))?;
-        Ok(Script {
+        let script = Script {
             lua,
             path: path.to_path_buf(),
-        })
+            source,
+        };
+        script.run_top_level(&script.source)?;
+        Ok(script)
+    }
+
+    /// Compiles and runs the file's top level (a text chunk named after the file, so that
+    /// errors say `file:line`).
+    fn run_top_level(&self, source: &str) -> Result<(), ScriptError> {
+        let chunk = self
+            .lua
+            .load(source)
+            .set_name(format!("@{}", self.path.display()))
+            .set_mode(mlua::chunk::ChunkMode::Text)
+            .into_function()
+            .map_err(|e| describe(&e))?;
+        self.shared().loading = true;
+        let result = chunk.call::<()>(());
+        self.shared().loading = false;
+        result.map_err(|e| describe(&e))
+    }
+
+    /// The files this script is made of: the script, then the modules it required.
+    pub fn files(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.path.clone()];
+        files.extend(self.shared().modules.iter().map(|(path, _)| path.clone()));
+        files
     }
 
     /// The script's path, as given.
@@ -212,6 +248,12 @@ impl Script {
             None => Ok(()),
         }
     }
+}
+
+/// Reads a script file, with its name in the error.
+fn read(path: &Path) -> Result<String, ScriptError> {
+    std::fs::read_to_string(path)
+        .map_err(|e| ScriptError(format!("{}: cannot read the script: {e}", path.display())))
 }
 
 /// Words an mlua error for the host's console, leading with the script's `file:line`.

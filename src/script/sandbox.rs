@@ -56,14 +56,17 @@ fn text_only_load(
     raw_load.call(MultiValue::from_iter(args))
 }
 
+/// Where `require` keeps the modules it loaded, in the Lua registry.
+pub const LOADED_KEY: &str = "gamecast.loaded";
+
 /// Lua's `require` for game modules: `require "cards"` runs `cards.lua` from the script's folder
 /// (dots are folders: `require "lib.deck"` is `lib/deck.lua`) once, and returns what it returned.
 fn require(lua: &Lua, name: String) -> mlua::Result<Value> {
-    let loaded = match lua.named_registry_value::<Option<Table>>("gamecast.loaded")? {
+    let loaded = match lua.named_registry_value::<Option<Table>>(LOADED_KEY)? {
         Some(table) => table,
         None => {
             let table = lua.create_table()?;
-            lua.set_named_registry_value("gamecast.loaded", &table)?;
+            lua.set_named_registry_value(LOADED_KEY, &table)?;
             table
         }
     };
@@ -87,6 +90,9 @@ fn require(lua: &Lua, name: String) -> mlua::Result<Value> {
             file.display()
         ))
     })?;
+    if let Some(mut shared) = lua.app_data_mut::<Shared>() {
+        shared.modules.push((file.clone(), source.clone()));
+    }
     let value: Value = lua
         .load(source)
         .set_name(format!("@{}", file.display()))

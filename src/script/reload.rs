@@ -1,0 +1,138 @@
+//! Reloading a script while its game runs.
+//!
+//! The design: the new version of the file runs **in the same Lua state**, so that everything
+//! the game holds stays where it is: the `state` table, pending timers (their functions too),
+//! the players. Before it runs, the handlers are cleared (a handler removed from the file stops
+//! being called) and modules are forgotten (`require` reads them again). A reload is all or
+//! nothing: if the file does not compile, fails while its top level runs, or its `on_reload`
+//! fails, every global, handler, move, timer and queued event is put back as it was, and the
+//! previous version goes on as if nothing happened.
+
+use std::time::{Duration, Instant};
+
+use mlua::{Table, Value};
+
+use super::api::STATE_KEY;
+use super::sandbox::LOADED_KEY;
+use super::{Hooks, Script, ScriptError, describe, read};
+
+/// What a reload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reload {
+    /// The files hold what is already running: nothing to do.
+    Unchanged,
+    /// The new version runs; compiling and running its top level took this long.
+    Reloaded(Duration),
+}
+
+/// What a failed reload puts back.
+struct Snapshot {
+    globals: Vec<(Value, Value)>,
+    hooks: Hooks,
+    moves: Vec<String>,
+    actions: usize,
+    first_new_timer: u64,
+    loaded: Option<Table>,
+    modules: Vec<(std::path::PathBuf, String)>,
+}
+
+impl Script {
+    /// Loads the files again and runs the new version, keeping the game's state; on any error
+    /// the previous version keeps running unchanged.
+    pub fn reload(&mut self) -> Result<Reload, ScriptError> {
+        let started = Instant::now();
+        let source = read(&self.path)?;
+        if source == self.source && self.modules_unchanged() {
+            return Ok(Reload::Unchanged);
+        }
+        let snapshot = self.snapshot().map_err(|e| describe(&e))?;
+        {
+            let mut shared = self.shared();
+            shared.hooks = Hooks::default();
+            shared.modules.clear();
+        }
+        self.lua
+            .set_named_registry_value(LOADED_KEY, Value::Nil)
+            .map_err(|e| describe(&e))?;
+
+        let result = self.run_top_level(&source).and_then(|()| {
+            let hook = self.shared().hooks.on_reload.clone();
+            self.call(hook, ())
+        });
+        match result {
+            Ok(()) => {
+                self.source = source;
+                self.keep_state().map_err(|e| describe(&e))?;
+                self.retire_top_level_timers(snapshot.first_new_timer);
+                Ok(Reload::Reloaded(started.elapsed()))
+            }
+            Err(error) => {
+                self.restore(snapshot).map_err(|e| describe(&e))?;
+                Err(error)
+            }
+        }
+    }
+
+    fn modules_unchanged(&self) -> bool {
+        self.shared()
+            .modules
+            .iter()
+            .all(|(path, source)| std::fs::read_to_string(path).is_ok_and(|now| now == *source))
+    }
+
+    fn snapshot(&self) -> mlua::Result<Snapshot> {
+        let globals = self
+            .lua
+            .globals()
+            .pairs::<Value, Value>()
+            .collect::<mlua::Result<Vec<_>>>()?;
+        let shared = self.shared();
+        Ok(Snapshot {
+            globals,
+            hooks: shared.hooks.clone(),
+            moves: shared.moves.clone(),
+            actions: shared.actions.len(),
+            first_new_timer: shared.next_timer,
+            loaded: self.lua.named_registry_value(LOADED_KEY)?,
+            modules: shared.modules.clone(),
+        })
+    }
+
+    /// Puts back what a failed reload changed.
+    fn restore(&self, snapshot: Snapshot) -> mlua::Result<()> {
+        let globals = self.lua.globals();
+        // Globals the failed version added go; those it changed get their old values back.
+        let now: Vec<Value> = globals
+            .pairs::<Value, Value>()
+            .map(|pair| pair.map(|(key, _)| key))
+            .collect::<mlua::Result<_>>()?;
+        for key in now {
+            globals.raw_set(key, Value::Nil)?;
+        }
+        for (key, value) in snapshot.globals {
+            globals.raw_set(key, value)?;
+        }
+        self.lua
+            .set_named_registry_value(LOADED_KEY, snapshot.loaded)?;
+        let mut shared = self.shared();
+        shared.hooks = snapshot.hooks;
+        shared.moves = snapshot.moves;
+        shared.actions.truncate(snapshot.actions);
+        shared.timers.retain(|id, _| *id < snapshot.first_new_timer);
+        shared.modules = snapshot.modules;
+        Ok(())
+    }
+
+    /// `state` is the game's: a version that assigned a new table to it gets the old one back.
+    fn keep_state(&self) -> mlua::Result<()> {
+        let state: Table = self.lua.named_registry_value(STATE_KEY)?;
+        self.lua.globals().set("state", state)
+    }
+
+    /// Timers the previous version's top level started are replaced by the new version's.
+    fn retire_top_level_timers(&self, first_new_timer: u64) {
+        self.shared()
+            .timers
+            .retain(|id, timer| *id >= first_new_timer || !timer.top_level);
+    }
+}
