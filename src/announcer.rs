@@ -15,8 +15,9 @@ use crate::event::Event;
 use crate::player;
 use crate::protocol::{self, Body, Datagram, Decoded, Origin, SessionId};
 use crate::render::Style;
-use crate::script::{Action, Script, ScriptError};
+use crate::script::{Action, Reload, Script, ScriptError};
 use crate::transport::{self, NetConfig, Transport};
+use crate::watch::Watcher;
 
 /// The name the announcer's datagrams carry.
 pub const ANNOUNCER_NAME: &str = "announcer";
@@ -44,7 +45,13 @@ pub struct Config {
     pub json: bool,
     /// Colour the console.
     pub colour: bool,
+    /// Reload the script when its files are saved.
+    pub watch: bool,
 }
+
+/// How long the files must stay quiet after a change before we reload: editors save with a
+/// burst of events (write, rename, delete a backup…), and the burst must make one reload.
+pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(20);
 
 /// Runs a game until the script calls `stop()` or `shutdown` completes. A script that does not
 /// load is an error (with its file:line); errors while the game runs are shown and survived.
@@ -138,17 +145,34 @@ impl Announcer {
         for index in 0..config.bots {
             self.spawn_bot(index, config.net, bot_tx.clone())?;
         }
+        let (mut watcher, mut changes) = if config.watch {
+            let (mut watcher, changes) = Watcher::new()?;
+            watcher.watch(&self.script.files())?;
+            (Some(watcher), Some(changes))
+        } else {
+            (None, None)
+        };
+        let mut reload_due: Option<Instant> = None;
         tokio::pin!(shutdown);
         let mut buf = transport::recv_buffer();
         let mut reason = "the game is over";
         while flow == Flow::Continue {
-            // Without a pending timer, wake up in an hour anyway: harmless, and it keeps the
-            // select simple.
-            let wake = self
-                .script
-                .next_deadline()
-                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            // Without a pending timer or reload, wake up in an hour anyway: harmless, and it
+            // keeps the select simple.
+            let later = Instant::now() + Duration::from_secs(3600);
+            let wake = self.script.next_deadline().unwrap_or(later);
+            let change = async {
+                match changes.as_mut() {
+                    Some(changes) => changes.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
+                Some(_) = change => reload_due = Some(Instant::now() + RELOAD_DEBOUNCE),
+                () = tokio::time::sleep_until(reload_due.unwrap_or(later).into()) => {
+                    reload_due = None;
+                    self.reload(watcher.as_mut());
+                }
                 received = self.transport.recv(&mut buf) => match received {
                     Ok((len, source)) => self.receive(&buf[..len], source),
                     Err(e) => self.console.note(&format!("warning: receive failed: {e}")),
@@ -244,6 +268,33 @@ impl Announcer {
                 ));
             }
             _ => {}
+        }
+    }
+
+    /// The script's files were saved: run the new version, or say why the old one goes on.
+    fn reload(&mut self, watcher: Option<&mut Watcher>) {
+        // Between an editor's delete and its re-create the file is missing: wait for it.
+        if !self.script.path().exists() {
+            return;
+        }
+        match self.script.reload() {
+            Ok(Reload::Unchanged) => {}
+            Ok(Reload::Reloaded(took)) => {
+                self.console.note(&format!(
+                    "reloaded {} in {:.1} ms",
+                    self.script.path().display(),
+                    took.as_secs_f64() * 1000.0
+                ));
+                // A new version may require other modules, in other folders.
+                if let Some(watcher) = watcher
+                    && let Err(e) = watcher.watch(&self.script.files())
+                {
+                    self.console.note(&format!("warning: {e:#}"));
+                }
+            }
+            Err(error) => self.console.note(&format!(
+                "reload failed, the previous version goes on: {error}"
+            )),
         }
     }
 

@@ -24,7 +24,9 @@ pub struct Watcher {
 
 impl std::fmt::Debug for Watcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Watcher").field("folders", &self.folders).finish()
+        f.debug_struct("Watcher")
+            .field("folders", &self.folders)
+            .finish()
     }
 }
 
@@ -75,7 +77,10 @@ impl Watcher {
                 self.folders.insert(folder);
             }
         }
-        *self.files.lock().expect("the watched set is never poisoned") = files;
+        *self
+            .files
+            .lock()
+            .expect("the watched set is never poisoned") = files;
         Ok(())
     }
 }

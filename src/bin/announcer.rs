@@ -33,6 +33,13 @@ struct Cli {
     /// (the console then goes to stderr)
     #[arg(long)]
     json: bool,
+    /// Do not reload the script when its files are saved
+    #[arg(long)]
+    no_watch: bool,
+    /// Only load the script and run its top level, without any network: report errors with
+    /// file:line and exit non-zero on any (for editors and CI)
+    #[arg(long)]
+    check: bool,
 }
 
 fn parse_setting(text: &str) -> Result<(String, String), String> {
@@ -55,6 +62,19 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.check {
+        let args = cli.set.into_iter().collect();
+        return match gamecast::script::Script::load(&cli.script, &args) {
+            Ok(_) => {
+                println!("{}: ok", cli.script.display());
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("{error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let result = (|| {
         let config = Config {
             script: cli.script,
@@ -64,6 +84,7 @@ fn main() -> ExitCode {
             bot_think: Duration::from_secs_f64(cli.bot_think),
             json: cli.json,
             colour: gamecast::render::colour_wanted(std::io::stdout().is_terminal()),
+            watch: !cli.no_watch,
         };
         let runtime = tokio::runtime::Runtime::new()?;
         runtime.block_on(announcer::run(config, async {
