@@ -72,14 +72,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     if let Some(warning) = transport.buffer_warning() {
         console.note(&format!("warning: {warning}"));
     }
-    console.note(&format!(
-        "gamecast announcer: {} on {}:{} via {} (ttl {})",
-        config.script.display(),
-        config.net.group,
-        config.net.port,
-        config.net.iface,
-        config.net.ttl
-    ));
     let (bot_tx, bot_events) = mpsc::unbounded_channel();
     let mut announcer = Announcer {
         script,
@@ -135,6 +127,28 @@ impl Announcer {
         mut bot_events: mpsc::UnboundedReceiver<(String, Event)>,
         shutdown: impl Future<Output = ()>,
     ) -> anyhow::Result<()> {
+        let (mut watcher, mut changes) = if config.watch {
+            let (mut watcher, changes) = Watcher::new()?;
+            watcher.watch(&self.script.files())?;
+            (Some(watcher), Some(changes))
+        } else {
+            (None, None)
+        };
+        let mut reload_due: Option<Instant> = None;
+        // Everything is in place: the socket is in the group, the files are watched.
+        self.console.note(&format!(
+            "gamecast announcer: {} on {}:{} via {} (ttl {}){}",
+            config.script.display(),
+            config.net.group,
+            config.net.port,
+            config.net.iface,
+            config.net.ttl,
+            if watcher.is_some() {
+                ", reloading on save"
+            } else {
+                ""
+            },
+        ));
         // Players already on the group join again when they hear our hello. A script that
         // declared its moves at the top level queued one (carrying them); else say it here.
         if self.script.moves().is_empty() {
@@ -145,14 +159,6 @@ impl Announcer {
         for index in 0..config.bots {
             self.spawn_bot(index, config.net, bot_tx.clone())?;
         }
-        let (mut watcher, mut changes) = if config.watch {
-            let (mut watcher, changes) = Watcher::new()?;
-            watcher.watch(&self.script.files())?;
-            (Some(watcher), Some(changes))
-        } else {
-            (None, None)
-        };
-        let mut reload_due: Option<Instant> = None;
         tokio::pin!(shutdown);
         let mut buf = transport::recv_buffer();
         let mut reason = "the game is over";

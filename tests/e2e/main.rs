@@ -6,4 +6,5 @@ mod common;
 
 mod chat;
 mod games;
+mod reload;
 mod scripts;

@@ -85,17 +85,46 @@ fn the_readme_example_game_plays_to_the_end() {
     assert_eq!(last["entries"][0]["score"], 3);
 }
 
-#[test]
-fn every_bundled_game_loads() {
-    let mut games = 0;
-    for entry in std::fs::read_dir(repo("scripts")).unwrap() {
+/// Every `.lua` file under `dir`, modules included.
+fn lua_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "lua") {
-            // `announcer` prints its banner only once the script's top level ran.
-            let host = announcer(&Net::fresh(), &path, &[]);
-            assert!(!host.stderr().contains("error"), "{}", host.stderr());
-            games += 1;
+        if path.is_dir() {
+            files.extend(lua_files(&path));
+        } else if path.extension().is_some_and(|e| e == "lua") {
+            files.push(path);
         }
     }
-    assert!(games >= 3);
+    files
+}
+
+fn check(path: &std::path::Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_announcer"))
+        .arg("--check")
+        .arg(path)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn check_passes_every_bundled_script() {
+    let files = lua_files(&repo("scripts"));
+    assert!(files.len() >= 4, "{files:?}");
+    for path in files {
+        let output = check(&path);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{}: {stderr}", path.display());
+        assert!(stdout.ends_with(": ok\n"), "{stdout}");
+    }
+}
+
+#[test]
+fn check_reports_a_broken_script_with_file_and_line() {
+    let path = script_file("broken.lua", "announce('fine')\nlocal = 2\n");
+    let output = check(&path);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("broken.lua:2:"), "{stderr}");
 }
