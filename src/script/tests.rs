@@ -189,3 +189,121 @@ fn bots_get_events_as_tables() {
         None
     );
 }
+
+/// Writes `source` over the script's file and reloads it.
+fn edit(s: &mut Script, source: &str) -> Result<Reload, ScriptError> {
+    std::fs::write(s.path(), source).unwrap();
+    s.reload()
+}
+
+#[test]
+fn a_reload_keeps_state_timers_and_players_and_drops_removed_handlers() {
+    let mut s = script(
+        r#"
+        state.score = state.score or 0
+        on_message(function(p, t) state.score = state.score + 1 end)
+        on_leave(function(p) announce("bye " .. p) end)
+        on_join(function(p) after(0, function() announce("timer of v1 for " .. p) end) end)
+        "#,
+    )
+    .unwrap();
+    s.join("alice").unwrap();
+    s.message("alice", "x").unwrap();
+    let reloaded = edit(
+        &mut s,
+        r#"
+        state.score = state.score or 0
+        on_message(function(p, t) state.score = state.score + 10 end)
+        on_reload(function() announce("v2, score " .. state.score .. ", " .. #players() .. " player") end)
+        "#,
+    )
+    .unwrap();
+    assert!(matches!(reloaded, Reload::Reloaded(_)));
+    s.message("alice", "y").unwrap();
+    s.leave("alice", "quit").unwrap(); // on_leave is gone from the file: nothing announced
+    s.fire_due(Instant::now());
+    assert_eq!(
+        s.take_actions(),
+        vec![
+            Action::Send(Announcement::Announce {
+                text: "v2, score 1, 1 player".into()
+            }),
+            // The timer the first version started still fires.
+            Action::Send(Announcement::Announce {
+                text: "timer of v1 for alice".into()
+            }),
+        ]
+    );
+    let score: i64 = s.lua.load("return state.score").eval().unwrap();
+    assert_eq!(score, 11);
+    let same = std::fs::read_to_string(s.path()).unwrap();
+    assert_eq!(edit(&mut s, &same), Ok(Reload::Unchanged));
+}
+
+#[test]
+fn a_failed_reload_puts_everything_back() {
+    let v1 = r#"
+        moves{"roll"}
+        RULE = "v1"
+        local function rule() return RULE end
+        on_message(function(p, t) announce(rule()) end)
+        "#;
+    let mut s = script(v1).unwrap();
+    s.take_actions();
+    let broken = r#"
+        moves{"jump"}
+        RULE = "v2"
+        EXTRA = true
+        on_message(function(p, t) announce("v2 handler") end)
+        after(0, function() announce("v2 timer") end)
+        announce("v2 loading")
+        error("half way")
+        "#;
+    let error = edit(&mut s, broken).unwrap_err();
+    assert!(error.0.contains("game.lua:8: half way"), "{error}");
+    s.message("alice", "x").unwrap();
+    s.fire_due(Instant::now());
+    assert_eq!(
+        s.take_actions(),
+        vec![Action::Send(Announcement::Announce { text: "v1".into() })]
+    );
+    assert_eq!(s.moves(), vec!["roll".to_string()]);
+    let extra: Value = s.lua.globals().get("EXTRA").unwrap();
+    assert!(extra.is_nil());
+
+    // A syntax error changes nothing either; the next good version is taken.
+    assert!(
+        edit(&mut s, "RULE = ")
+            .unwrap_err()
+            .0
+            .contains("game.lua:1:")
+    );
+    assert!(matches!(
+        edit(&mut s, &v1.replace("\"v1\"", "\"v3\"")),
+        Ok(Reload::Reloaded(_))
+    ));
+    s.message("alice", "x").unwrap();
+    assert_eq!(
+        s.take_actions(),
+        vec![Action::Send(Announcement::Announce { text: "v3".into() })]
+    );
+}
+
+#[test]
+fn top_level_timers_belong_to_their_version() {
+    let v1 = "state.ticks = state.ticks or {}\nevery(0.001, function() table.insert(state.ticks, 'v1') end)\n";
+    let mut s = script(v1).unwrap();
+    edit(&mut s, &v1.replace("'v1'", "'v2'")).unwrap();
+    s.fire_due(Instant::now() + Duration::from_millis(5));
+    let ticks: Vec<String> = s.lua.load("return state.ticks").eval().unwrap();
+    assert_eq!(ticks, vec!["v2".to_string()], "one ticker, the new one");
+}
+
+#[test]
+fn a_script_that_replaces_state_keeps_the_games_state() {
+    let mut s = script("state.round = state.round or 1\n").unwrap();
+    s.lua.load("state.round = 7").exec().unwrap();
+    edit(&mut s, "state = {}\nstate.round = 1\n").unwrap();
+    let round: i64 = s.lua.load("return state.round").eval().unwrap();
+    assert_eq!(round, 7);
+}
