@@ -287,7 +287,7 @@ impl Announcer {
             Ok(Reload::Unchanged) => {}
             Ok(Reload::Reloaded(took)) => {
                 self.console.note(&format!(
-                    "reloaded {} in {:.1} ms",
+                    "reloaded {} in {:.2} ms",
                     self.script.path().display(),
                     took.as_secs_f64() * 1000.0
                 ));

@@ -149,6 +149,14 @@ impl Process {
         }
     }
 
+    /// Waits until `count` stderr lines in all contain `text`.
+    pub fn wait_stderr_count(&mut self, text: &str, count: usize) {
+        let seen = |p: &Process| p.stderr().lines().filter(|l| l.contains(text)).count();
+        while seen(self) < count {
+            self.wait_stderr(text);
+        }
+    }
+
     /// Waits for the next JSON event on stdout matching `wanted`.
     pub fn wait_event(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
         let line = self.wait_line(what, |l| match l {

@@ -1,0 +1,246 @@
+//! gamecast's benchmarks: real binaries on loopback, each figure beside a baseline measured in
+//! the same run. `cargo bench --bench gamecast -- [--smoke] [SUITE…]` prints a table per suite
+//! and rewrites that suite's section of docs/BENCHMARKS.md (not in smoke mode).
+//!
+//! Suites:
+//! - `reload`: how long from saving a script to the new rules being active, as a player sees it.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let mut suites: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if suites.is_empty() {
+        suites = vec!["reload"];
+    }
+    for suite in suites {
+        let report = match suite {
+            "reload" => reload(smoke),
+            other => {
+                eprintln!("unknown suite {other:?}; the suites are: reload");
+                std::process::exit(2);
+            }
+        };
+        println!("{report}");
+        if !smoke {
+            write_section(suite, &report);
+        }
+    }
+}
+
+/// Percentiles of a set of durations, in milliseconds.
+struct Summary {
+    p50: f64,
+    p99: f64,
+    max: f64,
+    n: usize,
+}
+
+fn summarize(mut samples: Vec<Duration>) -> Summary {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let at = |q: f64| ms(samples[((samples.len() - 1) as f64 * q).round() as usize]);
+    Summary {
+        p50: at(0.50),
+        p99: at(0.99),
+        max: ms(*samples.last().unwrap()),
+        n: samples.len(),
+    }
+}
+
+/// A game that says which version of its file is running, and echoes what players say.
+fn versioned(version: usize) -> String {
+    format!(
+        "VERSION = {version}\non_reload(function() announce('version ' .. VERSION) end)\n\
+         on_message(function(p, t) announce('echo ' .. t) end)\n"
+    )
+}
+
+fn save(path: &Path, text: &str, style: usize) {
+    match style % 3 {
+        0 => std::fs::write(path, text).unwrap(),
+        1 => {
+            let temporary = path.with_extension("lua.tmp~");
+            std::fs::write(&temporary, text).unwrap();
+            std::fs::rename(&temporary, path).unwrap();
+        }
+        _ => {
+            std::fs::remove_file(path).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+    }
+}
+
+/// Save → new rules active, seen by a player; against the same player's round trip through
+/// the script (a line typed, the script's answer shown) with no reload in it.
+fn reload(smoke: bool) -> String {
+    let rounds = if smoke { 10 } else { 200 };
+    let net = Net::fresh();
+    let path = temp_dir().join("game.lua");
+    std::fs::write(&path, versioned(0)).unwrap();
+    let mut host = announcer(&net, &path, &[]);
+    let mut probe = welcomed_player(&net, "probe");
+
+    let mut baseline = Vec::new();
+    let mut reloads = Vec::new();
+    for round in 1..=rounds {
+        let line = format!("ping {round}");
+        let started = Instant::now();
+        probe.say(&line);
+        let echo = format!("echo {line}");
+        probe.wait_event("the echo", |v| text(v) == echo);
+        baseline.push(started.elapsed());
+
+        let text_of_version = format!("version {round}");
+        save(&path, &versioned(round), round);
+        let saved = Instant::now();
+        probe.wait_event("the new version", |v| text(v) == text_of_version);
+        reloads.push(saved.elapsed());
+    }
+    // The announcer's own figure: compiling and running the new version.
+    host.wait_stderr_count("reloaded ", rounds);
+    let inside = reload_times(&host);
+    assert_eq!(
+        inside.len(),
+        rounds,
+        "one reload per save: {}",
+        host.stderr()
+    );
+
+    let dice = reload_dice(if smoke { 5 } else { 50 });
+    let (base, save, run) = (summarize(baseline), summarize(reloads), summarize(inside));
+    let row = |name: &str, s: &Summary, ratio: bool| {
+        let vs = |a: f64, b: f64| {
+            if ratio {
+                format!("{:.1}×", a / b)
+            } else {
+                "".into()
+            }
+        };
+        format!(
+            "| {name} | {} | {:.2} | {:.2} | {:.2} | {} | {} |",
+            s.n,
+            s.p50,
+            s.p99,
+            s.max,
+            vs(s.p50, base.p50),
+            vs(s.p99, base.p99)
+        )
+    };
+    format!(
+        "### Reload latency\n\n\
+         From the end of a save (in place, rename-over and delete-recreate in turn) to a player \
+         showing what the new version announces from `on_reload`. Baseline: the same player's \
+         line answered by the script (player → announcer → Lua → player), no reload involved.\n\n\
+         | measure | n | p50 ms | p99 ms | max ms | p50 vs baseline | p99 vs baseline |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n\
+         {}\n{}\n{}\n{}\n\n\
+         The reload path includes the {} ms debounce (the files must stay quiet that long after \
+         a change, so that one save makes one reload).\n",
+        row("baseline: a line answered", &base, false),
+        row("save → new rules active", &save, true),
+        row("inside the announcer: compile and run", &run, false),
+        row(
+            "inside the announcer: scripts/dice.lua and its module",
+            &dice,
+            false
+        ),
+        20
+    )
+}
+
+/// How long the announcer takes to compile and run the bundled dice race and its module.
+fn reload_dice(saves: usize) -> Summary {
+    let net = Net::fresh();
+    let folder = temp_dir();
+    std::fs::create_dir_all(folder.join("lib")).unwrap();
+    std::fs::copy(repo("scripts/lib/lobby.lua"), folder.join("lib/lobby.lua")).unwrap();
+    let dice = std::fs::read_to_string(repo("scripts/dice.lua")).unwrap();
+    let path = folder.join("dice.lua");
+    std::fs::write(&path, &dice).unwrap();
+    let mut host = announcer(&net, &path, &[]);
+    for save in 1..=saves {
+        std::fs::write(&path, format!("{dice}\n-- save {save}\n")).unwrap();
+        host.wait_stderr_count("reloaded ", save);
+    }
+    summarize(reload_times(&host))
+}
+
+/// The times the announcer's console gives for its reloads (`reloaded FILE in 0.3 ms`).
+fn reload_times(host: &Process) -> Vec<Duration> {
+    host.stderr()
+        .lines()
+        .filter_map(|l| {
+            l.split(" in ")
+                .nth(1)?
+                .strip_suffix(" ms")?
+                .parse::<f64>()
+                .ok()
+        })
+        .map(|ms| Duration::from_secs_f64(ms / 1000.0))
+        .collect()
+}
+
+/// Rewrites this suite's section of docs/BENCHMARKS.md, keeping the others.
+fn write_section(suite: &str, report: &str) {
+    let path = repo("docs/BENCHMARKS.md");
+    let old = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        "# Benchmarks\n\nMeasured by `cargo bench --bench gamecast`; each section says its \
+         command, the machine and the date it was measured.\n"
+            .to_string()
+    });
+    let begin = format!("<!-- {suite}:begin -->");
+    let end = format!("<!-- {suite}:end -->");
+    let section = format!(
+        "{begin}\n{report}\nCommand: `cargo bench --bench gamecast -- {suite}`. Machine: {}. \
+         Measured {}.\n{end}",
+        machine(),
+        today()
+    );
+    let new = match (old.find(&begin), old.find(&end)) {
+        (Some(b), Some(e)) => format!("{}{section}{}", &old[..b], &old[e + end.len()..]),
+        _ => format!("{}\n{section}\n", old.trim_end()),
+    };
+    std::fs::write(&path, new).unwrap();
+    eprintln!("wrote the {suite} section of {}", path.display());
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    format!("{cores} × {cpu}, Linux {}", kernel.trim())
+}
+
+fn today() -> String {
+    let output = std::process::Command::new("date")
+        .arg("-u")
+        .arg("+%Y-%m-%d")
+        .output();
+    output.map_or_else(
+        |_| "?".into(),
+        |o| String::from_utf8_lossy(&o.stdout).trim().to_string(),
+    )
+}
