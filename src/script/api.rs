@@ -280,10 +280,13 @@ fn players(lua: &Lua, (): ()) -> mlua::Result<Table> {
     lua.create_sequence_from(names)
 }
 
-/// `now()`: seconds since the announcer started, with sub-millisecond precision (`os.clock`
-/// measures CPU time, not the time players take to answer).
-fn now(lua: &Lua, (): ()) -> mlua::Result<f64> {
-    Ok(shared(lua).started.elapsed().as_secs_f64())
+/// `now()`: the system's monotonic clock in seconds, with sub-microsecond precision. Its origin
+/// is arbitrary (use differences); it is the same clock in every process of the host, so that
+/// benchmarks can compare it with a player's. (`os.clock` is CPU time, not time passing.)
+fn now(_: &Lua, (): ()) -> mlua::Result<f64> {
+    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map_err(|e| mlua::Error::runtime(format!("now(): the clock failed: {e}")))?;
+    Ok(now.tv_sec() as f64 + now.tv_nsec() as f64 / 1e9)
 }
 
 /// `stop()`: ends the announcer once the current handler returns.

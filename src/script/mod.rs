@@ -74,7 +74,6 @@ struct Shared {
     next_timer: u64,
     players: Vec<String>,
     moves: Vec<String>,
-    started: Instant,
     folder: PathBuf,
     /// True while the file's top level runs (at load and at each reload).
     loading: bool,
@@ -109,7 +108,6 @@ impl Script {
             next_timer: 1,
             players: Vec::new(),
             moves: Vec::new(),
-            started: Instant::now(),
             folder,
             loading: false,
             modules: Vec::new(),

@@ -23,6 +23,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Net {
     pub group: Ipv4Addr,
     pub port: u16,
+    /// The interface address to join and send on: loopback, or a test namespace's own.
+    pub iface: Ipv4Addr,
 }
 
 impl Net {
@@ -30,7 +32,13 @@ impl Net {
         Net {
             group: Ipv4Addr::new(239, 77, fastrand::u8(..), fastrand::u8(1..255)),
             port: fastrand::u16(20000..60000),
+            iface: Ipv4Addr::LOCALHOST,
         }
+    }
+
+    /// The same group and port, on another interface.
+    pub fn on(&self, iface: Ipv4Addr) -> Net {
+        Net { iface, ..*self }
     }
 
     pub fn flags(&self) -> Vec<String> {
@@ -40,7 +48,7 @@ impl Net {
             "--port".into(),
             self.port.to_string(),
             "--iface".into(),
-            "127.0.0.1".into(),
+            self.iface.to_string(),
         ]
     }
 
@@ -52,6 +60,16 @@ impl Net {
         // Sent from a socket bound to 127.0.0.1, the datagram leaves by loopback.
         socket.send_to(bytes, (self.group, self.port)).unwrap();
     }
+}
+
+/// Whether this process runs as root (tests that build network namespaces need it).
+pub fn is_root() -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        == Some("0")
 }
 
 /// A path under the repository root.

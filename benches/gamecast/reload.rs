@@ -1,66 +1,10 @@
-//! gamecast's benchmarks: real binaries on loopback, each figure beside a baseline measured in
-//! the same run. `cargo bench --bench gamecast -- [--smoke] [SUITE…]` prints a table per suite
-//! and rewrites that suite's section of docs/BENCHMARKS.md (not in smoke mode).
-//!
-//! Suites:
-//! - `reload`: how long from saving a script to the new rules being active, as a player sees it.
-
-#[path = "../tests/common/mod.rs"]
-mod common;
+//! Reload latency: from saving a script to the new rules being active, as a player sees it.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::*;
-
-fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let smoke = args.iter().any(|a| a == "--smoke");
-    let mut suites: Vec<&str> = args
-        .iter()
-        .map(String::as_str)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    if suites.is_empty() {
-        suites = vec!["reload"];
-    }
-    for suite in suites {
-        let report = match suite {
-            "reload" => reload(smoke),
-            other => {
-                eprintln!("unknown suite {other:?}; the suites are: reload");
-                std::process::exit(2);
-            }
-        };
-        println!("{report}");
-        if !smoke {
-            write_section(suite, &report);
-        }
-    }
-}
-
-/// Percentiles of a set of durations, in milliseconds.
-struct Summary {
-    p50: f64,
-    p99: f64,
-    max: f64,
-    n: usize,
-}
-
-fn summarize(mut samples: Vec<Duration>) -> Summary {
-    samples.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let at = |q: f64| ms(samples[((samples.len() - 1) as f64 * q).round() as usize]);
-    Summary {
-        p50: at(0.50),
-        p99: at(0.99),
-        max: ms(*samples.last().unwrap()),
-        n: samples.len(),
-    }
-}
+use crate::common::*;
+use crate::report::{Summary, summarize};
 
 /// A game that says which version of its file is running, and echoes what players say.
 fn versioned(version: usize) -> String {
@@ -87,7 +31,7 @@ fn save(path: &Path, text: &str, style: usize) {
 
 /// Save → new rules active, seen by a player; against the same player's round trip through
 /// the script (a line typed, the script's answer shown) with no reload in it.
-fn reload(smoke: bool) -> String {
+pub fn run(smoke: bool) -> String {
     let rounds = if smoke { 10 } else { 200 };
     let net = Net::fresh();
     let path = temp_dir().join("game.lua");
@@ -193,54 +137,4 @@ fn reload_times(host: &Process) -> Vec<Duration> {
         })
         .map(|ms| Duration::from_secs_f64(ms / 1000.0))
         .collect()
-}
-
-/// Rewrites this suite's section of docs/BENCHMARKS.md, keeping the others.
-fn write_section(suite: &str, report: &str) {
-    let path = repo("docs/BENCHMARKS.md");
-    let old = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-        "# Benchmarks\n\nMeasured by `cargo bench --bench gamecast`; each section says its \
-         command, the machine and the date it was measured.\n"
-            .to_string()
-    });
-    let begin = format!("<!-- {suite}:begin -->");
-    let end = format!("<!-- {suite}:end -->");
-    let section = format!(
-        "{begin}\n{report}\nCommand: `cargo bench --bench gamecast -- {suite}`. Machine: {}. \
-         Measured {}.\n{end}",
-        machine(),
-        today()
-    );
-    let new = match (old.find(&begin), old.find(&end)) {
-        (Some(b), Some(e)) => format!("{}{section}{}", &old[..b], &old[e + end.len()..]),
-        _ => format!("{}\n{section}\n", old.trim_end()),
-    };
-    std::fs::write(&path, new).unwrap();
-    eprintln!("wrote the {suite} section of {}", path.display());
-}
-
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split(':').nth(1))
-                .map(|m| m.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    format!("{cores} × {cpu}, Linux {}", kernel.trim())
-}
-
-fn today() -> String {
-    let output = std::process::Command::new("date")
-        .arg("-u")
-        .arg("+%Y-%m-%d")
-        .output();
-    output.map_or_else(
-        |_| "?".into(),
-        |o| String::from_utf8_lossy(&o.stdout).trim().to_string(),
-    )
 }

@@ -1,0 +1,131 @@
+//! Latency: from the Lua `announce` call to the line a player writes, at 1,000 events/s,
+//! against the raw socket's one-way latency (a socket2 sender to a socket receiving in this
+//! process). All three clocks are the host's monotonic clock: Lua's `now()`, the raw sender's
+//! and this process's.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use crate::common::Net;
+use crate::procs::{Counted, Host, bench_script, wait_counts};
+use crate::report::{Summary, mono_now, ratio, summarize};
+use crate::throughput::RawSender;
+
+const RATE: u64 = 1000;
+
+pub fn run(smoke: bool) -> String {
+    let count = if smoke { 300 } else { 5_000 };
+    let raw = raw_to_raw(count);
+    let raw_player = raw_to_player(count);
+    let gamecast = lua_to_player(count);
+    let row = |name: &str, s: &Summary| {
+        format!(
+            "| {name} | {} | {:.3} | {:.3} | {:.3} | {} | {} |",
+            s.n,
+            s.p50,
+            s.p99,
+            s.max,
+            ratio(s.p50, raw.p50),
+            ratio(s.p99, raw.p99)
+        )
+    };
+    format!(
+        "### Latency\n\n{count} events at {RATE} events/s, ~200 bytes each, on loopback. \
+         gamecast: from the Lua `announce` call in the announcer to the player's JSON line read \
+         from its stdout. Baseline: a socket2 sender to a socket receiving in the benchmark, same \
+         datagrams, same rate. The middle row sends raw datagrams to a real player: the \
+         player's own share.\n\n\
+         | path | n | p50 ms | p99 ms | max ms | p50 vs raw | p99 vs raw |\n\
+         | --- | --- | --- | --- | --- | --- | --- |\n{}\n{}\n{}\n",
+        row("raw socket → raw socket (baseline)", &raw),
+        row("raw socket → player line", &raw_player),
+        row("Lua announce → player line", &gamecast),
+    )
+}
+
+/// Sends `count` timestamped datagrams at RATE, from this thread.
+fn paced(net: &Net, count: u64) {
+    let mut sender = RawSender::new(net);
+    let padding = "x".repeat(100);
+    let start = Instant::now();
+    for n in 1..=count {
+        let due = start + Duration::from_secs_f64(n as f64 / RATE as f64);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let bytes = sender.encode(n, &padding);
+        sender.send(&bytes);
+    }
+}
+
+fn raw_to_raw(count: u64) -> Summary {
+    let net = Net::fresh();
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
+    socket.set_reuse_address(true).unwrap();
+    socket
+        .bind(&SocketAddr::from((net.group, net.port)).into())
+        .unwrap();
+    socket
+        .join_multicast_v4(&net.group, &Ipv4Addr::LOCALHOST)
+        .unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let socket: std::net::UdpSocket = socket.into();
+    let receiver = std::thread::spawn(move || {
+        let mut latencies = Vec::new();
+        let mut buf = [0u8; 2048];
+        while (latencies.len() as u64) < count {
+            let Ok(len) = socket.recv(&mut buf) else {
+                break;
+            };
+            let now = mono_now();
+            let text = String::from_utf8_lossy(&buf[..len]);
+            if let Some(sent) = sent_at(&text) {
+                latencies.push(Duration::from_secs_f64((now - sent).max(0.0)));
+            }
+        }
+        latencies
+    });
+    paced(&net, count);
+    summarize(receiver.join().unwrap())
+}
+
+/// The send time in a benchmark announcement: `"text":"@<n> <seconds> …"`.
+fn sent_at(datagram: &str) -> Option<f64> {
+    let rest = datagram.split("\"text\":\"@").nth(1)?;
+    rest.split(' ').nth(1)?.parse().ok()
+}
+
+fn latencies_of(player: &Counted) -> Vec<Duration> {
+    let stats = player.stats.lock().unwrap();
+    stats
+        .latencies
+        .iter()
+        .map(|s| Duration::from_secs_f64(s.max(0.0)))
+        .collect()
+}
+
+fn raw_to_player(count: u64) -> Summary {
+    let net = Net::fresh();
+    let players = [Counted::player(&net, "p0")];
+    paced(&net, count);
+    wait_counts(&players, count, Duration::from_secs(2));
+    summarize(latencies_of(&players[0]))
+}
+
+fn lua_to_player(count: u64) -> Summary {
+    let net = Net::fresh();
+    let settings = [format!("count={count}"), format!("rate={RATE}")];
+    let args: Vec<&str> = settings
+        .iter()
+        .flat_map(|s| ["--set", s.as_str()])
+        .collect();
+    let _host = Host::start(&net, &bench_script("announce.lua"), &args, &[]);
+    let mut players = [Counted::player(&net, "p0")];
+    players[0].say("go");
+    wait_counts(&players, count, Duration::from_secs(2));
+    summarize(latencies_of(&players[0]))
+}

@@ -1,0 +1,64 @@
+//! gamecast's benchmarks: the real binaries on loopback (and, as root, on a LAN of network
+//! namespaces), each figure beside a baseline measured in the same run.
+//!
+//! `cargo bench --bench gamecast -- [--smoke] [SUITE…]` runs the suites (all by default), prints
+//! a table for each, and rewrites that suite's section of docs/BENCHMARKS.md (not with
+//! `--smoke`, which runs a few seconds on small counts so that CI keeps the benchmarks alive).
+//!
+//! Suites: `throughput` (announce throughput, memory, start-up), `messages` (on_message
+//! throughput), `latency`, `fanout` (against Redis pub/sub, and packets per event on a namespace
+//! LAN), `reload` (save to new rules).
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+mod fanout;
+mod latency;
+mod messages;
+mod procs;
+mod reload;
+mod report;
+mod throughput;
+
+const SUITES: [&str; 5] = ["throughput", "messages", "latency", "fanout", "reload"];
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    // The fan-out suite starts this program again inside network namespaces, as a helper.
+    if args.first().is_some_and(|a| a == "--helper") {
+        fanout::helper(&args[1..]);
+        return;
+    }
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let mut suites: Vec<&str> = args
+        .iter()
+        .map(String::as_str)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if suites.is_empty() {
+        suites = SUITES.to_vec();
+    }
+    for suite in suites {
+        let report = match suite {
+            "throughput" => throughput::run(smoke),
+            "messages" => messages::run(smoke),
+            "latency" => latency::run(smoke),
+            "fanout" => fanout::run(smoke),
+            "reload" => reload::run(smoke),
+            other => {
+                eprintln!(
+                    "unknown suite {other:?}; the suites are: {}",
+                    SUITES.join(", ")
+                );
+                std::process::exit(2);
+            }
+        };
+        println!("{report}");
+        if !smoke {
+            report::write_section(suite, &report);
+        }
+    }
+}

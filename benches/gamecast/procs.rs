@@ -1,0 +1,232 @@
+//! Processes for the benchmarks: players whose output is counted rather than kept, and an
+//! announcer whose console is skimmed for the few lines a benchmark waits for.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::common::{Net, TIMEOUT};
+use crate::report::mono_now;
+
+/// What a counted player saw of the benchmark's announcements (`@<n> <sent> …`).
+#[derive(Default)]
+pub struct Stats {
+    pub announces: u64,
+    pub first: Option<Instant>,
+    pub last: Option<Instant>,
+    /// One-way latencies in seconds, from the Lua `now()` in the text to the line being read.
+    pub latencies: Vec<f64>,
+}
+
+/// A `player --json` whose announcements are counted (and timed) as they are printed.
+pub struct Counted {
+    child: Child,
+    stdin: ChildStdin,
+    pub stats: Arc<Mutex<Stats>>,
+    ready: Receiver<()>,
+}
+
+impl Counted {
+    /// Starts a player and waits until it is in the group (its welcome, or without an
+    /// announcer its own join).
+    pub fn player(net: &Net, name: &str) -> Counted {
+        Counted::player_in(&[], net, name)
+    }
+
+    /// Starts a player through a command prefix (`ip netns exec NS`).
+    pub fn player_in(prefix: &[&str], net: &Net, name: &str) -> Counted {
+        let mut child = command(prefix, env!("CARGO_BIN_EXE_player"))
+            .args(["--json", "--name", name])
+            .args(net.flags())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let stats = Arc::new(Mutex::new(Stats::default()));
+        let (ready_tx, ready) = mpsc::channel();
+        let counted = stats.clone();
+        let me = format!("\"player\":\"{name}\"");
+        std::thread::spawn(move || count_lines(stdout, &me, ready_tx, &counted));
+        let player = Counted {
+            stdin: child.stdin.take().unwrap(),
+            child,
+            stats,
+            ready,
+        };
+        player
+            .ready
+            .recv_timeout(TIMEOUT)
+            .expect("the player joined");
+        player
+    }
+
+    pub fn say(&mut self, line: &str) {
+        writeln!(self.stdin, "{line}").unwrap();
+        self.stdin.flush().unwrap();
+    }
+
+    pub fn count(&self) -> u64 {
+        self.stats.lock().unwrap().announces
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn count_lines(stdout: impl std::io::Read, me: &str, ready: Sender<()>, stats: &Mutex<Stats>) {
+    const MARK: &str = "{\"kind\":\"announce\",\"text\":\"@";
+    for line in BufReader::with_capacity(1 << 16, stdout).lines() {
+        let Ok(line) = line else { break };
+        let Some(rest) = line.strip_prefix(MARK) else {
+            if line.contains(me) && (line.contains("\"welcome\"") || line.contains("\"join\"")) {
+                let _ = ready.send(());
+            }
+            continue;
+        };
+        let now = Instant::now();
+        let sent = rest.split(' ').nth(1).and_then(|t| t.parse::<f64>().ok());
+        let latency = sent.map(|sent| mono_now() - sent);
+        let mut stats = stats.lock().unwrap();
+        stats.announces += 1;
+        stats.first.get_or_insert(now);
+        stats.last = Some(now);
+        if let Some(latency) = latency {
+            stats.latencies.push(latency);
+        }
+    }
+}
+
+/// Waits until every player counted `expected` announcements, or until no player made progress
+/// for `quiet`; returns the counts.
+pub fn wait_counts(players: &[Counted], expected: u64, quiet: Duration) -> Vec<u64> {
+    let mut last_total = 0;
+    let mut last_progress = Instant::now();
+    loop {
+        let counts: Vec<u64> = players.iter().map(Counted::count).collect();
+        let total: u64 = counts.iter().sum();
+        if counts.iter().all(|c| *c >= expected) || last_progress.elapsed() > quiet {
+            return counts;
+        }
+        if total != last_total {
+            last_total = total;
+            last_progress = Instant::now();
+        }
+        // A benchmark may poll: this only decides when to stop looking.
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// An announcer without `--json` (printing every datagram would be part of what we measure);
+/// its console lines that contain one of `marks` are kept, the rest dropped.
+pub struct Host {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Host {
+    pub fn start(net: &Net, script: &Path, extra: &[&str], marks: &[&str]) -> Host {
+        Host::start_in(&[], net, script, extra, marks)
+    }
+
+    /// Starts the announcer through a command prefix (`ip netns exec NS`).
+    pub fn start_in(
+        prefix: &[&str],
+        net: &Net,
+        script: &Path,
+        extra: &[&str],
+        marks: &[&str],
+    ) -> Host {
+        let mut child = command(prefix, env!("CARGO_BIN_EXE_announcer"))
+            .arg(script)
+            .args(net.flags())
+            .args(["--no-watch"])
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let mut marks: Vec<String> = marks.iter().map(|m| m.to_string()).collect();
+        marks.push("gamecast announcer:".into());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if marks.iter().any(|m| line.contains(m.as_str())) && tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let host = Host { child, lines };
+        host.wait_line("gamecast announcer:");
+        host
+    }
+
+    pub fn wait_line(&self, mark: &str) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("the announcer never printed {mark:?}"));
+            if line.contains(mark) {
+                return line;
+            }
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `program`, run through `prefix` when there is one.
+pub fn command(prefix: &[&str], program: &str) -> Command {
+    match prefix.split_first() {
+        None => Command::new(program),
+        Some((first, rest)) => {
+            let mut command = Command::new(first);
+            command.args(rest).arg(program);
+            command
+        }
+    }
+}
+
+/// The peak resident memory of a process so far (VmHWM), in KiB.
+pub fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kib| kib.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The script benchmarks load, under benches/lua/.
+pub fn bench_script(name: &str) -> std::path::PathBuf {
+    crate::common::repo(&format!("benches/lua/{name}"))
+}
