@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -68,6 +69,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         style: Style {
             colour: config.colour && !config.json,
         },
+        pending: Default::default(),
     };
     if let Some(warning) = transport.buffer_warning() {
         console.note(&format!("warning: {warning}"));
@@ -163,6 +165,7 @@ impl Announcer {
         let mut buf = transport::recv_buffer();
         let mut reason = "the game is over";
         while flow == Flow::Continue {
+            self.console.flush();
             // Without a pending timer or reload, wake up in an hour anyway: harmless, and it
             // keeps the select simple.
             let later = Instant::now() + Duration::from_secs(3600);
@@ -201,6 +204,7 @@ impl Announcer {
         })
         .await;
         self.console.note(&format!("announcer stopped: {reason}"));
+        self.console.flush();
         Ok(())
     }
 
@@ -451,6 +455,10 @@ impl Announcer {
 struct Console {
     json: bool,
     style: Style,
+    /// What is waiting for stdout. Lines are written once per turn of the event loop rather than
+    /// one write each: a script announcing thousands of events a second would otherwise spend
+    /// more time in write calls than in Lua (measured in docs/BENCHMARKS.md).
+    pending: std::cell::RefCell<String>,
 }
 
 impl Console {
@@ -459,8 +467,27 @@ impl Console {
         if self.json {
             eprintln!("{line}");
         } else {
-            println!("{line}");
+            self.print(line);
         }
+    }
+
+    fn print(&self, line: &str) {
+        let mut pending = self.pending.borrow_mut();
+        pending.push_str(line);
+        pending.push('\n');
+    }
+
+    /// Writes what is pending to stdout.
+    fn flush(&self) {
+        let mut pending = self.pending.borrow_mut();
+        if pending.is_empty() {
+            return;
+        }
+        let mut stdout = std::io::stdout().lock();
+        // A closed stdout (the host's terminal went away) must not stop the game.
+        let _ = stdout.write_all(pending.as_bytes());
+        let _ = stdout.flush();
+        pending.clear();
     }
 
     fn show(&self, event: &Event) {
@@ -475,13 +502,13 @@ impl Console {
         if self.json {
             let mut value = serde_json::to_value(datagram).expect("a Datagram always serializes");
             value["dir"] = dir.into();
-            println!("{value}");
+            self.print(&value.to_string());
         }
     }
 
     fn json(&self, value: serde_json::Value) {
         if self.json {
-            println!("{value}");
+            self.print(&value.to_string());
         }
     }
 }

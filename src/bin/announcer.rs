@@ -86,7 +86,11 @@ fn main() -> ExitCode {
             colour: gamecast::render::colour_wanted(std::io::stdout().is_terminal()),
             watch: !cli.no_watch,
         };
-        let runtime = tokio::runtime::Runtime::new()?;
+        // One thread: the event loop is one Lua state and one socket; more threads would only
+        // add hand-offs between them (measured in docs/BENCHMARKS.md).
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         runtime.block_on(announcer::run(config, async {
             // If the handler cannot be installed, Ctrl-C simply kills the process as usual.
             if tokio::signal::ctrl_c().await.is_err() {

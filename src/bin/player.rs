@@ -49,7 +49,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     if let Some(problem) = gamecast::protocol::name_problem(&cli.name) {
         anyhow::bail!("--name: {problem}");
     }
-    let runtime = tokio::runtime::Runtime::new()?;
+    // One thread: one socket, one screen; more threads would only add hand-offs.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     let interactive =
         !cli.json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let outcome = runtime.block_on(async {
