@@ -3,13 +3,10 @@
 //! process). All three clocks are the host's monotonic clock: Lua's `now()`, the raw sender's
 //! and this process's.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, Socket, Type};
-
 use crate::common::Net;
-use crate::procs::{Counted, Host, bench_script, wait_counts};
+use crate::procs::{Counted, Host, bench_script, raw_receiver, wait_counts};
 use crate::report::{Summary, mono_now, ratio, summarize};
 use crate::throughput::RawSender;
 
@@ -62,18 +59,7 @@ fn paced(net: &Net, count: u64) {
 
 fn raw_to_raw(count: u64) -> Summary {
     let net = Net::fresh();
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
-    socket.set_reuse_address(true).unwrap();
-    socket
-        .bind(&SocketAddr::from((net.group, net.port)).into())
-        .unwrap();
-    socket
-        .join_multicast_v4(&net.group, &Ipv4Addr::LOCALHOST)
-        .unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .unwrap();
-    let socket: std::net::UdpSocket = socket.into();
+    let socket = raw_receiver(&net, Duration::from_secs(2));
     let receiver = std::thread::spawn(move || {
         let mut latencies = Vec::new();
         let mut buf = [0u8; 2048];

@@ -2,13 +2,10 @@
 //! fills); how many handler calls a second the announcer makes (benches/lua/count.lua counts
 //! them with `now()`), against a raw socket counting the same players' datagrams.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use socket2::{Domain, Protocol, Socket, Type};
-
 use crate::common::Net;
-use crate::procs::{Counted, Host, bench_script};
+use crate::procs::{Counted, Host, bench_script, raw_receiver};
 use crate::report::ratio;
 
 pub fn run(smoke: bool) -> String {
@@ -81,20 +78,7 @@ fn announcer_handles(players: usize, lines: usize) -> (u64, f64) {
 /// Counts the players' chat datagrams on a raw socket; returns the count and rate.
 fn raw_counts(players: usize, lines: usize) -> (u64, f64) {
     let net = Net::fresh();
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
-    socket.set_reuse_address(true).unwrap();
-    socket.set_reuse_port(true).unwrap();
-    socket.set_recv_buffer_size(4 << 20).unwrap();
-    socket
-        .bind(&SocketAddr::from((net.group, net.port)).into())
-        .unwrap();
-    socket
-        .join_multicast_v4(&net.group, &Ipv4Addr::LOCALHOST)
-        .unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_secs(1)))
-        .unwrap();
-    let socket: std::net::UdpSocket = socket.into();
+    let socket = raw_receiver(&net, Duration::from_secs(1));
     let expected = (players * lines) as u64;
     let counter = std::thread::spawn(move || {
         let (mut count, mut first, mut last) = (0u64, None, Instant::now());

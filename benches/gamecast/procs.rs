@@ -230,3 +230,21 @@ pub fn peak_rss_kib(pid: u32) -> u64 {
 pub fn bench_script(name: &str) -> std::path::PathBuf {
     crate::common::repo(&format!("benches/lua/{name}"))
 }
+
+/// A bare socket in the group on loopback, for the raw baselines: what an application would
+/// set up with socket2 alone. Reads give up after `timeout` of silence.
+pub fn raw_receiver(net: &Net, timeout: Duration) -> std::net::UdpSocket {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
+    socket.set_reuse_address(true).unwrap();
+    socket.set_reuse_port(true).unwrap();
+    socket.set_recv_buffer_size(4 << 20).unwrap();
+    socket
+        .bind(&std::net::SocketAddr::from((net.group, net.port)).into())
+        .unwrap();
+    socket
+        .join_multicast_v4(&net.group, &std::net::Ipv4Addr::LOCALHOST)
+        .unwrap();
+    socket.set_read_timeout(Some(timeout)).unwrap();
+    socket.into()
+}

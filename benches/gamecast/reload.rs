@@ -110,12 +110,7 @@ pub fn run(smoke: bool) -> String {
 /// How long the announcer takes to compile and run the bundled dice race and its module.
 fn reload_dice(saves: usize) -> Summary {
     let net = Net::fresh();
-    let folder = temp_dir();
-    std::fs::create_dir_all(folder.join("lib")).unwrap();
-    std::fs::copy(repo("scripts/lib/lobby.lua"), folder.join("lib/lobby.lua")).unwrap();
-    let dice = std::fs::read_to_string(repo("scripts/dice.lua")).unwrap();
-    let path = folder.join("dice.lua");
-    std::fs::write(&path, &dice).unwrap();
+    let (path, dice) = dice_copy();
     let mut host = announcer(&net, &path, &[]);
     for save in 1..=saves {
         std::fs::write(&path, format!("{dice}\n-- save {save}\n")).unwrap();

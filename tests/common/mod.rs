@@ -333,6 +333,18 @@ pub fn text(event: &Value) -> &str {
     event["text"].as_str().unwrap_or("")
 }
 
+/// A copy of the bundled dice race and its module in a folder of its own, to edit; returns
+/// the copy's path and its text.
+pub fn dice_copy() -> (PathBuf, String) {
+    let folder = temp_dir();
+    std::fs::create_dir_all(folder.join("lib")).unwrap();
+    std::fs::copy(repo("scripts/lib/lobby.lua"), folder.join("lib/lobby.lua")).unwrap();
+    let dice = std::fs::read_to_string(repo("scripts/dice.lua")).unwrap();
+    let path = folder.join("dice.lua");
+    std::fs::write(&path, &dice).unwrap();
+    (path, dice)
+}
+
 /// Writes a script into a temporary folder and returns its path.
 pub fn script_file(name: &str, source: &str) -> PathBuf {
     let path = temp_dir().join(name);

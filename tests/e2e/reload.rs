@@ -172,12 +172,7 @@ fn an_edited_module_reloads_too() {
 fn mid_game_the_dice_target_changes_and_the_scores_stay() {
     let net = Net::fresh();
     // A copy of the bundled game, edited as its author would.
-    let folder = temp_dir();
-    std::fs::create_dir_all(folder.join("lib")).unwrap();
-    std::fs::copy(repo("scripts/lib/lobby.lua"), folder.join("lib/lobby.lua")).unwrap();
-    let dice = std::fs::read_to_string(repo("scripts/dice.lua")).unwrap();
-    let path = folder.join("dice.lua");
-    std::fs::write(&path, &dice).unwrap();
+    let (path, dice) = dice_copy();
     let mut host = announcer(&net, &path, &set(&["countdown=0", "turn_seconds=60"]));
     let mut alice = welcomed_player(&net, "alice");
     let mut bob = welcomed_player(&net, "bob");
