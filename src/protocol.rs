@@ -297,6 +297,22 @@ pub fn decode(bytes: &[u8]) -> Decoded {
     }
 }
 
+/// The `kind`s of the bodies that are not announcements. [`decode_ours`] reads these as a
+/// [`Body`] and any other kind as an [`Announcement`] directly: asked to read an announcement,
+/// serde's derived `Body` would first fail on the `kind` and format an error listing every kind,
+/// then try the announcement (a fifth of a player's work per event, measured with callgrind).
+const CONTROL_KINDS: &[&str] = &[
+    "join", "leave", "chat", "move", "hello", "welcome", "refuse", "close",
+];
+
+/// A datagram's header, read apart from its body.
+#[derive(Deserialize)]
+struct Header {
+    from: String,
+    session: SessionId,
+    seq: u64,
+}
+
 /// Reads a JSON object that claims to be ours (it has a `v`).
 fn decode_ours(object: serde_json::Map<String, serde_json::Value>) -> Decoded {
     match object["v"].as_u64() {
@@ -304,9 +320,22 @@ fn decode_ours(object: serde_json::Map<String, serde_json::Value>) -> Decoded {
         Some(other) => return Decoded::Invalid(Invalid::Version(other)),
         None => return Decoded::Invalid(Invalid::Malformed("`v` is not a number".into())),
     }
-    match serde_json::from_value(serde_json::Value::Object(object)) {
-        Ok(datagram) => Decoded::Datagram(datagram),
-        Err(e) => Decoded::Invalid(Invalid::Malformed(e.to_string())),
+    let object = serde_json::Value::Object(object);
+    let body = match object.get("kind").and_then(serde_json::Value::as_str) {
+        Some(kind) if !CONTROL_KINDS.contains(&kind) => {
+            Announcement::deserialize(&object).map(Body::Announcement)
+        }
+        _ => Body::deserialize(&object),
+    };
+    match (Header::deserialize(&object), body) {
+        (Ok(header), Ok(body)) => Decoded::Datagram(Datagram {
+            v: VERSION,
+            from: header.from,
+            session: header.session,
+            seq: header.seq,
+            body,
+        }),
+        (Err(e), _) | (_, Err(e)) => Decoded::Invalid(Invalid::Malformed(e.to_string())),
     }
 }
 
@@ -423,13 +452,37 @@ mod tests {
                 text: "psst".into(),
             }
             .into(),
+            Announcement::GameStart {
+                title: "Dice".into(),
+                text: "roll".into(),
+            }
+            .into(),
+            Announcement::Congratulate {
+                player: "bob".into(),
+                text: "well played".into(),
+            }
+            .into(),
+            Announcement::GameEnd { text: "".into() }.into(),
             Body::Close { text: "bye".into() },
         ];
         for body in bodies {
-            let datagram = sample(body);
-            let bytes = encode(&datagram).unwrap();
-            assert_eq!(decode(&bytes), Decoded::Datagram(datagram));
+            assert_round_trip(body);
         }
+    }
+
+    /// Encodes and decodes `body`, and checks that [`CONTROL_KINDS`] names its kind exactly
+    /// when it is not an announcement.
+    fn assert_round_trip(body: Body) {
+        let datagram = sample(body);
+        let bytes = encode(&datagram).unwrap();
+        let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        let kind = value["kind"].as_str().unwrap();
+        assert_eq!(
+            CONTROL_KINDS.contains(&kind),
+            !matches!(datagram.body, Body::Announcement(_)),
+            "{kind}"
+        );
+        assert_eq!(decode(&bytes), Decoded::Datagram(datagram));
     }
 
     #[test]
@@ -465,11 +518,7 @@ mod tests {
             },
         ];
         for body in bodies {
-            let datagram = sample(body);
-            assert_eq!(
-                decode(&encode(&datagram).unwrap()),
-                Decoded::Datagram(datagram)
-            );
+            assert_round_trip(body);
         }
     }
 
