@@ -1,6 +1,10 @@
 //! The announcer: one multicast socket, one Lua script, one event loop. It admits players,
 //! hands what they do to the script, fires the script's timers, sends what the script says,
 //! and shows it all on the host's console. `--bots` players are run here too.
+//!
+//! Everything it sends is numbered and kept for repair ([`Sender`]); each player's datagrams
+//! go through an [`Inbox`], so that the script sees a player's moves in order and once. A
+//! player silent for a few of its heartbeats is gone, as if it had left.
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -14,7 +18,10 @@ use tokio::sync::mpsc;
 
 use crate::event::Event;
 use crate::player;
-use crate::protocol::{self, Body, Datagram, Decoded, Origin, SessionId};
+use crate::protocol::{
+    self, Body, Datagram, Decoded, Entry, Game, Origin, Payload, Reassembly, SessionId,
+};
+use crate::reliable::{self, Delivery, Inbox, ReceiveStats, Sender};
 use crate::render::Style;
 use crate::script::{Action, Reload, Script, ScriptError};
 use crate::transport::{self, NetConfig, Transport};
@@ -48,7 +55,18 @@ pub struct Config {
     pub colour: bool,
     /// Reload the script when its files are saved.
     pub watch: bool,
+    /// How often to beat when there is nothing to say.
+    pub heartbeat: Duration,
+    /// A player is gone after this many of its heartbeats without a word.
+    pub missed: u32,
 }
+
+/// After closing the game, the announcer stays this long to repair its last datagrams for
+/// players who missed them (and beats, so that they notice).
+const LINGER: Duration = Duration::from_millis(500);
+
+/// Sessions dropped for silence that are remembered, to tell them if they speak again.
+const MAX_DROPPED: usize = 1024;
 
 /// How long the files must stay quiet after a change before we reload: editors save with a
 /// burst of events (write, rename, delete a backup…), and the burst must make one reload.
@@ -78,8 +96,17 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let mut announcer = Announcer {
         script,
         transport,
-        origin: Origin::new(ANNOUNCER_NAME),
+        sender: Sender::new(
+            Origin::new(ANNOUNCER_NAME),
+            config.heartbeat,
+            true,
+            Instant::now(),
+        ),
+        missed: config.missed,
         roster: Vec::new(),
+        stats: ReceiveStats::default(),
+        snapshot: Snapshot::default(),
+        dropped: HashMap::new(),
         console,
         bots: HashMap::new(),
         bot_think: config.bot_think,
@@ -90,19 +117,56 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     announcer.serve(&config, bot_tx, bot_events, shutdown).await
 }
 
-/// One joined player.
-#[derive(Debug, Clone)]
+/// One joined player, and where its datagrams stand.
+#[derive(Debug)]
 struct Member {
     name: String,
     session: SessionId,
+    inbox: Inbox<Datagram>,
+    reassembly: Reassembly,
+    /// When we last heard from it, and how often it says it beats.
+    heard: Instant,
+    every: Duration,
+}
+
+/// Where the game stands, for players who join in the middle: kept from what was sent.
+#[derive(Debug, Default)]
+struct Snapshot {
+    game: Option<Game>,
+    ranking: Vec<Entry>,
+}
+
+impl Snapshot {
+    fn update(&mut self, body: &Body) {
+        use protocol::Announcement as A;
+        match body {
+            Body::Announcement(A::GameStart { title, text }) => {
+                self.game = Some(Game {
+                    title: title.clone(),
+                    text: text.clone(),
+                });
+                self.ranking.clear();
+            }
+            Body::Announcement(A::Ranking { entries }) => self.ranking = entries.clone(),
+            Body::Announcement(A::GameEnd { .. }) => self.game = None,
+            _ => {}
+        }
+    }
 }
 
 struct Announcer {
     script: Script,
     transport: Transport,
-    origin: Origin,
+    sender: Sender,
+    missed: u32,
     /// Who is in the game, in join order.
     roster: Vec<Member>,
+    /// What loss repair of the players' datagrams did.
+    stats: ReceiveStats,
+    snapshot: Snapshot,
+    /// Players dropped for silence, and when we last told them so: one that speaks again
+    /// (its heartbeats were lost, not the player) is told, and joins again.
+    dropped: HashMap<SessionId, Instant>,
     console: Console,
     /// Each bot's input: what the bot "types".
     bots: HashMap<String, mpsc::Sender<String>>,
@@ -169,7 +233,15 @@ impl Announcer {
             // Without a pending timer or reload, wake up in an hour anyway: harmless, and it
             // keeps the select simple.
             let later = Instant::now() + Duration::from_secs(3600);
-            let wake = self.script.next_deadline().unwrap_or(later);
+            let wake = [
+                self.script.next_deadline(),
+                Some(self.sender.heartbeat_due()),
+                self.next_deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(later);
             let change = async {
                 match changes.as_mut() {
                     Some(changes) => changes.recv().await,
@@ -183,13 +255,15 @@ impl Announcer {
                     self.reload(watcher.as_mut());
                 }
                 received = self.transport.recv(&mut buf) => match received {
-                    Ok((len, source)) => self.receive(&buf[..len], source),
+                    Ok((len, source)) => self.receive(&buf[..len], source, Instant::now()),
                     Err(e) => self.console.note(&format!("warning: receive failed: {e}")),
                 },
                 () = tokio::time::sleep_until(wake.into()) => {
-                    for error in self.script.fire_due(Instant::now()) {
+                    let now = Instant::now();
+                    for error in self.script.fire_due(now) {
                         self.console.script_error(&error);
                     }
+                    self.tick(now);
                 }
                 Some((bot, event)) = bot_events.recv() => self.bot_saw(&bot, &event),
                 () = &mut shutdown => {
@@ -203,13 +277,51 @@ impl Announcer {
             text: reason.to_string(),
         })
         .await;
-        self.console.note(&format!("announcer stopped: {reason}"));
+        if !self.roster.is_empty() {
+            self.linger(&mut buf).await;
+        }
+        let sent = self.sender.stats();
+        self.console.note(&format!(
+            "announcer stopped: {reason} (sent {} datagrams, {} bytes, {} heartbeats; \
+             repaired {} for {} NACKs, {} expired)",
+            sent.datagrams, sent.bytes, sent.heartbeats, sent.repairs, sent.nacks, sent.expired
+        ));
         self.console.flush();
         Ok(())
     }
 
+    /// After the close: repairs for players who missed the last datagrams, with heartbeats so
+    /// that a lost close is noticed, for [`LINGER`].
+    async fn linger(&mut self, buf: &mut [u8]) {
+        let end = Instant::now() + LINGER;
+        let beat = LINGER / 5;
+        let mut next_beat = Instant::now();
+        while Instant::now() < end {
+            tokio::select! {
+                () = tokio::time::sleep_until(next_beat.into()) => {
+                    let bytes = self.sender.beat(Instant::now());
+                    self.transmit(&bytes).await;
+                    next_beat += beat;
+                }
+                received = self.transport.recv(buf) => {
+                    let Ok((len, _)) = received else { continue };
+                    if let Decoded::Datagram(Datagram { body: Body::Nack { to, ranges }, .. }) =
+                        protocol::decode(&buf[..len])
+                        && to == self.sender.origin().session()
+                    {
+                        self.repair(&ranges).await;
+                    }
+                }
+                () = tokio::time::sleep_until(end.into()) => break,
+            }
+        }
+    }
+
     /// Handles one datagram from the group.
-    fn receive(&mut self, bytes: &[u8], source: SocketAddr) {
+    fn receive(&mut self, bytes: &[u8], source: SocketAddr, now: Instant) {
+        if self.sender.origin().is_own(bytes) {
+            return; // our own, looped back: known by its first bytes, without decoding it
+        }
         let datagram = match protocol::decode(bytes) {
             Decoded::Datagram(datagram) => datagram,
             Decoded::Text { from, text } => {
@@ -221,64 +333,218 @@ impl Announcer {
                 self.console.show(&Event::Chat { from, text });
                 return;
             }
-            Decoded::Invalid(why) => {
-                self.bad_datagrams += 1;
-                self.console.json(serde_json::json!({
-                    "dir": "dropped", "reason": why.to_string(), "source": source.to_string(),
-                }));
-                // The first few in full, then one line per hundred: noise must not bury the game.
-                if self.bad_datagrams <= 5 || self.bad_datagrams.is_multiple_of(100) {
-                    self.console.note(&format!(
-                        "ignored a datagram from {source}: {why} ({} so far)",
-                        self.bad_datagrams
-                    ));
-                }
-                return;
-            }
+            Decoded::Invalid(why) => return self.bad(&source.to_string(), &why.to_string()),
         };
-        if datagram.session == self.origin.session() {
-            return; // our own, looped back
-        }
         self.console.datagram("received", &datagram);
-        let member = self
-            .roster
-            .iter()
-            .any(|m| m.name == datagram.from && m.session == datagram.session);
-        match &datagram.body {
-            Body::Join => self.join(&datagram.from, datagram.session, member),
-            Body::Leave { reason } if member => {
-                self.roster.retain(|m| m.session != datagram.session);
-                self.console.show(&Event::Leave {
-                    player: datagram.from.clone(),
-                    reason: reason.clone(),
+        let session = datagram.session;
+        let member = self.roster.iter().position(|m| m.session == session);
+        if let Some(index) = member {
+            self.roster[index].heard = now;
+        }
+        match datagram.body {
+            Body::Heartbeat {
+                announcer: true, ..
+            } => self.rival(session, source),
+            Body::Heartbeat { last, every_ms, .. } => match member {
+                Some(index) => {
+                    let m = &mut self.roster[index];
+                    m.every = Duration::from_millis(u64::from(every_ms.max(1)));
+                    let deliveries = m.inbox.heard_last(last, now, &mut self.stats);
+                    self.deliver(session, deliveries);
+                }
+                None => self.tell_dropped(session, &datagram.from, now),
+            },
+            Body::Nack { to, ranges } => {
+                if to == self.sender.origin().session() {
+                    self.pending.push(Body::Nack { to, ranges });
+                } else if let Some(m) = self.roster.iter_mut().find(|m| m.session == to) {
+                    m.inbox.overheard_nack(&ranges, now, &mut self.stats);
+                }
+            }
+            Body::Expired { ranges } => {
+                if let Some(index) = member {
+                    let deliveries = self.roster[index].inbox.expired(&ranges, &mut self.stats);
+                    self.deliver(session, deliveries);
+                }
+            }
+            ref body if body.is_from_announcer() => self.rival(session, source),
+            _ => match member {
+                Some(index) => {
+                    let seq = datagram.seq;
+                    let m = &mut self.roster[index];
+                    let deliveries = m.inbox.accept(seq, datagram, now, &mut self.stats);
+                    self.deliver(session, deliveries);
+                }
+                None => self.from_outsider(datagram, now),
+            },
+        }
+    }
+
+    /// A datagram from a session that is not in the game: a join, the lab's chat, or a
+    /// player we dropped that is still there.
+    fn from_outsider(&mut self, datagram: Datagram, now: Instant) {
+        match datagram.body {
+            Body::Join => self.join(&datagram.from, datagram.session, datagram.seq, now),
+            Body::Chat { text } => {
+                self.console.show(&Event::Chat {
+                    from: datagram.from,
+                    text,
                 });
-                let result = self.script.leave(&datagram.from, reason);
+            }
+            Body::Move { .. } => self.tell_dropped(datagram.session, &datagram.from, now),
+            _ => {}
+        }
+    }
+
+    /// A player we dropped for silence speaks: tell it (once a second at most), so that it
+    /// joins again.
+    fn tell_dropped(&mut self, session: SessionId, name: &str, now: Instant) {
+        let Some(told) = self.dropped.get_mut(&session) else {
+            return;
+        };
+        if now.duration_since(*told) < Duration::from_secs(1) {
+            return;
+        }
+        *told = now;
+        self.queue(Body::Left {
+            player: name.to_string(),
+            to_session: session,
+            reason: "connection lost".into(),
+        });
+    }
+
+    fn bad(&mut self, source: &str, why: &str) {
+        self.bad_datagrams += 1;
+        self.console.json(serde_json::json!({
+            "dir": "dropped", "reason": why, "source": source,
+        }));
+        // The first few in full, then one line per hundred: noise must not bury the game.
+        if self.bad_datagrams <= 5 || self.bad_datagrams.is_multiple_of(100) {
+            self.console.note(&format!(
+                "ignored a datagram from {source}: {why} ({} so far)",
+                self.bad_datagrams
+            ));
+        }
+    }
+
+    fn rival(&mut self, session: SessionId, source: SocketAddr) {
+        if self.rival != Some(session) {
+            self.rival = Some(session);
+            self.console.note(&format!(
+                "warning: another announcer ({source}, session {session}) is sending on this group"
+            ));
+        }
+    }
+
+    /// Hands what a member's inbox let through to [`Announcer::handle`], in order.
+    fn deliver(&mut self, session: SessionId, deliveries: Vec<Delivery<Datagram>>) {
+        for delivery in deliveries {
+            let Some(m) = self.roster.iter_mut().find(|m| m.session == session) else {
+                return; // it left meanwhile
+            };
+            match delivery {
+                Delivery::Item(datagram) => match m.reassembly.add(datagram) {
+                    Ok(Some(whole)) => self.handle(whole),
+                    Ok(None) => {}
+                    Err(why) => {
+                        let name = m.name.clone();
+                        self.bad(&name, &why.to_string());
+                    }
+                },
+                Delivery::Lost(count) => {
+                    m.reassembly.reset();
+                    let name = m.name.clone();
+                    self.console
+                        .note(&format!("{count} datagrams from {name} were lost"));
+                }
+            }
+        }
+    }
+
+    /// A member's datagram, in its order.
+    fn handle(&mut self, datagram: Datagram) {
+        let name = datagram.from;
+        match datagram.body {
+            Body::Join => self.join(&name, datagram.session, datagram.seq, Instant::now()),
+            Body::Leave { reason } => self.remove(datagram.session, &reason, &reason),
+            Body::Chat { text } => {
+                self.console.show(&Event::Chat {
+                    from: name.clone(),
+                    text: text.clone(),
+                });
+                let result = self.script.message(&name, &text);
                 self.report(result);
             }
-            Body::Chat { text } | Body::Move { text } => {
-                if let Body::Chat { .. } = datagram.body {
-                    self.console.show(&Event::Chat {
-                        from: datagram.from.clone(),
-                        text: text.clone(),
-                    });
-                } else {
-                    self.console
-                        .note(&format!("{} plays {text:?}", datagram.from));
-                }
-                if member {
-                    let result = self.script.message(&datagram.from, text);
-                    self.report(result);
-                }
-            }
-            body if body.is_from_announcer() && self.rival != Some(datagram.session) => {
-                self.rival = Some(datagram.session);
-                self.console.note(&format!(
-                    "warning: another announcer ({}, session {}) is sending on this group",
-                    source, datagram.session
-                ));
+            Body::Move { text } => {
+                self.console.note(&format!("{name} plays {text:?}"));
+                let result = self.script.message(&name, &text);
+                self.report(result);
             }
             _ => {}
         }
+    }
+
+    /// A member is gone: tell everyone (`shown` is the reason players see), then the script
+    /// (`reason`).
+    fn remove(&mut self, session: SessionId, shown: &str, reason: &str) {
+        let Some(index) = self.roster.iter().position(|m| m.session == session) else {
+            return;
+        };
+        let member = self.roster.remove(index);
+        self.queue(Body::Left {
+            player: member.name.clone(),
+            to_session: session,
+            reason: shown.to_string(),
+        });
+        let result = self.script.leave(&member.name, reason);
+        self.report(result);
+    }
+
+    /// What came due: members gone silent, NACKs for members' datagrams, gaps given up on.
+    fn tick(&mut self, now: Instant) {
+        let silent: Vec<SessionId> = self
+            .roster
+            .iter()
+            .filter(|m| now >= m.heard + m.every * self.missed)
+            .map(|m| m.session)
+            .collect();
+        for session in silent {
+            if self.dropped.len() >= MAX_DROPPED {
+                self.dropped.clear();
+            }
+            self.dropped.insert(session, now);
+            self.remove(session, "connection lost", "timeout");
+        }
+        let mut due = Vec::new();
+        for m in &mut self.roster {
+            let (ranges, deliveries) = m.inbox.poll(now, &mut self.stats);
+            if !ranges.is_empty() {
+                self.pending.push(Body::Nack {
+                    to: m.session,
+                    ranges,
+                });
+            }
+            if !deliveries.is_empty() {
+                due.push((m.session, deliveries));
+            }
+        }
+        for (session, deliveries) in due {
+            self.deliver(session, deliveries);
+        }
+    }
+
+    /// When [`Announcer::tick`] has something to do next.
+    fn next_deadline(&self) -> Option<Instant> {
+        self.roster
+            .iter()
+            .flat_map(|m| {
+                [
+                    m.inbox.next_deadline(),
+                    Some(m.heard + m.every * self.missed),
+                ]
+            })
+            .flatten()
+            .min()
     }
 
     /// The script's files were saved: run the new version, or say why the old one goes on.
@@ -308,10 +574,12 @@ impl Announcer {
         }
     }
 
-    /// A player asks to join: welcome them, or refuse a name that is taken or invalid.
-    fn join(&mut self, name: &str, session: SessionId, member: bool) {
+    /// A player asks to join: welcome them, or refuse a name that is taken or invalid. A
+    /// member asking again (it did not get our welcome) is welcomed again.
+    fn join(&mut self, name: &str, session: SessionId, seq: u64, now: Instant) {
+        let member = self.roster.iter().any(|m| m.session == session);
         let refusal = if member {
-            None // a repeated join (after our hello): welcome again, it is harmless
+            None
         } else if let Some(problem) = protocol::name_problem(name) {
             Some(problem)
         } else if self.roster.iter().any(|m| m.name == name) {
@@ -331,9 +599,14 @@ impl Announcer {
             return;
         }
         if !member {
+            self.dropped.remove(&session);
             self.roster.push(Member {
                 name: name.to_string(),
                 session,
+                inbox: Inbox::starting_at(seq + 1),
+                reassembly: Reassembly::default(),
+                heard: now,
+                every: reliable::PLAYER_HEARTBEAT,
             });
             self.console.note(&format!(
                 "+ {name} joined ({} in the game)",
@@ -345,6 +618,8 @@ impl Announcer {
             to_session: session,
             players: self.roster.iter().map(|m| m.name.clone()).collect(),
             moves: self.script.moves(),
+            game: self.snapshot.game.clone(),
+            ranking: self.snapshot.ranking.clone(),
         });
         if !member {
             let result = self.script.join(name);
@@ -406,7 +681,16 @@ impl Announcer {
                     let _ = events.send((name.clone(), event));
                 }
             };
-            let _ = player::play(&name, transport, lines, show, std::future::pending()).await;
+            let options = player::Options::default();
+            let _ = player::play(
+                &name,
+                transport,
+                options,
+                lines,
+                show,
+                std::future::pending(),
+            )
+            .await;
         });
         Ok(())
     }
@@ -415,38 +699,74 @@ impl Announcer {
     async fn apply(&mut self) -> Flow {
         let mut flow = Flow::Continue;
         for body in std::mem::take(&mut self.pending) {
-            self.send(body).await;
+            match body {
+                Body::Nack { to, ranges } if to == self.sender.origin().session() => {
+                    self.repair(&ranges).await;
+                }
+                body => self.send(body).await,
+            }
         }
         for action in self.script.take_actions() {
             match action {
-                Action::Send(announcement) => self.send(announcement.into()).await,
+                Action::Send(announcement, payload) => {
+                    self.send_payload(announcement.into(), &payload).await;
+                }
                 Action::Moves(moves) => self.send(Body::Hello { moves }).await,
                 Action::Print(line) => self.console.note(&format!("[script] {line}")),
                 Action::Stop => flow = Flow::Stop,
             }
         }
+        if let Some(beat) = self.sender.heartbeat(Instant::now()) {
+            self.transmit(&beat).await;
+        }
         flow
     }
 
+    /// Answers a NACK for our datagrams.
+    async fn repair(&mut self, ranges: &[(u64, u64)]) {
+        for bytes in self.sender.nacked(ranges, Instant::now()) {
+            self.transmit(&bytes).await;
+        }
+    }
+
     async fn send(&mut self, body: Body) {
-        let datagram = self.origin.stamp(body);
-        let bytes = match protocol::encode(&datagram) {
-            Ok(bytes) => bytes,
-            Err(too_large) => {
-                self.console.note(&format!("error: not sent: {too_large}"));
-                return;
-            }
+        if !body.is_numbered() {
+            let bytes = self.sender.control(&body);
+            self.transmit(&bytes).await;
+            return;
+        }
+        match Payload::new(&body) {
+            Ok(payload) => self.send_payload(body, &payload).await,
+            Err(too_large) => self.console.note(&format!("error: not sent: {too_large}")),
+        }
+    }
+
+    /// Sends a numbered body (in pieces if it is large), and shows it on the console.
+    async fn send_payload(&mut self, body: Body, payload: &Payload) {
+        self.snapshot.update(&body);
+        for bytes in self.sender.send(payload, Instant::now()) {
+            self.transmit(&bytes).await;
+        }
+        let origin = self.sender.origin();
+        let datagram = Datagram {
+            v: protocol::VERSION,
+            from: origin.name().to_string(),
+            session: origin.session(),
+            seq: origin.last_seq(),
+            body,
         };
-        if let Err(e) = self.transport.send(&bytes).await {
+        self.console.datagram("sent", &datagram);
+        if let Some(event) = Event::from_datagram(&datagram) {
+            self.console.show(&event);
+        }
+    }
+
+    async fn transmit(&self, bytes: &[u8]) {
+        if let Err(e) = self.transport.send(bytes).await {
             self.console.note(&format!(
                 "warning: cannot send to {}: {e}",
                 self.transport.group()
             ));
-            return;
-        }
-        self.console.datagram("sent", &datagram);
-        if let Some(event) = Event::from_datagram(&datagram) {
-            self.console.show(&event);
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::protocol::{Announcement, Body, Datagram};
+use crate::protocol::{Announcement, Body, Datagram, Entry, Game};
 
 /// One thing a player sees. With `--json` each is printed as one line: `kind` plus its fields.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -19,6 +19,12 @@ pub enum Event {
         players: Vec<String>,
         /// Lines that are moves; anything else we type is chat.
         moves: Vec<String>,
+        /// The game in progress when we joined, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        game: Option<Game>,
+        /// The ranking when we joined, if any was sent.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        ranking: Vec<Entry>,
     },
     /// The announcer refused us (the name is taken, or not a valid name).
     Refused {
@@ -51,6 +57,18 @@ pub enum Event {
         /// Why.
         text: String,
     },
+    /// Datagrams from `from` that could not be repaired: the gap, shown where it is.
+    Lost {
+        /// Whose datagrams (a player's name, or the announcer's).
+        from: String,
+        /// How many in a row.
+        count: u64,
+    },
+    /// The announcer fell silent, came back, or restarted.
+    Announcer {
+        /// Which.
+        state: Link,
+    },
     /// Something the player program itself has to say (a line too long to send…).
     Notice {
         /// What.
@@ -59,6 +77,18 @@ pub enum Event {
     /// What the game's script announced, exactly as the announcer sent it.
     #[serde(untagged)]
     Announcement(Announcement),
+}
+
+/// What became of the announcer, as a player notices it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Link {
+    /// Nothing heard from it for several of its heartbeats.
+    Unreachable,
+    /// Heard again after it was unreachable.
+    Back,
+    /// A new run of the announcer (a new session) took over: the player joins it again.
+    Restarted,
 }
 
 impl Event {
@@ -75,9 +105,15 @@ impl Event {
             Body::Chat { text } => Event::Chat { from: from(), text },
             Body::Announcement(announcement) => Event::Announcement(announcement),
             Body::Close { text } => Event::Close { text },
-            Body::Move { .. } | Body::Hello { .. } | Body::Welcome { .. } | Body::Refuse { .. } => {
-                return None;
-            }
+            Body::Left { player, reason, .. } => Event::Leave { player, reason },
+            Body::Move { .. }
+            | Body::Hello { .. }
+            | Body::Welcome { .. }
+            | Body::Refuse { .. }
+            | Body::Heartbeat { .. }
+            | Body::Nack { .. }
+            | Body::Expired { .. }
+            | Body::Fragment { .. } => return None,
         })
     }
 

@@ -2,7 +2,8 @@
 //!
 //! The modules, from the wire up:
 //! - [`transport`]: the multicast socket (group, interface, TTL, socket options).
-//! - [`protocol`]: what one datagram carries, encoded as JSON.
+//! - [`protocol`]: what one datagram carries, encoded as JSON; large events split in pieces.
+//! - [`reliable`]: numbered datagrams, loss repair with NACKs, order, heartbeats.
 //! - [`event`]: what a player sees, built from datagrams; `player --json` prints these.
 //! - [`ranking`]: ranking order with shared ranks.
 //! - [`render`]: events as text for a terminal.
@@ -20,6 +21,7 @@ pub mod event;
 pub mod player;
 pub mod protocol;
 pub mod ranking;
+pub mod reliable;
 pub mod render;
 pub mod script;
 pub mod transport;

@@ -1,18 +1,37 @@
 //! A player's session: join the group, send what is typed (chat or a move), turn what arrives
 //! into [`Event`]s, leave. Used by the `player` binary and by the announcer's `--bots`.
 //!
-//! The logic is a plain state machine ([`Player`]) that takes what arrives or is typed and says
-//! what to show and send, so it is tested without a network; [`play`] wires it to a socket.
+//! The logic is a plain state machine ([`Player`]) that takes what arrives or is typed, and
+//! the time, and says what to show and send, so it is tested without a network; [`play`]
+//! wires it to a socket and a clock.
+//!
+//! What arrives goes through one [`Inbox`] per sender (the announcer and each other player):
+//! shown in order and once, gaps asked for again, what cannot be repaired shown as lost. The
+//! announcer's events count from our welcome, which carries where the game stands: what came
+//! before is in that snapshot, so it is neither shown nor asked for.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
-use crate::event::Event;
-use crate::protocol::{self, Announcement, Body, Decoded, Origin, SessionId};
+use crate::event::{Event, Link};
+use crate::protocol::{
+    self, Announcement, Body, Datagram, Decoded, Origin, Payload, Reassembly, SessionId,
+};
+use crate::reliable::{self, Bytes, Delivery, Inbox, ReceiveStats, Sender};
 use crate::transport::{self, Transport};
+
+/// A player not yet welcomed asks again this often while an announcer is there.
+pub const JOIN_RETRY: Duration = Duration::from_millis(500);
+
+/// The most senders a player keeps track of; beyond, the longest silent is forgotten.
+const MAX_SENDERS: usize = 256;
+
+/// A sender silent this long is forgotten (a player that left without a word).
+const FORGET_AFTER: Duration = Duration::from_secs(60);
 
 /// How a player's session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,43 +46,107 @@ pub enum Outcome {
     Interrupted,
 }
 
-/// What the player should do after something arrived or was typed.
+/// What the player should do after something arrived, was typed, or came due.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reaction {
     /// Show this to the person.
     Show(Event),
     /// Send this to the group.
     Send(Body),
+    /// Send again our datagrams in these ranges: someone missed them.
+    Repair(Vec<(u64, u64)>),
     /// The session is over.
     Exit(Outcome),
 }
 
-/// What one player knows: its name and session, the game's moves, who is here.
+/// A player's timing.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// How often to beat when quiet, so that the announcer knows we are here.
+    pub heartbeat: Duration,
+    /// The announcer is unreachable after this many of its heartbeats without a word.
+    pub missed: u32,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            heartbeat: reliable::PLAYER_HEARTBEAT,
+            missed: reliable::MISSED_BEATS,
+        }
+    }
+}
+
+/// One sender we listen to: its datagrams in order, its large events put back together.
+#[derive(Debug)]
+struct Peer {
+    name: String,
+    inbox: Inbox<Datagram>,
+    reassembly: Reassembly,
+    heard: Instant,
+}
+
+impl Peer {
+    fn new(name: &str, next: u64, now: Instant) -> Peer {
+        Peer {
+            name: name.to_string(),
+            inbox: Inbox::starting_at(next),
+            reassembly: Reassembly::default(),
+            heard: now,
+        }
+    }
+}
+
+/// The announcer we follow.
+#[derive(Debug)]
+struct Followed {
+    session: SessionId,
+    every: Duration,
+    heard: Instant,
+    unreachable: bool,
+}
+
+/// What one player knows: its name and session, the game's moves, who is here, and where
+/// each sender's datagrams stand.
 #[derive(Debug)]
 pub struct Player {
     name: String,
     session: SessionId,
+    options: Options,
     moves: Vec<String>,
-    /// The announcer that welcomed us, once one has.
-    welcomed_by: Option<SessionId>,
-    /// The announcer we last asked to join (again): one join per announcer run is enough.
-    asked: Option<SessionId>,
+    announcer: Option<Followed>,
+    /// Announcer runs that were replaced by a new one: nothing of theirs is shown again.
+    stale: HashSet<SessionId>,
+    welcomed: bool,
+    last_join: Instant,
+    join_due: Option<Instant>,
     /// Who is here, by name: the session we saw them join from (none when we only know the
     /// name from a welcome). A second join under a known name is not shown twice.
     roster: HashMap<String, Option<SessionId>>,
+    senders: HashMap<SessionId, Peer>,
+    /// The highest of our own numbers seen coming back: a repair of ours is not shown twice.
+    own_seen: u64,
+    stats: ReceiveStats,
     bad_datagrams: u64,
 }
 
 impl Player {
-    /// A player called `name` whose datagrams carry `session`.
-    pub fn new(name: &str, session: SessionId) -> Player {
+    /// A player called `name` whose datagrams carry `session`, which sent its join at `now`.
+    pub fn new(name: &str, session: SessionId, options: Options, now: Instant) -> Player {
         Player {
             name: name.to_string(),
             session,
+            options,
             moves: Vec::new(),
-            welcomed_by: None,
-            asked: None,
+            announcer: None,
+            stale: HashSet::new(),
+            welcomed: false,
+            last_join: now,
+            join_due: None,
             roster: HashMap::new(),
+            senders: HashMap::new(),
+            own_seen: 0,
+            stats: ReceiveStats::default(),
             bad_datagrams: 0,
         }
     }
@@ -73,116 +156,418 @@ impl Player {
         self.bad_datagrams
     }
 
-    /// What to do with a datagram that arrived from `source`.
-    pub fn receive(&mut self, decoded: Decoded, source: SocketAddr) -> Vec<Reaction> {
+    /// What loss repair did so far.
+    pub fn stats(&self) -> &ReceiveStats {
+        &self.stats
+    }
+
+    /// What to do with a datagram that arrived from `source` at `now`.
+    pub fn receive(&mut self, decoded: Decoded, source: SocketAddr, now: Instant) -> Vec<Reaction> {
         let datagram = match decoded {
             Decoded::Datagram(datagram) => datagram,
             Decoded::Text { from, text } => {
                 let from = from.unwrap_or_else(|| source.to_string());
                 return vec![Reaction::Show(Event::Chat { from, text })];
             }
-            Decoded::Invalid(why) => {
-                self.bad_datagrams += 1;
-                // Say it once; after that, count quietly so that noise cannot flood the screen.
-                if self.bad_datagrams == 1 {
-                    let text = format!(
-                        "ignored a datagram from {source}: {why} (further ones are ignored quietly)"
-                    );
-                    return vec![Reaction::Show(Event::Notice { text })];
-                }
-                return vec![];
-            }
+            Decoded::Invalid(why) => return self.bad(&format!("from {source}: {why}")),
         };
-        let ours = datagram.session == self.session;
-        let sender = datagram.session;
+        if datagram.session == self.session {
+            return self.own(datagram);
+        }
+        if self.stale.contains(&datagram.session) {
+            return vec![];
+        }
+        let mut out = Vec::new();
+        let session = datagram.session;
+        if self
+            .announcer
+            .as_ref()
+            .is_some_and(|a| a.session == session)
+        {
+            self.heard_announcer(now, &mut out);
+        }
+        match datagram.body {
+            Body::Heartbeat {
+                last,
+                every_ms,
+                announcer,
+            } => {
+                if announcer && !self.follow(session, last + 1, false, now, &mut out) {
+                    return out;
+                }
+                if let Some(a) = self.announcer.as_mut().filter(|a| a.session == session) {
+                    a.every = Duration::from_millis(u64::from(every_ms.max(1)));
+                }
+                self.track(session, &datagram.from, last + 1, now);
+                if let Some(peer) = self.senders.get_mut(&session) {
+                    let deliveries = peer.inbox.heard_last(last, now, &mut self.stats);
+                    self.deliver(session, deliveries, now, &mut out);
+                }
+            }
+            Body::Nack { to, ranges } => {
+                if to == self.session {
+                    out.push(Reaction::Repair(ranges));
+                } else if let Some(peer) = self.senders.get_mut(&to) {
+                    peer.inbox.overheard_nack(&ranges, now, &mut self.stats);
+                }
+            }
+            Body::Expired { ranges } => {
+                if let Some(peer) = self.senders.get_mut(&session) {
+                    let deliveries = peer.inbox.expired(&ranges, &mut self.stats);
+                    self.deliver(session, deliveries, now, &mut out);
+                }
+            }
+            _ => {
+                if datagram.body.is_from_announcer() {
+                    let hello = matches!(datagram.body, Body::Hello { .. });
+                    if !self.follow(session, datagram.seq, hello, now, &mut out) {
+                        return out;
+                    }
+                }
+                let seq = datagram.seq;
+                self.track(session, &datagram.from, seq, now);
+                if let Some(peer) = self.senders.get_mut(&session) {
+                    let deliveries = peer.inbox.accept(seq, datagram, now, &mut self.stats);
+                    self.deliver(session, deliveries, now, &mut out);
+                }
+            }
+        }
+        out
+    }
+
+    /// Our own datagrams, looped back: our chat shows that it went out (as in the lab), our
+    /// first join that we are in the group.
+    fn own(&mut self, datagram: Datagram) -> Vec<Reaction> {
+        if datagram.seq <= self.own_seen {
+            return vec![]; // a repair of ours, or not numbered
+        }
+        self.own_seen = datagram.seq;
         match &datagram.body {
-            // Our own chat comes back through the loop, as in the lab: it shows that it went
-            // out. Our own join coming back shows that we are in the group.
             Body::Chat { .. } => {}
-            body if ours && *body != Body::Join => return vec![],
+            Body::Join if !self.roster.contains_key(&self.name) => {
+                self.roster.insert(self.name.clone(), Some(self.session));
+            }
+            _ => return vec![],
+        }
+        Event::from_datagram(&datagram)
+            .map(Reaction::Show)
+            .into_iter()
+            .collect()
+    }
+
+    fn bad(&mut self, why: &str) -> Vec<Reaction> {
+        self.bad_datagrams += 1;
+        // Say it once; after that, count quietly so that noise cannot flood the screen.
+        if self.bad_datagrams == 1 {
+            let text = format!("ignored a datagram {why} (further ones are ignored quietly)");
+            return vec![Reaction::Show(Event::Notice { text })];
+        }
+        vec![]
+    }
+
+    /// Listens to the sender `session` (from its number `next` if it is new).
+    fn track(&mut self, session: SessionId, name: &str, next: u64, now: Instant) {
+        if !self.senders.contains_key(&session) && self.senders.len() >= MAX_SENDERS {
+            let followed = self.announcer.as_ref().map(|a| a.session);
+            if let Some(oldest) = self
+                .senders
+                .iter()
+                .filter(|(s, _)| Some(**s) != followed)
+                .min_by_key(|(_, p)| p.heard)
+                .map(|(s, _)| *s)
+            {
+                self.senders.remove(&oldest);
+            }
+        }
+        self.senders
+            .entry(session)
+            .or_insert_with(|| Peer::new(name, next, now))
+            .heard = now;
+    }
+
+    /// An announcer's datagram arrived from `session`: follow it if it is ours, or the first
+    /// we hear, or a new run replacing ours (its hello, or ours fell silent). Returns whether
+    /// the datagram is from the announcer we follow now.
+    fn follow(
+        &mut self,
+        session: SessionId,
+        next: u64,
+        hello: bool,
+        now: Instant,
+        out: &mut Vec<Reaction>,
+    ) -> bool {
+        match &self.announcer {
+            Some(current) if current.session == session => return true,
+            Some(current) if !hello && !current.unreachable => return false,
+            Some(current) => {
+                let old = current.session;
+                self.stale.insert(old);
+                self.senders.remove(&old);
+                self.welcomed = false;
+                out.push(Reaction::Show(Event::Announcer {
+                    state: Link::Restarted,
+                }));
+            }
+            None => {}
+        }
+        self.announcer = Some(Followed {
+            session,
+            every: reliable::ANNOUNCER_HEARTBEAT,
+            heard: now,
+            unreachable: false,
+        });
+        // Its numbers count from here: what it said before is in the welcome's snapshot.
+        self.senders.remove(&session);
+        self.track(session, protocol_name(), next, now);
+        if !self.welcomed {
+            // A new announcer does not know us yet; right after our own join, it is answering it.
+            self.join_due = Some(now.max(self.last_join + JOIN_RETRY));
+        }
+        true
+    }
+
+    fn heard_announcer(&mut self, now: Instant, out: &mut Vec<Reaction>) {
+        if let Some(announcer) = self.announcer.as_mut() {
+            announcer.heard = now;
+            if announcer.unreachable {
+                announcer.unreachable = false;
+                out.push(Reaction::Show(Event::Announcer { state: Link::Back }));
+            }
+        }
+    }
+
+    /// Hands what a sender's inbox let through to [`Player::handle`], putting large events
+    /// back together and showing gaps.
+    fn deliver(
+        &mut self,
+        session: SessionId,
+        deliveries: Vec<Delivery<Datagram>>,
+        now: Instant,
+        out: &mut Vec<Reaction>,
+    ) {
+        let followed = self
+            .announcer
+            .as_ref()
+            .is_some_and(|a| a.session == session);
+        let mut ready = Vec::new();
+        let Some(peer) = self.senders.get_mut(&session) else {
+            return;
+        };
+        for delivery in deliveries {
+            match delivery {
+                Delivery::Item(datagram) => match peer.reassembly.add(datagram) {
+                    Ok(Some(whole)) => ready.push(Ok(whole)),
+                    Ok(None) => {}
+                    Err(why) => ready.push(Err(why.to_string())),
+                },
+                Delivery::Lost(count) => {
+                    peer.reassembly.reset();
+                    // Before our welcome the announcer's events are not ours to show.
+                    if !followed || self.welcomed {
+                        out.push(Reaction::Show(Event::Lost {
+                            from: peer.name.clone(),
+                            count,
+                        }));
+                    }
+                }
+            }
+        }
+        for item in ready {
+            match item {
+                Ok(datagram) => self.handle(datagram, now, out),
+                Err(why) => out.extend(self.bad(&format!("from {session}: {why}"))),
+            }
+        }
+    }
+
+    /// One whole datagram, in its sender's order.
+    fn handle(&mut self, datagram: Datagram, now: Instant, out: &mut Vec<Reaction>) {
+        let sender = datagram.session;
+        if datagram.body.is_from_announcer() {
+            if self.announcer.as_ref().is_none_or(|a| a.session != sender) {
+                return; // a large event from an announcer we do not follow
+            }
+            // Until our welcome, the announcer's events are covered by the welcome's snapshot.
+            let for_us = match &datagram.body {
+                Body::Welcome { to_session, .. }
+                | Body::Refuse { to_session, .. }
+                | Body::Left { to_session, .. } => *to_session == self.session,
+                Body::Hello { .. } | Body::Close { .. } => true,
+                _ => false,
+            };
+            if !self.welcomed && !for_us {
+                return;
+            }
+        }
+        match datagram.body {
             Body::Join => {
                 if let Some(known) = self.roster.get_mut(&datagram.from) {
                     // Known already (from a welcome, a re-join, or a name taken twice): not news.
                     known.get_or_insert(sender);
-                    return vec![];
+                    return;
                 }
                 self.roster.insert(datagram.from.clone(), Some(sender));
+                out.push(Reaction::Show(Event::Join {
+                    player: datagram.from,
+                }));
             }
-            Body::Leave { .. } => {
+            Body::Leave { reason } => {
                 if let Some(Some(session)) = self.roster.get(&datagram.from)
                     && *session != sender
                 {
                     // Someone under a name that is already here, leaving: not the one we know.
-                    return vec![];
+                    return;
                 }
-                self.roster.remove(&datagram.from);
-            }
-            Body::Move { .. } => return vec![],
-            Body::Hello { moves } => {
-                self.moves = moves.clone();
-                // A new announcer does not know us yet.
-                if self.welcomed_by != Some(sender) && self.asked != Some(sender) {
-                    self.asked = Some(sender);
-                    return vec![Reaction::Send(Body::Join)];
+                if self.roster.remove(&datagram.from).is_some() || self.announcer.is_none() {
+                    out.push(Reaction::Show(Event::Leave {
+                        player: datagram.from,
+                        reason,
+                    }));
                 }
-                return vec![];
             }
+            Body::Chat { text } => out.push(Reaction::Show(Event::Chat {
+                from: datagram.from,
+                text,
+            })),
+            Body::Hello { moves } => self.moves = moves,
             Body::Welcome {
                 player,
                 to_session,
                 players,
                 moves,
+                game,
+                ranking,
             } => {
-                // Someone else's welcome, or ours again (after a repeated join): not news.
-                if *to_session != self.session || self.welcomed_by == Some(sender) {
-                    return vec![];
+                if to_session != self.session {
+                    // Someone else is in: news once, after our own welcome.
+                    if !self.roster.contains_key(&player) {
+                        self.roster.insert(player.clone(), Some(to_session));
+                        out.push(Reaction::Show(Event::Join { player }));
+                    }
+                    return;
                 }
-                self.welcomed_by = Some(sender);
+                // Ours again (after a repeated join): not news.
+                if self.welcomed {
+                    return;
+                }
+                self.welcomed = true;
+                self.join_due = None;
                 self.moves = moves.clone();
-                for name in players {
+                for name in &players {
                     self.roster.entry(name.clone()).or_insert(None);
                 }
-                return vec![Reaction::Show(Event::Welcome {
-                    player: player.clone(),
-                    players: players.clone(),
-                    moves: moves.clone(),
-                })];
+                out.push(Reaction::Show(Event::Welcome {
+                    player,
+                    players,
+                    moves,
+                    game,
+                    ranking,
+                }));
             }
             Body::Refuse {
                 player,
                 to_session,
                 reason,
             } => {
-                if *to_session != self.session {
-                    return vec![];
+                if to_session != self.session {
+                    return;
                 }
-                return vec![
-                    Reaction::Show(Event::Refused {
-                        player: player.clone(),
-                        reason: reason.clone(),
-                    }),
-                    Reaction::Exit(Outcome::Refused(reason.clone())),
-                ];
+                out.push(Reaction::Show(Event::Refused {
+                    player,
+                    reason: reason.clone(),
+                }));
+                out.push(Reaction::Exit(Outcome::Refused(reason)));
             }
-            Body::Announcement(Announcement::Tell { to, .. }) if *to != self.name => return vec![],
-            Body::Close { .. } => {
-                // Only our announcer can close our game (before one welcomed us, any can).
-                if self.welcomed_by.is_some_and(|ours| ours != sender) {
-                    return vec![];
+            Body::Left {
+                player,
+                to_session,
+                reason,
+            } => {
+                if to_session == self.session {
+                    // The announcer gave up on us while we are here (our heartbeats were lost):
+                    // join again.
+                    if self.welcomed {
+                        self.welcomed = false;
+                        self.join_due = Some(now);
+                        out.push(Reaction::Show(Event::Notice {
+                            text: format!("the announcer dropped us ({reason}); joining again"),
+                        }));
+                    }
+                    return;
                 }
-                let mut reactions: Vec<Reaction> = Event::from_datagram(&datagram)
-                    .map(Reaction::Show)
-                    .into_iter()
-                    .collect();
-                reactions.push(Reaction::Exit(Outcome::Closed));
-                return reactions;
+                if self.roster.remove(&player).is_some() {
+                    out.push(Reaction::Show(Event::Leave { player, reason }));
+                }
             }
-            _ => {}
+            Body::Close { text } => {
+                out.push(Reaction::Show(Event::Close { text }));
+                out.push(Reaction::Exit(Outcome::Closed));
+            }
+            Body::Announcement(Announcement::Tell { ref to, .. }) if *to != self.name => {}
+            Body::Announcement(announcement) => {
+                out.push(Reaction::Show(Event::Announcement(announcement)));
+            }
+            Body::Move { .. }
+            | Body::Heartbeat { .. }
+            | Body::Nack { .. }
+            | Body::Expired { .. }
+            | Body::Fragment { .. } => {}
         }
-        Event::from_datagram(&datagram)
-            .map(Reaction::Show)
-            .into_iter()
-            .collect()
+    }
+
+    /// What came due at `now`: NACKs, gaps given up on, a join to repeat, a silent announcer.
+    pub fn tick(&mut self, now: Instant) -> Vec<Reaction> {
+        let mut out = Vec::new();
+        let mut due = Vec::new();
+        for (&session, peer) in self.senders.iter_mut() {
+            let (ranges, deliveries) = peer.inbox.poll(now, &mut self.stats);
+            if !ranges.is_empty() {
+                out.push(Reaction::Send(Body::Nack {
+                    to: session,
+                    ranges,
+                }));
+            }
+            if !deliveries.is_empty() {
+                due.push((session, deliveries));
+            }
+        }
+        for (session, deliveries) in due {
+            self.deliver(session, deliveries, now, &mut out);
+        }
+        if self.join_due.is_some_and(|at| at <= now) && !self.welcomed {
+            self.last_join = now;
+            self.join_due = Some(now + JOIN_RETRY);
+            out.push(Reaction::Send(Body::Join));
+        }
+        if let Some(announcer) = self.announcer.as_mut()
+            && !announcer.unreachable
+            && now >= announcer.heard + announcer.every * self.options.missed
+        {
+            announcer.unreachable = true;
+            out.push(Reaction::Show(Event::Announcer {
+                state: Link::Unreachable,
+            }));
+        }
+        let followed = self.announcer.as_ref().map(|a| a.session);
+        self.senders.retain(|session, peer| {
+            Some(*session) == followed || now.duration_since(peer.heard) < FORGET_AFTER
+        });
+        out
+    }
+
+    /// When [`Player::tick`] has something to do next.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let inboxes = self
+            .senders
+            .values()
+            .filter_map(|p| p.inbox.next_deadline());
+        let join = self.join_due.filter(|_| !self.welcomed);
+        let silence = self
+            .announcer
+            .as_ref()
+            .filter(|a| !a.unreachable)
+            .map(|a| a.heard + a.every * self.options.missed);
+        inboxes.chain(join).chain(silence).min()
     }
 
     /// What to do with a line the person typed.
@@ -208,12 +593,26 @@ impl Player {
                 text: line.trim_end_matches(['\r', '\n']).to_string(),
             }
         };
-        if let Err(too_large) = protocol::check_fits(&body) {
+        if let Err(too_large) = Payload::new(&body) {
             let text = format!("not sent: {too_large}");
             return vec![Reaction::Show(Event::Notice { text })];
         }
         vec![Reaction::Send(body)]
     }
+}
+
+/// The name the announcer's datagrams carry, until they say otherwise.
+fn protocol_name() -> &'static str {
+    crate::announcer::ANNOUNCER_NAME
+}
+
+/// How a player's session went.
+#[derive(Debug, Clone)]
+pub struct Played {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What loss repair did.
+    pub stats: ReceiveStats,
 }
 
 /// Plays as `name` until the person quits, the input ends, the announcer closes the game or
@@ -222,24 +621,29 @@ impl Player {
 pub async fn play(
     name: &str,
     transport: Transport,
+    options: Options,
     mut input: mpsc::Receiver<String>,
     mut show: impl FnMut(Event),
     shutdown: impl Future<Output = ()>,
-) -> anyhow::Result<Outcome> {
+) -> anyhow::Result<Played> {
     if let Some(problem) = protocol::name_problem(name) {
         anyhow::bail!("--name: {problem}");
     }
-    let mut origin = Origin::new(name);
-    let mut player = Player::new(name, origin.session());
+    let now = Instant::now();
+    let mut sender = Sender::new(Origin::new(name), options.heartbeat, false, now);
+    let mut player = Player::new(name, sender.origin().session(), options, now);
     let mut buf = transport::recv_buffer();
     // The lab's greeting: announce ourselves to the group.
-    send(&transport, &mut origin, Body::Join).await?;
+    transmit(&transport, &mut sender, Body::Join).await?;
     tokio::pin!(shutdown);
     loop {
+        let wake = player
+            .next_deadline()
+            .map_or(sender.heartbeat_due(), |at| at.min(sender.heartbeat_due()));
         let reactions = tokio::select! {
             received = transport.recv(&mut buf) => {
                 let (len, source) = received?;
-                player.receive(protocol::decode(&buf[..len]), source)
+                player.receive(protocol::decode(&buf[..len]), source, Instant::now())
             }
             line = input.recv() => match line {
                 Some(line) => player.typed(&line),
@@ -248,6 +652,13 @@ pub async fn play(
                     Reaction::Exit(Outcome::Left),
                 ],
             },
+            () = tokio::time::sleep_until(wake.into()) => {
+                let now = Instant::now();
+                if let Some(beat) = sender.heartbeat(now) {
+                    send_bytes(&transport, &beat).await?;
+                }
+                player.tick(now)
+            }
             () = &mut shutdown => vec![
                 Reaction::Send(Body::Leave { reason: "interrupted".into() }),
                 Reaction::Exit(Outcome::Interrupted),
@@ -256,18 +667,39 @@ pub async fn play(
         for reaction in reactions {
             match reaction {
                 Reaction::Show(event) => show(event),
-                Reaction::Send(body) => send(&transport, &mut origin, body).await?,
-                Reaction::Exit(outcome) => return Ok(outcome),
+                Reaction::Send(body) => transmit(&transport, &mut sender, body).await?,
+                Reaction::Repair(ranges) => {
+                    for bytes in sender.nacked(&ranges, Instant::now()) {
+                        send_bytes(&transport, &bytes).await?;
+                    }
+                }
+                Reaction::Exit(outcome) => {
+                    return Ok(Played {
+                        outcome,
+                        stats: player.stats().clone(),
+                    });
+                }
             }
         }
     }
 }
 
-async fn send(transport: &Transport, origin: &mut Origin, body: Body) -> anyhow::Result<()> {
+/// Sends a body: numbered and kept for repair, or as a control datagram.
+async fn transmit(transport: &Transport, sender: &mut Sender, body: Body) -> anyhow::Result<()> {
+    if !body.is_numbered() {
+        return send_bytes(transport, &sender.control(&body)).await;
+    }
     // `typed` checked the size of what a person writes; our other bodies are small.
-    let bytes = protocol::encode(&origin.stamp(body))?;
+    let payload = Payload::new(&body)?;
+    for bytes in sender.send(&payload, Instant::now()) {
+        send_bytes(transport, &bytes).await?;
+    }
+    Ok(())
+}
+
+async fn send_bytes(transport: &Transport, bytes: &Bytes) -> anyhow::Result<()> {
     transport
-        .send(&bytes)
+        .send(bytes)
         .await
         .map_err(|e| anyhow::anyhow!("cannot send to {}: {e}", transport.group()))
 }
@@ -281,23 +713,59 @@ mod tests {
         5007,
     ));
 
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
     fn from(origin: &mut Origin, body: Body) -> Decoded {
         Decoded::Datagram(origin.stamp(body))
     }
 
+    fn announce(text: &str) -> Body {
+        Announcement::Announce { text: text.into() }.into()
+    }
+
+    fn welcome(session: SessionId, players: &[&str]) -> Body {
+        Body::Welcome {
+            player: "alice".into(),
+            to_session: session,
+            players: players.iter().map(|p| p.to_string()).collect(),
+            moves: vec!["roll".into()],
+            game: None,
+            ranking: vec![],
+        }
+    }
+
+    /// What was shown, as the texts of announcements and the kinds of everything else.
+    fn shown(reactions: Vec<Reaction>) -> Vec<String> {
+        reactions
+            .into_iter()
+            .filter_map(|r| match r {
+                Reaction::Show(Event::Announcement(Announcement::Announce { text })) => Some(text),
+                Reaction::Show(Event::Lost { count, .. }) => Some(format!("lost {count}")),
+                Reaction::Show(event) => Some(event.to_json()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// alice, welcomed at `t0` by `host` (its hello is number 1, the welcome number 2).
+    fn welcomed(t0: Instant) -> (Player, Origin) {
+        let mut alice = Player::new("alice", 1, Options::default(), t0);
+        let mut host = Origin::new("announcer");
+        alice.receive(from(&mut host, Body::Hello { moves: vec![] }), SOURCE, t0);
+        let reactions = alice.receive(from(&mut host, welcome(1, &["alice"])), SOURCE, t0);
+        assert!(matches!(
+            reactions[0],
+            Reaction::Show(Event::Welcome { .. })
+        ));
+        (alice, host)
+    }
+
     #[test]
     fn moves_are_private_and_the_rest_is_chat() {
-        let mut alice = Player::new("alice", 1);
-        let mut host = Origin::new("announcer");
-        alice.receive(
-            from(
-                &mut host,
-                Body::Hello {
-                    moves: vec!["roll".into()],
-                },
-            ),
-            SOURCE,
-        );
+        let t0 = Instant::now();
+        let (mut alice, _) = welcomed(t0);
         assert_eq!(
             alice.typed(" ROLL "),
             vec![Reaction::Send(Body::Move {
@@ -319,49 +787,59 @@ mod tests {
         // Another player's move is never shown.
         let mut bob = Origin::new("bob");
         assert_eq!(
-            alice.receive(from(&mut bob, Body::Move { text: "a".into() }), SOURCE),
+            alice.receive(from(&mut bob, Body::Move { text: "a".into() }), SOURCE, t0),
             vec![]
         );
     }
 
     #[test]
-    fn a_new_announcer_is_joined_once() {
-        let mut alice = Player::new("alice", 1);
+    fn a_player_joins_an_announcer_until_it_is_welcomed() {
+        let t0 = Instant::now();
+        let mut alice = Player::new("alice", 1, Options::default(), t0);
         let mut host = Origin::new("announcer");
+        // Right after our own join, the announcer is answering it: no second join yet.
         let hello = Body::Hello { moves: vec![] };
         assert_eq!(
-            alice.receive(from(&mut host, hello.clone()), SOURCE),
+            alice.receive(from(&mut host, hello.clone()), SOURCE, t0),
+            vec![]
+        );
+        assert_eq!(alice.next_deadline(), Some(t0 + JOIN_RETRY));
+        // Our join or its welcome was lost: ask again.
+        assert_eq!(
+            alice.tick(t0 + JOIN_RETRY),
             vec![Reaction::Send(Body::Join)]
         );
-        let welcome = Body::Welcome {
-            player: "alice".into(),
-            to_session: 1,
-            players: vec!["bob".into(), "alice".into()],
-            moves: vec![],
-        };
+        let reactions = alice.receive(
+            from(&mut host, welcome(1, &["bob", "alice"])),
+            SOURCE,
+            t0 + ms(501),
+        );
         assert!(matches!(
-            alice.receive(from(&mut host, welcome), SOURCE)[0],
+            reactions[0],
             Reaction::Show(Event::Welcome { .. })
         ));
-        assert_eq!(alice.receive(from(&mut host, hello), SOURCE), vec![]);
+        assert_eq!(alice.tick(t0 + ms(1100)), vec![]);
+        assert_eq!(alice.receive(from(&mut host, hello), SOURCE, t0), vec![]);
         // bob was in the welcome: his join (again) is not news.
         let mut bob = Origin::new("bob");
-        assert_eq!(alice.receive(from(&mut bob, Body::Join), SOURCE), vec![]);
+        assert_eq!(
+            alice.receive(from(&mut bob, Body::Join), SOURCE, t0),
+            vec![]
+        );
     }
 
     #[test]
     fn someone_elses_refusal_or_tell_is_not_ours() {
-        let mut alice = Player::new("alice", 1);
-        let mut host = Origin::new("announcer");
+        let t0 = Instant::now();
+        let (mut alice, mut host) = welcomed(t0);
         let refuse = |session| Body::Refuse {
             player: "alice".into(),
             to_session: session,
             reason: "name taken".into(),
         };
-        assert_eq!(alice.receive(from(&mut host, refuse(2)), SOURCE), vec![]);
         assert_eq!(
-            alice.receive(from(&mut host, refuse(1)), SOURCE)[1],
-            Reaction::Exit(Outcome::Refused("name taken".into()))
+            alice.receive(from(&mut host, refuse(2)), SOURCE, t0),
+            vec![]
         );
         let tell = |to: &str| {
             Body::from(Announcement::Tell {
@@ -369,25 +847,168 @@ mod tests {
                 text: "psst".into(),
             })
         };
-        assert_eq!(alice.receive(from(&mut host, tell("bob")), SOURCE), vec![]);
         assert_eq!(
-            alice.receive(from(&mut host, tell("alice")), SOURCE).len(),
+            alice.receive(from(&mut host, tell("bob")), SOURCE, t0),
+            vec![]
+        );
+        assert_eq!(
+            alice
+                .receive(from(&mut host, tell("alice")), SOURCE, t0)
+                .len(),
             1
+        );
+        assert_eq!(
+            alice.receive(from(&mut host, refuse(1)), SOURCE, t0)[1],
+            Reaction::Exit(Outcome::Refused("name taken".into()))
         );
     }
 
     #[test]
     fn plain_text_and_garbage() {
-        let mut alice = Player::new("alice", 1);
+        let t0 = Instant::now();
+        let mut alice = Player::new("alice", 1, Options::default(), t0);
         assert_eq!(
-            alice.receive(protocol::decode(b"user1: Hola"), SOURCE),
+            alice.receive(protocol::decode(b"user1: Hola"), SOURCE, t0),
             vec![Reaction::Show(Event::Chat {
                 from: "user1".into(),
                 text: "Hola".into()
             })]
         );
-        assert_eq!(alice.receive(protocol::decode(&[0xff]), SOURCE).len(), 1);
-        assert_eq!(alice.receive(protocol::decode(&[0xfe]), SOURCE), vec![]);
+        assert_eq!(
+            alice.receive(protocol::decode(&[0xff]), SOURCE, t0).len(),
+            1
+        );
+        assert_eq!(alice.receive(protocol::decode(&[0xfe]), SOURCE, t0), vec![]);
         assert_eq!(alice.bad_datagrams(), 2);
+    }
+
+    #[test]
+    fn announcer_events_are_shown_in_order_once_and_gaps_are_asked_for() {
+        let t0 = Instant::now();
+        let (mut alice, mut host) = welcomed(t0);
+        let three = host.stamp(announce("3"));
+        let four = host.stamp(announce("4"));
+        assert_eq!(
+            shown(alice.receive(Decoded::Datagram(four.clone()), SOURCE, t0)),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            alice.tick(t0 + reliable::NACK_DELAY),
+            vec![Reaction::Send(Body::Nack {
+                to: host.session(),
+                ranges: vec![(3, 3)]
+            })]
+        );
+        // Someone asking for our own datagrams gets them again.
+        let mut bob = Origin::new("bob");
+        assert_eq!(
+            alice.receive(
+                from(
+                    &mut bob,
+                    Body::Nack {
+                        to: 1,
+                        ranges: vec![(1, 1)]
+                    }
+                ),
+                SOURCE,
+                t0
+            ),
+            vec![Reaction::Repair(vec![(1, 1)])]
+        );
+        assert_eq!(
+            shown(alice.receive(Decoded::Datagram(three.clone()), SOURCE, t0 + ms(20))),
+            ["3", "4"]
+        );
+        assert!(
+            alice
+                .receive(Decoded::Datagram(three), SOURCE, t0)
+                .is_empty()
+        );
+        assert!(
+            alice
+                .receive(Decoded::Datagram(four), SOURCE, t0)
+                .is_empty()
+        );
+        // What the announcer no longer has is shown as a gap, in its place.
+        host.stamp(announce("5"));
+        let six = host.stamp(announce("6"));
+        alice.receive(Decoded::Datagram(six), SOURCE, t0);
+        assert_eq!(
+            shown(alice.receive(
+                from(
+                    &mut host,
+                    Body::Expired {
+                        ranges: vec![(5, 5)]
+                    }
+                ),
+                SOURCE,
+                t0
+            )),
+            ["lost 1", "6"]
+        );
+        assert_eq!(alice.stats().repaired, 1);
+    }
+
+    #[test]
+    fn a_silent_announcer_is_reported_and_a_new_run_is_followed() {
+        let t0 = Instant::now();
+        let (mut alice, mut old) = welcomed(t0);
+        let silence = reliable::ANNOUNCER_HEARTBEAT * reliable::MISSED_BEATS;
+        assert_eq!(alice.next_deadline(), Some(t0 + silence));
+        assert_eq!(
+            shown(alice.tick(t0 + silence)),
+            [r#"{"kind":"announcer","state":"unreachable"}"#]
+        );
+        // A new run says hello: followed, joined at once.
+        let mut new = Origin::new("announcer");
+        let later = t0 + silence + ms(1);
+        assert_eq!(
+            shown(alice.receive(from(&mut new, Body::Hello { moves: vec![] }), SOURCE, later)),
+            [r#"{"kind":"announcer","state":"restarted"}"#]
+        );
+        assert_eq!(alice.tick(later), vec![Reaction::Send(Body::Join)]);
+        // Nothing from the old run is shown again, nor the new one's before its welcome.
+        assert!(
+            alice
+                .receive(from(&mut old, announce("old")), SOURCE, later)
+                .is_empty()
+        );
+        assert!(
+            alice
+                .receive(from(&mut new, announce("early")), SOURCE, later)
+                .is_empty()
+        );
+        let reactions = alice.receive(from(&mut new, welcome(1, &["alice"])), SOURCE, later);
+        assert!(matches!(
+            reactions[0],
+            Reaction::Show(Event::Welcome { .. })
+        ));
+        assert_eq!(
+            shown(alice.receive(from(&mut new, announce("new")), SOURCE, later)),
+            ["new"]
+        );
+    }
+
+    #[test]
+    fn an_announcer_heard_again_is_back() {
+        let t0 = Instant::now();
+        let (mut alice, host) = welcomed(t0);
+        let silence = reliable::ANNOUNCER_HEARTBEAT * reliable::MISSED_BEATS;
+        alice.tick(t0 + silence);
+        let beat = Decoded::Datagram(Datagram {
+            v: protocol::VERSION,
+            from: "announcer".into(),
+            session: host.session(),
+            seq: 0,
+            body: Body::Heartbeat {
+                last: 2,
+                every_ms: 250,
+                announcer: true,
+            },
+        });
+        assert_eq!(
+            shown(alice.receive(beat, SOURCE, t0 + silence * 2)),
+            [r#"{"kind":"announcer","state":"back"}"#]
+        );
     }
 }

@@ -77,6 +77,12 @@ pub enum Body {
         players: Vec<String>,
         /// Lines that are moves in this game.
         moves: Vec<String>,
+        /// The game in progress, for a player who joins in the middle: its title and text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        game: Option<Game>,
+        /// The latest ranking sent, if any.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ranking: Vec<Entry>,
     },
     /// The announcer refused a player's join (a name already taken, an invalid name).
     Refuse {
@@ -91,6 +97,52 @@ pub enum Body {
     Close {
         /// Why, for players to show.
         text: String,
+    },
+    /// A player left the game: it said so, or it fell silent. Sent by the announcer, so that
+    /// players who missed the player's own `leave` hear of it too.
+    Left {
+        /// Who left.
+        player: String,
+        /// The session that left: a player who reads its own session here was dropped while
+        /// still running, and joins again.
+        to_session: SessionId,
+        /// Why ("quit", "connection lost"…).
+        reason: String,
+    },
+    /// "I am alive, and my latest numbered datagram is `last`" (0: none yet), from anyone who
+    /// has been quiet for `every_ms`. Not numbered itself (its `seq` is 0): losing one loses
+    /// nothing.
+    Heartbeat {
+        /// The sender's latest numbered datagram.
+        last: u64,
+        /// How often the sender beats when quiet, in milliseconds.
+        every_ms: u32,
+        /// Whether the sender is an announcer.
+        announcer: bool,
+    },
+    /// "Please send again": session `to`'s numbered datagrams in `ranges` (inclusive pairs)
+    /// did not arrive. Sent to the whole group, so that others missing the same hold back.
+    Nack {
+        /// The session whose datagrams are missing.
+        to: SessionId,
+        /// The missing sequence numbers, as `[first, last]` pairs.
+        ranges: Vec<(u64, u64)>,
+    },
+    /// The answer to a NACK for datagrams the sender no longer keeps: lost for good.
+    Expired {
+        /// The sequence numbers that are gone, as `[first, last]` pairs.
+        ranges: Vec<(u64, u64)>,
+    },
+    /// One piece of an event too large for one datagram: the `data` of pieces 1 to `parts`,
+    /// joined in order, is the event's JSON object. Each piece is numbered and repaired like
+    /// any other datagram.
+    Fragment {
+        /// Which piece, from 1.
+        part: u32,
+        /// How many pieces the event has.
+        parts: u32,
+        /// This piece of the event's JSON text.
+        data: String,
     },
     /// What a game script says to the players: shown by every player as it is.
     #[serde(untagged)]
@@ -153,6 +205,15 @@ pub enum Announcement {
     },
 }
 
+/// The game in progress, as a late joiner is told it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Game {
+    /// The title its `game_start` gave.
+    pub title: String,
+    /// The line under the title.
+    pub text: String,
+}
+
 /// One line of a ranking.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -167,9 +228,26 @@ pub struct Entry {
 impl Body {
     /// True for the kinds only an announcer sends.
     pub fn is_from_announcer(&self) -> bool {
+        match self {
+            Body::Heartbeat { announcer, .. } => *announcer,
+            Body::Join
+            | Body::Leave { .. }
+            | Body::Chat { .. }
+            | Body::Move { .. }
+            | Body::Nack { .. }
+            | Body::Expired { .. }
+            | Body::Fragment { .. } => false,
+            _ => true,
+        }
+    }
+
+    /// True for the kinds that take a place in the sender's sequence, so that receivers notice
+    /// when one is missing and ask for it again. Heartbeats and repair requests are not
+    /// numbered: they are worth nothing once late.
+    pub fn is_numbered(&self) -> bool {
         !matches!(
             self,
-            Body::Join | Body::Leave { .. } | Body::Chat { .. } | Body::Move { .. }
+            Body::Heartbeat { .. } | Body::Nack { .. } | Body::Expired { .. }
         )
     }
 }
@@ -180,46 +258,74 @@ impl From<Announcement> for Body {
     }
 }
 
-/// A datagram that would not fit in [`MAX_DATAGRAM`] bytes.
+/// The largest event, encoded: a larger one is refused (with the script's file and line)
+/// rather than split into more datagrams than any game needs. A ranking of 300 players takes
+/// about 15 KiB.
+pub const MAX_EVENT: usize = 64 * 1024;
+
+/// An event too large to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TooLarge {
     /// The size it would have had.
     pub bytes: usize,
+    /// The limit it went over.
+    pub limit: usize,
 }
 
 impl std::fmt::Display for TooLarge {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "the event takes {} bytes on the wire, over the {MAX_DATAGRAM}-byte limit of one datagram",
-            self.bytes
+            "the event takes {} bytes on the wire, over the limit of {} bytes",
+            self.bytes, self.limit
         )
     }
 }
 
 impl std::error::Error for TooLarge {}
 
-/// Encodes a datagram, refusing one over [`MAX_DATAGRAM`] bytes.
+/// Encodes one datagram whole, refusing one over [`MAX_DATAGRAM`] bytes. Senders use
+/// [`Origin::datagrams`], which splits large events; this is for tools and tests.
 pub fn encode(datagram: &Datagram) -> Result<Vec<u8>, TooLarge> {
     // Serializing our own types into a Vec cannot fail: every field is a string, number or list.
     let bytes = serde_json::to_vec(datagram).expect("a Datagram always serializes");
     if bytes.len() > MAX_DATAGRAM {
-        return Err(TooLarge { bytes: bytes.len() });
+        return Err(TooLarge {
+            bytes: bytes.len(),
+            limit: MAX_DATAGRAM,
+        });
     }
     Ok(bytes)
 }
 
-/// Checks that a body fits in one datagram whoever sends it, before it is queued:
-/// it is encoded under the largest header a sender can have.
-pub fn check_fits(body: &Body) -> Result<(), TooLarge> {
-    let widest = Datagram {
-        v: VERSION,
-        from: "W".repeat(MAX_NAME_CHARS * 4),
-        session: (1 << 53) - 1,
-        seq: u64::MAX,
-        body: body.clone(),
-    };
-    encode(&widest).map(|_| ())
+/// A body encoded once, as a JSON object, ready to go out under any sender's header: the
+/// script API encodes an announcement when it is made (to refuse one too large while the
+/// script's line is known) and the announcer sends those same bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payload(String);
+
+impl Payload {
+    /// Encodes `body`, refusing one over [`MAX_EVENT`] bytes.
+    pub fn new(body: &Body) -> Result<Payload, TooLarge> {
+        let json = serde_json::to_string(body).expect("a Body always serializes");
+        if json.len() > MAX_EVENT {
+            return Err(TooLarge {
+                bytes: json.len(),
+                limit: MAX_EVENT,
+            });
+        }
+        Ok(Payload(json))
+    }
+
+    /// The encoded size, in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Never true: a body always has at least its `kind`.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// What arrived, once read.
@@ -302,7 +408,19 @@ pub fn decode(bytes: &[u8]) -> Decoded {
 /// serde's derived `Body` would first fail on the `kind` and format an error listing every kind,
 /// then try the announcement (a fifth of a player's work per event, measured with callgrind).
 const CONTROL_KINDS: &[&str] = &[
-    "join", "leave", "chat", "move", "hello", "welcome", "refuse", "close",
+    "join",
+    "leave",
+    "chat",
+    "move",
+    "hello",
+    "welcome",
+    "refuse",
+    "close",
+    "left",
+    "heartbeat",
+    "nack",
+    "expired",
+    "fragment",
 ];
 
 /// A datagram's header, read apart from its body.
@@ -321,13 +439,7 @@ fn decode_ours(object: serde_json::Map<String, serde_json::Value>) -> Decoded {
         None => return Decoded::Invalid(Invalid::Malformed("`v` is not a number".into())),
     }
     let object = serde_json::Value::Object(object);
-    let body = match object.get("kind").and_then(serde_json::Value::as_str) {
-        Some(kind) if !CONTROL_KINDS.contains(&kind) => {
-            Announcement::deserialize(&object).map(Body::Announcement)
-        }
-        _ => Body::deserialize(&object),
-    };
-    match (Header::deserialize(&object), body) {
+    match (Header::deserialize(&object), body_from(&object)) {
         (Ok(header), Ok(body)) => Decoded::Datagram(Datagram {
             v: VERSION,
             from: header.from,
@@ -336,6 +448,16 @@ fn decode_ours(object: serde_json::Map<String, serde_json::Value>) -> Decoded {
             body,
         }),
         (Err(e), _) | (_, Err(e)) => Decoded::Invalid(Invalid::Malformed(e.to_string())),
+    }
+}
+
+/// Reads the body of a datagram (or of a reassembled event) from its JSON object.
+fn body_from(object: &serde_json::Value) -> Result<Body, serde_json::Error> {
+    match object.get("kind").and_then(serde_json::Value::as_str) {
+        Some(kind) if !CONTROL_KINDS.contains(&kind) => {
+            Announcement::deserialize(object).map(Body::Announcement)
+        }
+        _ => Body::deserialize(object),
     }
 }
 
@@ -374,14 +496,29 @@ pub struct Origin {
     name: String,
     session: SessionId,
     next_seq: u64,
+    /// `{"v":1,"from":NAME,"session":SESSION,`: how every datagram of ours begins, so that our
+    /// own datagrams, looped back by the kernel, are known without decoding them.
+    prefix: String,
 }
+
+/// What a fragment's body adds around its data, at most (kind, part and parts up to 10
+/// digits, quotes and braces); with the header's maximum, it bounds each piece's size.
+const FRAGMENT_OVERHEAD: usize = 64;
 
 impl Origin {
     /// A new sender called `name`, with a fresh session.
     pub fn new(name: impl Into<String>) -> Origin {
+        Origin::with_session(name, new_session())
+    }
+
+    /// A sender called `name` in a given session (tests and tools).
+    pub fn with_session(name: impl Into<String>, session: SessionId) -> Origin {
+        let name = name.into();
+        let quoted = serde_json::to_string(&name).expect("a string always serializes");
         Origin {
-            name: name.into(),
-            session: new_session(),
+            prefix: format!("{{\"v\":{VERSION},\"from\":{quoted},\"session\":{session},"),
+            name,
+            session,
             next_seq: 1,
         }
     }
@@ -396,10 +533,23 @@ impl Origin {
         self.session
     }
 
-    /// Wraps `body` in the next datagram of this sender.
+    /// The latest sequence number given out (0 before the first).
+    pub fn last_seq(&self) -> u64 {
+        self.next_seq - 1
+    }
+
+    /// Whether `bytes` is one of our own datagrams (the multicast loop sends them back).
+    pub fn is_own(&self, bytes: &[u8]) -> bool {
+        bytes.starts_with(self.prefix.as_bytes())
+    }
+
+    /// Wraps `body` in the next datagram of this sender (numbered or not, as its kind is).
     pub fn stamp(&mut self, body: Body) -> Datagram {
-        let seq = self.next_seq;
-        self.next_seq += 1;
+        let seq = if body.is_numbered() {
+            self.take_seq()
+        } else {
+            0
+        };
         Datagram {
             v: VERSION,
             from: self.name.clone(),
@@ -407,6 +557,137 @@ impl Origin {
             seq,
             body,
         }
+    }
+
+    fn take_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
+    }
+
+    /// One datagram: our header, then the body's fields (`body` is a JSON object).
+    fn with_header(&self, seq: u64, body: &str) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.prefix.len() + 30 + body.len());
+        bytes.extend_from_slice(self.prefix.as_bytes());
+        bytes.extend_from_slice(format!("\"seq\":{seq},").as_bytes());
+        bytes.extend_from_slice(&body.as_bytes()[1..]);
+        bytes
+    }
+
+    /// The numbered datagrams that carry `payload`, each with its sequence number: one when it
+    /// fits in [`MAX_DATAGRAM`] bytes, else its fragments.
+    pub fn datagrams(&mut self, payload: &Payload) -> Vec<(u64, Vec<u8>)> {
+        // The widest a header can get: ours, with a sequence number of 20 digits.
+        let header = self.prefix.len() + "\"seq\":,".len() + 20;
+        if header + payload.len() <= MAX_DATAGRAM {
+            let seq = self.take_seq();
+            return vec![(seq, self.with_header(seq, &payload.0))];
+        }
+        let pieces = split_escaped(&payload.0, MAX_DATAGRAM - header - FRAGMENT_OVERHEAD);
+        let parts = pieces.len() as u32;
+        pieces
+            .into_iter()
+            .enumerate()
+            .map(|(index, data)| {
+                let body = Body::Fragment {
+                    part: index as u32 + 1,
+                    parts,
+                    data: data.to_string(),
+                };
+                let json = serde_json::to_string(&body).expect("a Body always serializes");
+                let seq = self.take_seq();
+                (seq, self.with_header(seq, &json))
+            })
+            .collect()
+    }
+
+    /// A datagram that is not numbered (heartbeat, NACK, expiry): small by construction.
+    pub fn control(&self, body: &Body) -> Vec<u8> {
+        debug_assert!(!body.is_numbered());
+        let json = serde_json::to_string(body).expect("a Body always serializes");
+        self.with_header(0, &json)
+    }
+}
+
+/// Splits `text` into pieces whose JSON string escaping takes at most `budget` bytes each,
+/// never inside a character.
+fn split_escaped(text: &str, budget: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut size = 0;
+    for (at, c) in text.char_indices() {
+        let escaped = match c {
+            '"' | '\\' => 2,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8(),
+        };
+        if size + escaped > budget {
+            pieces.push(&text[start..at]);
+            start = at;
+            size = 0;
+        }
+        size += escaped;
+    }
+    pieces.push(&text[start..]);
+    pieces
+}
+
+/// Puts fragmented events back together. One per sender, fed that sender's numbered datagrams
+/// in order (after loss repair), and reset when some of them were lost for good.
+#[derive(Debug, Default)]
+pub struct Reassembly {
+    data: String,
+    parts: u32,
+    next_part: u32,
+}
+
+impl Reassembly {
+    /// Takes the sender's next datagram. Gives back a whole one (this one, or the event this
+    /// fragment completes), `None` while an event is incomplete, or why a completed event
+    /// cannot be read.
+    pub fn add(&mut self, datagram: Datagram) -> Result<Option<Datagram>, Invalid> {
+        let Body::Fragment { part, parts, data } = datagram.body else {
+            self.reset();
+            return Ok(Some(datagram));
+        };
+        if part == 1 {
+            self.reset();
+            self.parts = parts;
+            self.next_part = 1;
+        }
+        if part != self.next_part || parts != self.parts || parts < 2 {
+            // A piece of an event whose beginning we never had (we started listening in its
+            // middle): nothing to show.
+            self.reset();
+            return Ok(None);
+        }
+        self.data.push_str(&data);
+        if self.data.len() > MAX_EVENT {
+            self.reset();
+            return Err(Invalid::Malformed(
+                "a fragmented event over the size limit".into(),
+            ));
+        }
+        if part < parts {
+            self.next_part += 1;
+            return Ok(None);
+        }
+        let json = std::mem::take(&mut self.data);
+        self.reset();
+        let body = serde_json::from_str::<serde_json::Value>(&json)
+            .and_then(|value| body_from(&value))
+            .map_err(|e| Invalid::Malformed(format!("a fragmented event: {e}")))?;
+        if let Body::Fragment { .. } = body {
+            return Err(Invalid::Malformed("a fragment inside a fragment".into()));
+        }
+        Ok(Some(Datagram { body, ..datagram }))
+    }
+
+    /// Forgets an incomplete event (some of its pieces are lost for good).
+    pub fn reset(&mut self) {
+        self.data.clear();
+        self.parts = 0;
+        self.next_part = 0;
     }
 }
 
@@ -464,6 +745,28 @@ mod tests {
             .into(),
             Announcement::GameEnd { text: "".into() }.into(),
             Body::Close { text: "bye".into() },
+            Body::Left {
+                player: "bob".into(),
+                to_session: 9,
+                reason: "connection lost".into(),
+            },
+            Body::Heartbeat {
+                last: 41,
+                every_ms: 250,
+                announcer: true,
+            },
+            Body::Nack {
+                to: 12,
+                ranges: vec![(3, 5), (9, 9)],
+            },
+            Body::Expired {
+                ranges: vec![(1, 2)],
+            },
+            Body::Fragment {
+                part: 1,
+                parts: 2,
+                data: "{\"kind\":".into(),
+            },
         ];
         for body in bodies {
             assert_round_trip(body);
@@ -510,6 +813,23 @@ mod tests {
                 to_session: 7,
                 players: vec!["bob".into()],
                 moves: vec![],
+                game: None,
+                ranking: vec![],
+            },
+            Body::Welcome {
+                player: "bob".into(),
+                to_session: 7,
+                players: vec!["ann".into(), "bob".into()],
+                moves: vec!["roll".into()],
+                game: Some(Game {
+                    title: "Dice".into(),
+                    text: "first to 20".into(),
+                }),
+                ranking: vec![Entry {
+                    rank: 1,
+                    name: "ann".into(),
+                    score: 12,
+                }],
             },
             Body::Refuse {
                 player: "bob".into(),
@@ -573,23 +893,114 @@ mod tests {
         assert_eq!(decode(&[0u8; 100]), Decoded::Invalid(Invalid::Binary));
     }
 
+    /// What `origin` sends for `body`, decoded and reassembled as a receiver would.
+    fn through_the_wire(origin: &mut Origin, body: &Body) -> (usize, Datagram) {
+        let datagrams = origin.datagrams(&Payload::new(body).unwrap());
+        let count = datagrams.len();
+        let mut reassembly = Reassembly::default();
+        let mut whole = None;
+        for (seq, bytes) in datagrams {
+            assert!(bytes.len() <= MAX_DATAGRAM, "{} bytes", bytes.len());
+            let Decoded::Datagram(datagram) = decode(&bytes) else {
+                panic!("not ours: {}", String::from_utf8_lossy(&bytes));
+            };
+            assert_eq!(datagram.seq, seq);
+            assert!(whole.is_none(), "complete before its last piece");
+            whole = reassembly.add(datagram).unwrap();
+        }
+        (count, whole.expect("the last piece completes the event"))
+    }
+
+    #[test]
+    fn small_events_take_one_datagram_and_large_ones_are_split() {
+        let mut origin = Origin::new("announcer");
+        let small: Body = Announcement::Announce { text: "hi".into() }.into();
+        let (count, datagram) = through_the_wire(&mut origin, &small);
+        assert_eq!((count, datagram.body, datagram.seq), (1, small, 1));
+
+        // 300 players, names with quotes, backslashes, control characters and wide
+        // characters, so that escaping changes sizes.
+        let entries: Vec<Entry> = (1..=300)
+            .map(|i| Entry {
+                rank: i,
+                name: format!("pl\"a\\y\u{1}é🎲{i}"),
+                score: 1000 - i64::from(i),
+            })
+            .collect();
+        let ranking: Body = Announcement::Ranking { entries }.into();
+        let (count, datagram) = through_the_wire(&mut origin, &ranking);
+        assert!(count > 10, "{count} pieces");
+        assert_eq!(datagram.body, ranking);
+        assert_eq!(datagram.seq, 1 + count as u64, "the last piece's number");
+        assert_eq!(origin.last_seq(), 1 + count as u64);
+    }
+
+    #[test]
+    fn a_piece_out_of_place_drops_the_event_not_the_next() {
+        let mut origin = Origin::new("announcer");
+        let long: Body = Announcement::Announce {
+            text: "x".repeat(3000),
+        }
+        .into();
+        let pieces = origin.datagrams(&Payload::new(&long).unwrap());
+        assert!(pieces.len() >= 3);
+        let read = |bytes: &[u8]| match decode(bytes) {
+            Decoded::Datagram(d) => d,
+            other => panic!("{other:?}"),
+        };
+        let mut reassembly = Reassembly::default();
+        // Listening from the middle of an event: its pieces are dropped quietly.
+        assert_eq!(reassembly.add(read(&pieces[1].1)), Ok(None));
+        assert_eq!(reassembly.add(read(&pieces[2].1)), Ok(None));
+        let (_, next) = through_the_wire(&mut origin, &long);
+        assert_eq!(next.body, long);
+    }
+
     #[test]
     fn oversized_events_are_refused() {
         let body: Body = Announcement::Announce {
+            text: "x".repeat(MAX_EVENT),
+        }
+        .into();
+        assert!(Payload::new(&body).is_err());
+        let fits: Body = Announcement::Announce {
             text: "x".repeat(MAX_DATAGRAM),
         }
         .into();
-        assert!(check_fits(&body).is_err());
-        assert!(encode(&sample(body)).is_err());
-        assert!(
-            check_fits(
-                &Announcement::Announce {
-                    text: "x".repeat(1000)
-                }
-                .into()
-            )
-            .is_ok()
-        );
+        assert!(Payload::new(&fits).is_ok());
+        assert!(encode(&sample(fits)).is_err(), "more than one datagram");
+    }
+
+    #[test]
+    fn our_own_datagrams_are_known_without_decoding() {
+        let mut origin = Origin::with_session("a\"n", 42);
+        let (_, bytes) = origin
+            .datagrams(&Payload::new(&Body::Join).unwrap())
+            .remove(0);
+        assert!(origin.is_own(&bytes));
+        assert!(origin.is_own(&origin.control(&Body::Heartbeat {
+            last: 1,
+            every_ms: 250,
+            announcer: false
+        })));
+        let other = Origin::with_session("a\"n", 43);
+        assert!(!other.is_own(&bytes));
+        let Decoded::Datagram(datagram) = decode(&bytes) else {
+            panic!()
+        };
+        assert_eq!((datagram.from.as_str(), datagram.session), ("a\"n", 42));
+    }
+
+    #[test]
+    fn heartbeats_and_nacks_are_not_numbered() {
+        let mut origin = Origin::new("alice");
+        assert_eq!(origin.stamp(Body::Join).seq, 1);
+        let nack = origin.stamp(Body::Nack {
+            to: 1,
+            ranges: vec![(1, 1)],
+        });
+        assert_eq!(nack.seq, 0);
+        assert_eq!(origin.stamp(Body::Chat { text: "x".into() }).seq, 2);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use owo_colors::OwoColorize;
 use unicode_width::UnicodeWidthStr;
 
-use crate::event::Event;
+use crate::event::{Event, Link};
 use crate::protocol::{Announcement, Entry};
 
 /// Where banner text wraps: narrow enough for an 80-column terminal with room to spare.
@@ -39,6 +39,8 @@ impl Style {
                 player,
                 players,
                 moves,
+                game,
+                ranking,
             } => {
                 let others: Vec<String> = players
                     .iter()
@@ -57,7 +59,21 @@ impl Style {
                         visible(&moves.join(", "))
                     ));
                 }
-                self.paint(&line, |s| s.bold().to_string())
+                let mut out = self.paint(&line, |s| s.bold().to_string());
+                // A late joiner sees where the game stands before the live events.
+                if let Some(game) = game {
+                    out.push('\n');
+                    out.push_str(&self.banner(
+                        &format!("GAME IN PROGRESS: {}", visible(&game.title)),
+                        &game.text,
+                        |s| s.green().bold().to_string(),
+                    ));
+                }
+                if !ranking.is_empty() {
+                    out.push('\n');
+                    out.push_str(&self.table(ranking));
+                }
+                out
             }
             Event::Refused { player, reason } => self.paint(
                 &format!(
@@ -84,6 +100,22 @@ impl Style {
             Event::Close { text } => self.paint(
                 &format!("The announcer closed the game: {}", visible(text)),
                 |s| s.dimmed().to_string(),
+            ),
+            Event::Lost { from, count } => self.paint(
+                &format!(
+                    "[{count} message{} from {} lost]",
+                    if *count == 1 { "" } else { "s" },
+                    visible(from)
+                ),
+                |s| s.red().to_string(),
+            ),
+            Event::Announcer { state } => self.paint(
+                match state {
+                    Link::Unreachable => "[announcer unreachable: waiting for it]",
+                    Link::Back => "[announcer back]",
+                    Link::Restarted => "[the announcer restarted: joining its new game]",
+                },
+                |s| s.yellow().to_string(),
             ),
             Event::Notice { text } => {
                 self.paint(&format!("[{}]", visible(text)), |s| s.dimmed().to_string())

@@ -36,6 +36,14 @@ struct Cli {
     /// Do not reload the script when its files are saved
     #[arg(long)]
     no_watch: bool,
+    /// How often the announcer beats when it has nothing to say, in seconds (players notice
+    /// a lost last event, and a silent announcer, from these)
+    #[arg(long, default_value_t = 0.25, value_name = "SECONDS", value_parser = parse_interval)]
+    heartbeat: f64,
+    /// A player is gone ("connection lost") after this many of its heartbeats without a word
+    #[arg(long, default_value_t = gamecast::reliable::MISSED_BEATS, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    missed: u32,
     /// Only load the script and run its top level, without any network: report errors with
     /// file:line and exit non-zero on any (for editors and CI)
     #[arg(long)]
@@ -56,6 +64,15 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
         Ok(seconds) if seconds.is_finite() && (0.0..=3600.0).contains(&seconds) => Ok(seconds),
         _ => Err(format!(
             "expected a number of seconds from 0 to 3600, not {text:?}"
+        )),
+    }
+}
+
+fn parse_interval(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && (0.01..=60.0).contains(&seconds) => Ok(seconds),
+        _ => Err(format!(
+            "expected a number of seconds from 0.01 to 60, not {text:?}"
         )),
     }
 }
@@ -85,6 +102,8 @@ fn main() -> ExitCode {
             json: cli.json,
             colour: gamecast::render::colour_wanted(std::io::stdout().is_terminal()),
             watch: !cli.no_watch,
+            heartbeat: Duration::from_secs_f64(cli.heartbeat),
+            missed: cli.missed,
         };
         // One thread: the event loop is one Lua state and one socket; more threads would only
         // add hand-offs between them (measured in docs/BENCHMARKS.md).

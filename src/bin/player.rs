@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use gamecast::event::Event;
-use gamecast::player::{self, Outcome};
+use gamecast::player::{self, Options, Outcome, Played};
 use gamecast::render::{self, Style};
 use gamecast::transport::{NetArgs, Transport};
 use rustyline::ExternalPrinter as _;
@@ -27,6 +27,25 @@ struct Cli {
     /// (for bots, tests and tools)
     #[arg(long)]
     json: bool,
+    /// How often to tell the announcer we are here when we have nothing to say, in seconds
+    #[arg(long, default_value_t = 0.5, value_name = "SECONDS", value_parser = parse_interval)]
+    heartbeat: f64,
+    /// The announcer is unreachable after this many of its heartbeats without a word
+    #[arg(long, default_value_t = gamecast::reliable::MISSED_BEATS, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    missed: u32,
+    /// On exit, print what loss repair did as one JSON object on stderr (for benchmarks)
+    #[arg(long)]
+    stats: bool,
+}
+
+fn parse_interval(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && (0.01..=60.0).contains(&seconds) => Ok(seconds),
+        _ => Err(format!(
+            "expected a number of seconds from 0.01 to 60, not {text:?}"
+        )),
+    }
 }
 
 /// The lab's prompt.
@@ -60,11 +79,18 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         if let Some(warning) = transport.buffer_warning() {
             eprintln!("player: warning: {warning}");
         }
-        let outcome = if interactive {
-            play_in_terminal(&cli.name, transport).await
+        let options = Options {
+            heartbeat: std::time::Duration::from_secs_f64(cli.heartbeat),
+            missed: cli.missed,
+        };
+        let Played { outcome, stats } = if interactive {
+            play_in_terminal(&cli.name, transport, options).await
         } else {
-            play_on_pipes(&cli.name, cli.json, transport).await
+            play_on_pipes(&cli.name, cli.json, transport, options).await
         }?;
+        if cli.stats {
+            eprintln!("{}", serde_json::to_string(&stats)?);
+        }
         if let Outcome::Refused(reason) = &outcome {
             eprintln!("player: the announcer refused {:?}: {reason}", cli.name);
         }
@@ -77,7 +103,12 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
 }
 
 /// Stdin lines in, JSON or plain text out: for programs, tests and pipes.
-async fn play_on_pipes(name: &str, json: bool, transport: Transport) -> anyhow::Result<Outcome> {
+async fn play_on_pipes(
+    name: &str,
+    json: bool,
+    transport: Transport,
+    options: Options,
+) -> anyhow::Result<Played> {
     let (lines_tx, lines) = mpsc::channel(64);
     tokio::spawn(async move {
         let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
@@ -98,12 +129,16 @@ async fn play_on_pipes(name: &str, json: bool, transport: Transport) -> anyhow::
             println!("{}", style.event(&event));
         }
     };
-    player::play(name, transport, lines, show, interrupted()).await
+    player::play(name, transport, options, lines, show, interrupted()).await
 }
 
 /// A line editor at the bottom, events printed above it so that they never garble the line
 /// being typed.
-async fn play_in_terminal(name: &str, transport: Transport) -> anyhow::Result<Outcome> {
+async fn play_in_terminal(
+    name: &str,
+    transport: Transport,
+    options: Options,
+) -> anyhow::Result<Played> {
     let mut editor = rustyline::DefaultEditor::new()?;
     let mut printer = editor.create_external_printer()?;
     let editor_printer = editor.create_external_printer()?;
@@ -134,7 +169,7 @@ async fn play_in_terminal(name: &str, transport: Transport) -> anyhow::Result<Ou
         let _ = printer.print(format!("{text}\r\n"));
     };
     let mut printer_left = editor_printer;
-    let outcome = player::play(name, transport, lines, show, interrupted()).await;
+    let outcome = player::play(name, transport, options, lines, show, interrupted()).await;
     // The editor prints what it was handed on its own thread, then draws its prompt again.
     // Handing it one more (empty) line waits until it took the last event; the pause lets it
     // finish drawing, so that clearing its prompt below is the last thing on the screen.

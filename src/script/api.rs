@@ -10,7 +10,7 @@ use std::time::Duration;
 use mlua::{Function, Lua, LuaSerdeExt, Table, UserData, UserDataMethods, Value, Variadic};
 
 use super::{Action, Shared, Timer};
-use crate::protocol::{self, Announcement};
+use crate::protocol::{Announcement, Payload};
 
 /// Installs the game API as globals, with `args` as the `args` table.
 pub fn register(lua: &Lua, args: &BTreeMap<String, String>) -> mlua::Result<()> {
@@ -54,8 +54,10 @@ fn shared(lua: &Lua) -> mlua::AppDataRefMut<'_, Shared> {
 /// Queues an announcement, refusing one that cannot fit in a datagram while the script can
 /// still be told where.
 fn send(lua: &Lua, announcement: Announcement) -> mlua::Result<()> {
-    protocol::check_fits(&announcement.clone().into()).map_err(mlua::Error::runtime)?;
-    shared(lua).actions.push(Action::Send(announcement));
+    let payload = Payload::new(&announcement.clone().into()).map_err(mlua::Error::runtime)?;
+    shared(lua)
+        .actions
+        .push(Action::Send(announcement, payload));
     Ok(())
 }
 

@@ -18,13 +18,14 @@ use std::time::{Duration, Instant};
 use mlua::{Function, IntoLuaMulti, Lua, LuaSerdeExt, Value};
 
 use crate::event::Event;
-use crate::protocol::Announcement;
+use crate::protocol::{Announcement, Payload};
 
 /// What a script asked the announcer to do, in the order it asked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Send this to the group.
-    Send(Announcement),
+    /// Send this to the group: the announcement, and its encoding (made when the script
+    /// called, so that one too large is refused at the script's line, and encoded only once).
+    Send(Announcement, Payload),
     /// The set of lines that are moves changed: tell the players.
     Moves(Vec<String>),
     /// A line for the host's console (Lua `print`).

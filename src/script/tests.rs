@@ -1,7 +1,7 @@
 //! Unit tests of the Lua runtime: loading, the API's actions, timers and error positions.
 
 use super::*;
-use crate::protocol::Announcement;
+use crate::protocol::{Announcement, Payload};
 use std::io::Write;
 
 fn script(source: &str) -> Result<Script, ScriptError> {
@@ -38,11 +38,11 @@ fn api_calls_become_actions_in_order() {
     );
     assert_eq!(
         actions[1],
-        Action::Send(Announcement::Announce {
+        sent(Announcement::Announce {
             text: "hi 12".into()
         })
     );
-    let Action::Send(Announcement::Ranking { entries }) = &actions[2] else {
+    let Action::Send(Announcement::Ranking { entries }, _) = &actions[2] else {
         panic!("{actions:?}")
     };
     assert_eq!(entries[0].name, "bob");
@@ -68,14 +68,14 @@ fn handlers_see_players() {
     assert_eq!(
         s.take_actions(),
         vec![
-            Action::Send(Announcement::Announce {
+            sent(Announcement::Announce {
                 text: "alice 1".into()
             }),
-            Action::Send(Announcement::Tell {
+            sent(Announcement::Tell {
                 to: "alice".into(),
                 text: "ROLL".into()
             }),
-            Action::Send(Announcement::Announce {
+            sent(Announcement::Announce {
                 text: "alice quit 0".into()
             }),
         ]
@@ -121,7 +121,7 @@ fn timers_fire_in_order_and_cancel() {
     assert!(errors[0].0.contains("game.lua:5: boom"), "{errors:?}");
     assert_eq!(
         s.take_actions(),
-        vec![Action::Send(Announcement::Announce {
+        vec![sent(Announcement::Announce {
             text: "first".into()
         })]
     );
@@ -159,15 +159,18 @@ fn require_loads_modules_from_the_script_folder() {
     let s = Script::load(&dir.join("game.lua"), &BTreeMap::new()).unwrap();
     assert_eq!(
         s.take_actions(),
-        vec![Action::Send(Announcement::Announce { text: "5".into() })]
+        vec![sent(Announcement::Announce { text: "5".into() })]
     );
 }
 
 #[test]
 fn oversized_events_are_refused_at_the_call() {
-    let s = script("on_join(function(p)\n  announce(string.rep('x', 2000))\nend)\n").unwrap();
+    let s = script("on_join(function(p)\n  announce(string.rep('x', 70000))\nend)\n").unwrap();
     let err = s.join("a").unwrap_err().0;
-    assert!(err.contains(":2:") && err.contains("1400-byte"), "{err}");
+    assert!(
+        err.contains(":2:") && err.contains("limit of 65536 bytes"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -225,11 +228,11 @@ fn a_reload_keeps_state_timers_and_players_and_drops_removed_handlers() {
     assert_eq!(
         s.take_actions(),
         vec![
-            Action::Send(Announcement::Announce {
+            sent(Announcement::Announce {
                 text: "v2, score 1, 1 player".into()
             }),
             // The timer the first version started still fires.
-            Action::Send(Announcement::Announce {
+            sent(Announcement::Announce {
                 text: "timer of v1 for alice".into()
             }),
         ]
@@ -265,7 +268,7 @@ fn a_failed_reload_puts_everything_back() {
     s.fire_due(Instant::now());
     assert_eq!(
         s.take_actions(),
-        vec![Action::Send(Announcement::Announce { text: "v1".into() })]
+        vec![sent(Announcement::Announce { text: "v1".into() })]
     );
     assert_eq!(s.moves(), vec!["roll".to_string()]);
     let extra: Value = s.lua.globals().get("EXTRA").unwrap();
@@ -285,7 +288,7 @@ fn a_failed_reload_puts_everything_back() {
     s.message("alice", "x").unwrap();
     assert_eq!(
         s.take_actions(),
-        vec![Action::Send(Announcement::Announce { text: "v3".into() })]
+        vec![sent(Announcement::Announce { text: "v3".into() })]
     );
 }
 
@@ -306,4 +309,10 @@ fn a_script_that_replaces_state_keeps_the_games_state() {
     edit(&mut s, "state = {}\nstate.round = 1\n").unwrap();
     let round: i64 = s.lua.load("return state.round").eval().unwrap();
     assert_eq!(round, 7);
+}
+
+/// The action `announce`, `tell`… queue for `announcement`.
+fn sent(announcement: Announcement) -> Action {
+    let payload = Payload::new(&announcement.clone().into()).unwrap();
+    Action::Send(announcement, payload)
 }
