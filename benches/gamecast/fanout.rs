@@ -17,7 +17,8 @@ use gamecast::event::Event;
 use gamecast::protocol::Announcement;
 use gamecast::transport::{NetConfig, Transport};
 
-use crate::common::{Net, is_root};
+use crate::common::Net;
+use crate::common::lan::Lan;
 use crate::procs::{Counted, Host, bench_script, command, wait_counts};
 use crate::report::{Summary, mono_now, ratio, summarize};
 use crate::throughput::RawSender;
@@ -302,84 +303,17 @@ pub fn helper(args: &[String]) {
     });
 }
 
-/// A LAN of network namespaces: `gcb-a` (the sender) and `gcb-b` (the receivers) on a bridge.
-struct Lan;
-
-const SENDER: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
-const RECEIVERS: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
-
-fn ip(args: &str) {
-    let status = Command::new("ip").args(args.split(' ')).status().unwrap();
-    assert!(status.success(), "ip {args}");
-}
-
-impl Lan {
-    fn build() -> Lan {
-        Lan::remove();
-        for ns in ["gcb-lan", "gcb-a", "gcb-b"] {
-            ip(&format!("netns add {ns}"));
-            ip(&format!("-n {ns} link set lo up"));
-        }
-        ip("-n gcb-lan link add br0 type bridge mcast_snooping 0");
-        ip("-n gcb-lan link set br0 up");
-        for (side, address) in [("a", SENDER), ("b", RECEIVERS)] {
-            ip(&format!(
-                "link add gcb-v{side} type veth peer name gcb-v{side}br"
-            ));
-            ip(&format!("link set gcb-v{side} netns gcb-{side}"));
-            ip(&format!("link set gcb-v{side}br netns gcb-lan"));
-            ip(&format!("-n gcb-lan link set gcb-v{side}br master br0"));
-            ip(&format!("-n gcb-lan link set gcb-v{side}br up"));
-            ip(&format!(
-                "-n gcb-{side} addr add {address}/24 dev gcb-v{side}"
-            ));
-            ip(&format!("-n gcb-{side} link set gcb-v{side} up"));
-        }
-        Lan
-    }
-
-    fn remove() {
-        for ns in ["gcb-lan", "gcb-a", "gcb-b"] {
-            let _ = Command::new("ip")
-                .args(["netns", "del", ns])
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-
-    /// Packets the sender's interface has sent so far.
-    fn sent_packets(&self) -> u64 {
-        let output = Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                "gcb-a",
-                "cat",
-                "/sys/class/net/gcb-va/statistics/tx_packets",
-            ])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout)
-            .trim()
-            .parse()
-            .unwrap()
-    }
-}
-
-impl Drop for Lan {
-    fn drop(&mut self) {
-        Lan::remove();
-    }
-}
+/// The LAN's hosts: the sender (announcer, or redis-server and its publisher) and the receivers.
+const SENDER: usize = 0;
+const RECEIVERS: usize = 1;
 
 /// Packets per event on the sender's interface, on a namespace LAN, for 1 and 16 receivers.
 fn lan(smoke: bool, with_redis: bool) -> String {
     let title = "### Packets per event on a LAN\n\n";
-    if !is_root() {
-        return format!("{title}Skipped: building a LAN of network namespaces needs root.\n");
-    }
+    let Some(lan) = Lan::build(2) else {
+        return format!("{title}Skipped: no LAN of network namespaces here (stderr says why).\n");
+    };
     let events = if smoke { 50 } else { 1_000 };
-    let lan = Lan::build();
     // The publisher helper's rate is RATE; the LAN figures do not depend on it.
     let mut rows = Vec::new();
     for receivers in [1usize, 16] {
@@ -392,8 +326,8 @@ fn lan(smoke: bool, with_redis: bool) -> String {
         rows.push(format!("| {receivers} | {gamecast:.2} | {redis} |"));
     }
     format!(
-        "{title}Announcer (or redis-server and its publisher) in namespace `gcb-a`, receivers in \
-         `gcb-b`, joined by veth pairs on a bridge; packets counted by the kernel on the sender's \
+        "{title}Announcer (or redis-server and its publisher) in one namespace, receivers in \
+         another, joined by veth pairs on a bridge; packets counted by the kernel on the sender's \
          interface (tx_packets) while {events} events are sent (gamecast at 200/s, Redis at 1,000/s), divided by the \
          events.\n\n\
          | receivers | gamecast packets/event | Redis packets/event |\n| --- | --- | --- |\n{}\n",
@@ -408,22 +342,23 @@ fn lan_gamecast(lan: &Lan, receivers: usize, events: usize) -> f64 {
         .iter()
         .flat_map(|s| ["--set", s.as_str()])
         .collect();
-    let in_a = ["ip", "netns", "exec", "gcb-a"];
-    let in_b = ["ip", "netns", "exec", "gcb-b"];
     let _host = Host::start_in(
-        &in_a,
-        &net.on(SENDER),
+        &lan.prefix(SENDER),
+        &net.on(lan.host_addr(SENDER)),
         &bench_script("announce.lua"),
         &args,
         &[],
     );
     let mut players: Vec<Counted> = (0..receivers)
-        .map(|i| Counted::player_in(&in_b, &net.on(RECEIVERS), &format!("p{i}")))
+        .map(|i| {
+            let net = net.on(lan.host_addr(RECEIVERS));
+            Counted::player_in(&lan.prefix(RECEIVERS), &net, &format!("p{i}"))
+        })
         .collect();
-    let before = lan.sent_packets();
+    let before = lan.tx_packets(SENDER);
     players[0].say("go");
     let counts = wait_counts(&players, events as u64, Duration::from_secs(2));
-    let after = lan.sent_packets();
+    let after = lan.tx_packets(SENDER);
     assert!(
         counts.iter().all(|c| *c == events as u64),
         "every player got every event: {counts:?}"
@@ -432,14 +367,14 @@ fn lan_gamecast(lan: &Lan, receivers: usize, events: usize) -> f64 {
 }
 
 fn lan_redis(lan: &Lan, receivers: usize, events: usize) -> f64 {
-    let server = RedisServer::start(&["ip", "netns", "exec", "gcb-a"], SENDER);
+    let server = RedisServer::start(&lan.prefix(SENDER), lan.host_addr(SENDER));
     let me = std::env::current_exe().unwrap();
     let me = me.to_str().unwrap();
     let args = |role: &str| {
         vec![
             "--helper".to_string(),
             role.to_string(),
-            SENDER.to_string(),
+            lan.host_addr(SENDER).to_string(),
             server.port.to_string(),
             events.to_string(),
         ]
@@ -449,7 +384,7 @@ fn lan_redis(lan: &Lan, receivers: usize, events: usize) -> f64 {
         std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
     )> = (0..receivers)
         .map(|_| {
-            let mut child = command(&["ip", "netns", "exec", "gcb-b"], me)
+            let mut child = command(&lan.prefix(RECEIVERS), me)
                 .args(args("redis-subscribe"))
                 .stdout(Stdio::piped())
                 .spawn()
@@ -462,8 +397,8 @@ fn lan_redis(lan: &Lan, receivers: usize, events: usize) -> f64 {
     for (_, lines) in subscribers.iter_mut() {
         assert_eq!(lines.next().unwrap().unwrap(), "ready");
     }
-    let before = lan.sent_packets();
-    let status = command(&["ip", "netns", "exec", "gcb-a"], me)
+    let before = lan.tx_packets(SENDER);
+    let status = command(&lan.prefix(SENDER), me)
         .args(args("redis-publish"))
         .status()
         .unwrap();
@@ -477,7 +412,7 @@ fn lan_redis(lan: &Lan, receivers: usize, events: usize) -> f64 {
         );
         let _ = child.wait();
     }
-    let after = lan.sent_packets();
+    let after = lan.tx_packets(SENDER);
     drop(server);
     (after - before) as f64 / events as f64
 }

@@ -1,5 +1,6 @@
-//! Shared helpers for the integration tests: start the real binaries on loopback, each test on
-//! a group and port of its own, and read what players show through `player --json`.
+//! Shared helpers for the integration tests: start the real binaries on loopback (or in a host
+//! of a namespace LAN, see `lan`), each test on a group and port of its own, and read what
+//! players show through `player --json`.
 //!
 //! Every wait has a timeout, and a failed wait prints everything that was seen meanwhile.
 
@@ -13,6 +14,10 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+pub mod lan;
+
+use lan::Lan;
 
 /// How long any single wait may take before the test fails.
 pub const TIMEOUT: Duration = Duration::from_secs(30);
@@ -102,7 +107,22 @@ pub struct Process {
 
 impl Process {
     fn spawn(name: &str, binary: &str, args: &[String]) -> Process {
-        let mut child = Command::new(binary)
+        Process::spawn_in(None, name, binary, args)
+    }
+
+    /// Starts `binary` in network namespace `netns` (`ip netns exec NETNS BINARY …`), or here.
+    /// `ip netns exec` execs the binary in its own place, so the child is the binary itself:
+    /// killing and waiting work as without a namespace.
+    pub fn spawn_in(netns: Option<&str>, name: &str, binary: &str, args: &[String]) -> Process {
+        let mut command = match netns {
+            Some(netns) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", netns, binary]);
+                command
+            }
+            None => Command::new(binary),
+        };
+        let mut child = command
             .args(args)
             .env("NO_COLOR", "1")
             .stdin(Stdio::piped())
@@ -120,6 +140,22 @@ impl Process {
             lines,
             seen: Vec::new(),
         }
+    }
+
+    /// The child's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the process with SIGKILL, as a crash or a pulled plug would end it: no goodbye.
+    pub fn kill9(&mut self) -> ExitStatus {
+        // Child::kill sends SIGKILL; an already exited child is only reaped.
+        let _ = self.child.kill();
+        let status = self.child.wait().unwrap();
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        status
     }
 
     /// Types a line, as a person (or bot) would.
@@ -281,10 +317,22 @@ pub fn set<'a>(settings: &[&'a str]) -> Vec<&'a str> {
 
 /// Starts `announcer --json SCRIPT` on `net` and waits until it is listening.
 pub fn announcer(net: &Net, script: &Path, extra: &[&str]) -> Process {
+    start_announcer(None, net, script, extra)
+}
+
+/// Starts `announcer --json SCRIPT` in host `host` of `lan`, on `net`'s group and port and the
+/// host's address, and waits until it is listening.
+pub fn announcer_in(lan: &Lan, host: usize, net: &Net, script: &Path, extra: &[&str]) -> Process {
+    let net = net.on(lan.host_addr(host));
+    start_announcer(Some(lan.netns(host)), &net, script, extra)
+}
+
+fn start_announcer(netns: Option<&str>, net: &Net, script: &Path, extra: &[&str]) -> Process {
     let mut args = vec!["--json".to_string(), script.display().to_string()];
     args.extend(net.flags());
     args.extend(extra.iter().map(|s| s.to_string()));
-    let mut process = Process::spawn("announcer", env!("CARGO_BIN_EXE_announcer"), &args);
+    let binary = env!("CARGO_BIN_EXE_announcer");
+    let mut process = Process::spawn_in(netns, "announcer", binary, &args);
     process.wait_stderr("gamecast announcer:");
     process
 }
@@ -298,34 +346,62 @@ pub fn announcer_fails(net: &Net, script: &Path) -> (ExitStatus, String) {
     (status, process.stderr())
 }
 
-fn spawn_player(net: &Net, name: &str) -> Process {
+fn spawn_player(netns: Option<&str>, net: &Net, name: &str, extra: &[&str]) -> Process {
     let mut args = vec!["--json".to_string(), "--name".to_string(), name.to_string()];
     args.extend(net.flags());
-    Process::spawn(name, env!("CARGO_BIN_EXE_player"), &args)
+    args.extend(extra.iter().map(|s| s.to_string()));
+    Process::spawn_in(netns, name, env!("CARGO_BIN_EXE_player"), &args)
 }
 
-/// Starts `player --json --name NAME` on `net` and waits until its own join came back from the
-/// group: from then on it hears everything the group says.
-pub fn player(net: &Net, name: &str) -> Process {
-    let mut p = spawn_player(net, name);
+/// Waits until a player's own join came back from the group: from then on it hears everything
+/// the group says.
+fn joined(mut p: Process, name: &str) -> Process {
     p.wait_event("our own join", |v| {
         v["kind"] == "join" && v["player"] == name
     });
     p
 }
 
-/// Starts a player and waits for the announcer's welcome.
-pub fn welcomed_player(net: &Net, name: &str) -> Process {
-    let mut p = spawn_player(net, name);
+fn welcomed(mut p: Process, name: &str) -> Process {
     p.wait_event("our welcome", |v| {
         v["kind"] == "welcome" && v["player"] == name
     });
     p
 }
 
+/// Starts `player --json --name NAME` on `net` and waits until its own join came back from the
+/// group: from then on it hears everything the group says.
+pub fn player(net: &Net, name: &str) -> Process {
+    joined(spawn_player(None, net, name, &[]), name)
+}
+
+/// Starts `player --json --name NAME EXTRA…` in host `host` of `lan`, on `net`'s group and port
+/// and the host's address, and waits until its own join came back from the group.
+pub fn player_in(lan: &Lan, host: usize, net: &Net, name: &str, extra: &[&str]) -> Process {
+    let net = net.on(lan.host_addr(host));
+    joined(spawn_player(Some(lan.netns(host)), &net, name, extra), name)
+}
+
+/// Starts a player and waits for the announcer's welcome.
+pub fn welcomed_player(net: &Net, name: &str) -> Process {
+    welcomed(spawn_player(None, net, name, &[]), name)
+}
+
+/// Starts a player in host `host` of `lan` and waits for the announcer's welcome.
+pub fn welcomed_player_in(
+    lan: &Lan,
+    host: usize,
+    net: &Net,
+    name: &str,
+    extra: &[&str],
+) -> Process {
+    let net = net.on(lan.host_addr(host));
+    welcomed(spawn_player(Some(lan.netns(host)), &net, name, extra), name)
+}
+
 /// Starts a player whose join the announcer is expected to refuse.
 pub fn refused_player(net: &Net, name: &str) -> Process {
-    spawn_player(net, name)
+    spawn_player(None, net, name, &[])
 }
 
 /// The text of an event, or "".

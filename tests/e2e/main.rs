@@ -1,10 +1,12 @@
-//! End-to-end tests: the real `announcer` and `player` binaries on loopback multicast, real Lua
-//! scripts, asserting on what players show with `--json`.
+//! End-to-end tests: the real `announcer` and `player` binaries on loopback multicast (and, as
+//! root, on a LAN of network namespaces), real Lua scripts, asserting on what players show with
+//! `--json`.
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod chat;
 mod games;
+mod lan;
 mod reload;
 mod scripts;
