@@ -127,6 +127,8 @@ struct Member {
     /// When we last heard from it, and how often it says it beats.
     heard: Instant,
     every: Duration,
+    /// The number of our first welcome to it (0 until sent): where its listening starts.
+    welcomed_at: u64,
 }
 
 /// Where the game stands, for players who join in the middle: kept from what was sent.
@@ -375,14 +377,14 @@ impl Announcer {
                     let deliveries = m.inbox.accept(seq, datagram, now, &mut self.stats);
                     self.deliver(session, deliveries);
                 }
-                None => self.from_outsider(datagram, now),
+                None => self.outsider_said(datagram, now),
             },
         }
     }
 
     /// A datagram from a session that is not in the game: a join, the lab's chat, or a
     /// player we dropped that is still there.
-    fn from_outsider(&mut self, datagram: Datagram, now: Instant) {
+    fn outsider_said(&mut self, datagram: Datagram, now: Instant) {
         match datagram.body {
             Body::Join => self.join(&datagram.from, datagram.session, datagram.seq, now),
             Body::Chat { text } => {
@@ -607,6 +609,7 @@ impl Announcer {
                 reassembly: Reassembly::default(),
                 heard: now,
                 every: reliable::PLAYER_HEARTBEAT,
+                welcomed_at: 0,
             });
             self.console.note(&format!(
                 "+ {name} joined ({} in the game)",
@@ -620,6 +623,16 @@ impl Announcer {
             moves: self.script.moves(),
             game: self.snapshot.game.clone(),
             ranking: self.snapshot.ranking.clone(),
+            streams: self
+                .roster
+                .iter()
+                .filter(|m| m.session != session)
+                .map(|m| protocol::Stream {
+                    name: m.name.clone(),
+                    session: m.session,
+                    last: m.inbox.next() - 1,
+                })
+                .collect(),
         });
         if !member {
             let result = self.script.join(name);
@@ -702,6 +715,22 @@ impl Announcer {
             match body {
                 Body::Nack { to, ranges } if to == self.sender.origin().session() => {
                     self.repair(&ranges).await;
+                }
+                Body::Welcome { to_session, .. } => {
+                    let first = self.sender.origin().last_seq() + 1;
+                    self.send(body).await;
+                    // A player whose first welcome was lost learns where it was, and asks.
+                    let Some(m) = self.roster.iter_mut().find(|m| m.session == to_session) else {
+                        continue;
+                    };
+                    if m.welcomed_at == 0 {
+                        m.welcomed_at = first;
+                    }
+                    let admit = Body::Admit {
+                        to_session,
+                        at: m.welcomed_at,
+                    };
+                    self.send(admit).await;
                 }
                 body => self.send(body).await,
             }

@@ -110,6 +110,7 @@ impl Event {
             | Body::Hello { .. }
             | Body::Welcome { .. }
             | Body::Refuse { .. }
+            | Body::Admit { .. }
             | Body::Heartbeat { .. }
             | Body::Nack { .. }
             | Body::Expired { .. }

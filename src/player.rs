@@ -104,7 +104,13 @@ struct Followed {
     every: Duration,
     heard: Instant,
     unreachable: bool,
+    /// Until it tells us where our events start (its `admit`, or our welcome read on
+    /// arrival), its datagrams wait here, by number; then its inbox starts there.
+    waiting: Option<std::collections::BTreeMap<u64, Datagram>>,
 }
+
+/// Datagrams kept from an announcer before we know where to start listening to it.
+const MAX_WAITING: usize = 4096;
 
 /// What one player knows: its name and session, the game's moves, who is here, and where
 /// each sender's datagrams stand.
@@ -187,12 +193,20 @@ impl Player {
             self.heard_announcer(now, &mut out);
         }
         match datagram.body {
+            Body::Admit { to_session, at } => {
+                if to_session == self.session && self.follow(session, false, now, &mut out) {
+                    self.start_listening(session, at, now, &mut out);
+                }
+            }
             Body::Heartbeat {
                 last,
                 every_ms,
                 announcer,
             } => {
-                if announcer && !self.follow(session, last + 1, false, now, &mut out) {
+                if announcer && !self.follow(session, false, now, &mut out) {
+                    return out;
+                }
+                if self.waiting_for(session) {
                     return out;
                 }
                 if let Some(a) = self.announcer.as_mut().filter(|a| a.session == session) {
@@ -220,9 +234,28 @@ impl Player {
             _ => {
                 if datagram.body.is_from_announcer() {
                     let hello = matches!(datagram.body, Body::Hello { .. });
-                    if !self.follow(session, datagram.seq, hello, now, &mut out) {
+                    if !self.follow(session, hello, now, &mut out) {
                         return out;
                     }
+                }
+                if self.waiting_for(session) {
+                    let ours = matches!(
+                        datagram.body,
+                        Body::Welcome { to_session, .. } | Body::Refuse { to_session, .. }
+                            if to_session == self.session
+                    );
+                    let seq = datagram.seq;
+                    if let Some(waiting) = self.announcer.as_mut().and_then(|a| a.waiting.as_mut())
+                        && waiting.len() < MAX_WAITING
+                    {
+                        waiting.insert(seq, datagram);
+                    }
+                    // Our welcome (or refusal), whole: our events start here (its `admit` may
+                    // be lost).
+                    if ours {
+                        self.start_listening(session, seq, now, &mut out);
+                    }
+                    return out;
                 }
                 let seq = datagram.seq;
                 self.track(session, &datagram.from, seq, now);
@@ -291,7 +324,6 @@ impl Player {
     fn follow(
         &mut self,
         session: SessionId,
-        next: u64,
         hello: bool,
         now: Instant,
         out: &mut Vec<Reaction>,
@@ -315,15 +347,45 @@ impl Player {
             every: reliable::ANNOUNCER_HEARTBEAT,
             heard: now,
             unreachable: false,
+            waiting: Some(Default::default()),
         });
-        // Its numbers count from here: what it said before is in the welcome's snapshot.
         self.senders.remove(&session);
-        self.track(session, protocol_name(), next, now);
         if !self.welcomed {
             // A new announcer does not know us yet; right after our own join, it is answering it.
             self.join_due = Some(now.max(self.last_join + JOIN_RETRY));
         }
         true
+    }
+
+    /// Whether `session` is the announcer we follow and we do not know yet where to start.
+    fn waiting_for(&self, session: SessionId) -> bool {
+        self.announcer
+            .as_ref()
+            .is_some_and(|a| a.session == session && a.waiting.is_some())
+    }
+
+    /// Starts listening to the announcer `session` from number `at` (our first welcome):
+    /// what arrived from there on is taken in order, what is missing is asked for, what came
+    /// before is in the welcome's snapshot.
+    fn start_listening(
+        &mut self,
+        session: SessionId,
+        at: u64,
+        now: Instant,
+        out: &mut Vec<Reaction>,
+    ) {
+        let Some(waiting) = self.announcer.as_mut().and_then(|a| a.waiting.take()) else {
+            return; // listening already
+        };
+        self.senders.remove(&session);
+        self.track(session, protocol_name(), at, now);
+        let mut deliveries = Vec::new();
+        if let Some(peer) = self.senders.get_mut(&session) {
+            for (seq, datagram) in waiting.into_iter().filter(|(seq, _)| *seq >= at) {
+                deliveries.extend(peer.inbox.accept(seq, datagram, now, &mut self.stats));
+            }
+        }
+        self.deliver(session, deliveries, now, out);
     }
 
     fn heard_announcer(&mut self, now: Instant, out: &mut Vec<Reaction>) {
@@ -437,6 +499,7 @@ impl Player {
                 moves,
                 game,
                 ranking,
+                streams,
             } => {
                 if to_session != self.session {
                     // Someone else is in: news once, after our own welcome.
@@ -455,6 +518,12 @@ impl Player {
                 self.moves = moves.clone();
                 for name in &players {
                     self.roster.entry(name.clone()).or_insert(None);
+                }
+                for stream in streams {
+                    if stream.session != self.session && !self.senders.contains_key(&stream.session)
+                    {
+                        self.track(stream.session, &stream.name, stream.last + 1, now);
+                    }
                 }
                 out.push(Reaction::Show(Event::Welcome {
                     player,
@@ -508,6 +577,7 @@ impl Player {
                 out.push(Reaction::Show(Event::Announcement(announcement)));
             }
             Body::Move { .. }
+            | Body::Admit { .. }
             | Body::Heartbeat { .. }
             | Body::Nack { .. }
             | Body::Expired { .. }
@@ -733,6 +803,7 @@ mod tests {
             moves: vec!["roll".into()],
             game: None,
             ranking: vec![],
+            streams: vec![],
         }
     }
 

@@ -83,6 +83,11 @@ pub enum Body {
         /// The latest ranking sent, if any.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ranking: Vec<Entry>,
+        /// Where each player's own numbered datagrams stand, as the announcer has them: the
+        /// new player listens to each from the next one on, so that a chat line lost right
+        /// after its welcome is asked for again like any other.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        streams: Vec<Stream>,
     },
     /// The announcer refused a player's join (a name already taken, an invalid name).
     Refuse {
@@ -108,6 +113,16 @@ pub enum Body {
         to_session: SessionId,
         /// Why ("quit", "connection lost"…).
         reason: String,
+    },
+    /// The announcer admitted session `to_session`: its events for that player count from
+    /// number `at` (the player's first welcome). Not numbered, and small, so that a player
+    /// reads it on arrival: it tells the player where to start listening, and a player whose
+    /// first welcome was lost asks for it from there. Sent after each welcome.
+    Admit {
+        /// The admitted player's session.
+        to_session: SessionId,
+        /// The first number the player must have: its first welcome.
+        at: u64,
     },
     /// "I am alive, and my latest numbered datagram is `last`" (0: none yet), from anyone who
     /// has been quiet for `every_ms`. Not numbered itself (its `seq` is 0): losing one loses
@@ -214,6 +229,17 @@ pub struct Game {
     pub text: String,
 }
 
+/// A player's place in its own sequence, as an announcer's welcome passes it on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stream {
+    /// The player's name.
+    pub name: String,
+    /// The player's session.
+    pub session: SessionId,
+    /// The player's latest numbered datagram the announcer has.
+    pub last: u64,
+}
+
 /// One line of a ranking.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -247,7 +273,7 @@ impl Body {
     pub fn is_numbered(&self) -> bool {
         !matches!(
             self,
-            Body::Heartbeat { .. } | Body::Nack { .. } | Body::Expired { .. }
+            Body::Heartbeat { .. } | Body::Nack { .. } | Body::Expired { .. } | Body::Admit { .. }
         )
     }
 }
@@ -417,6 +443,7 @@ const CONTROL_KINDS: &[&str] = &[
     "refuse",
     "close",
     "left",
+    "admit",
     "heartbeat",
     "nack",
     "expired",
@@ -750,6 +777,10 @@ mod tests {
                 to_session: 9,
                 reason: "connection lost".into(),
             },
+            Body::Admit {
+                to_session: 9,
+                at: 40,
+            },
             Body::Heartbeat {
                 last: 41,
                 every_ms: 250,
@@ -815,6 +846,7 @@ mod tests {
                 moves: vec![],
                 game: None,
                 ranking: vec![],
+                streams: vec![],
             },
             Body::Welcome {
                 player: "bob".into(),
@@ -829,6 +861,11 @@ mod tests {
                     rank: 1,
                     name: "ann".into(),
                     score: 12,
+                }],
+                streams: vec![Stream {
+                    name: "ann".into(),
+                    session: 12,
+                    last: 40,
                 }],
             },
             Body::Refuse {

@@ -340,6 +340,11 @@ impl<T> Inbox<T> {
         }
     }
 
+    /// The next number to deliver.
+    pub fn next(&self) -> u64 {
+        self.next
+    }
+
     /// Whether some datagrams are awaited.
     pub fn has_gaps(&self) -> bool {
         !self.missing.is_empty()

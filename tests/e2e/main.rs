@@ -8,5 +8,6 @@ mod common;
 mod chat;
 mod games;
 mod lan;
+mod reliable;
 mod reload;
 mod scripts;
