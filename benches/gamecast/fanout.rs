@@ -149,8 +149,9 @@ fn gamecast_loopback(receivers: usize, events: usize) -> (Summary, usize) {
                 _ => {}
             };
             let name = format!("r{i}");
-            let _ =
-                gamecast::player::play(&name, transport, lines, show, std::future::pending()).await;
+            let options = gamecast::player::Options::default();
+            let never = std::future::pending();
+            let _ = gamecast::player::play(&name, transport, options, lines, show, never).await;
         });
     }
     for _ in 0..receivers {
