@@ -7,7 +7,8 @@
 //!
 //! Suites: `throughput` (announce throughput, memory, start-up), `messages` (on_message
 //! throughput), `latency`, `fanout` (against Redis pub/sub, and packets per event on a namespace
-//! LAN), `reload` (save to new rules).
+//! LAN), `reload` (save to new rules), `reliability` (NACK repair at 10% loss on a namespace
+//! LAN: delivery, repair time, NACKs, and datagrams on the wire against one per event).
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -16,11 +17,19 @@ mod fanout;
 mod latency;
 mod messages;
 mod procs;
+mod reliability;
 mod reload;
 mod report;
 mod throughput;
 
-const SUITES: [&str; 5] = ["throughput", "messages", "latency", "fanout", "reload"];
+const SUITES: [&str; 6] = [
+    "throughput",
+    "messages",
+    "latency",
+    "fanout",
+    "reload",
+    "reliability",
+];
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -48,6 +57,7 @@ fn main() {
             "latency" => latency::run(smoke),
             "fanout" => fanout::run(smoke),
             "reload" => reload::run(smoke),
+            "reliability" => reliability::run(smoke),
             other => {
                 eprintln!(
                     "unknown suite {other:?}; the suites are: {}",

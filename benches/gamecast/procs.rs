@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::common::{Net, TIMEOUT};
@@ -27,6 +28,8 @@ pub struct Counted {
     stdin: ChildStdin,
     pub stats: Arc<Mutex<Stats>>,
     ready: Receiver<()>,
+    /// Reads stderr to its end and gives its last line (`--stats` prints its JSON there).
+    stderr: Option<JoinHandle<Option<String>>>,
 }
 
 impl Counted {
@@ -38,15 +41,30 @@ impl Counted {
 
     /// Starts a player through a command prefix (`ip netns exec NS`).
     pub fn player_in(prefix: &[&str], net: &Net, name: &str) -> Counted {
+        Counted::player_with(prefix, net, name, &[])
+    }
+
+    /// Starts a player through a command prefix, with more flags (`--stats`).
+    pub fn player_with(prefix: &[&str], net: &Net, name: &str, extra: &[&str]) -> Counted {
         let mut child = command(prefix, env!("CARGO_BIN_EXE_player"))
             .args(["--json", "--name", name])
             .args(net.flags())
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        // Drained as it comes, so that a chatty stderr can never block the player.
+        let stderr = std::thread::spawn(move || {
+            BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+                .filter(|line| !line.trim().is_empty())
+                .last()
+        });
         let stats = Arc::new(Mutex::new(Stats::default()));
         let (ready_tx, ready) = mpsc::channel();
         let counted = stats.clone();
@@ -57,6 +75,7 @@ impl Counted {
             child,
             stats,
             ready,
+            stderr: Some(stderr),
         };
         player
             .ready
@@ -76,6 +95,22 @@ impl Counted {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Waits up to `timeout` for the player to exit by itself (the game closed), then gives the
+    /// last line of its stderr; None if it was still running (it is killed) or printed nothing.
+    pub fn finish(&mut self, timeout: Duration) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        // std has no wait with a timeout: poll, which only decides when to stop looking.
+        while self.child.try_wait().ok()?.is_none() {
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.stderr.take()?.join().ok().flatten()
     }
 }
 
