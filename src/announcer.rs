@@ -23,7 +23,7 @@ use crate::protocol::{
 };
 use crate::reliable::{self, Delivery, Inbox, ReceiveStats, Sender};
 use crate::render::Style;
-use crate::script::{Action, Reload, Script, ScriptError};
+use crate::script::{Action, Limits, Reload, Script, ScriptError};
 use crate::transport::{self, NetConfig, Transport};
 use crate::watch::Watcher;
 
@@ -59,6 +59,8 @@ pub struct Config {
     pub heartbeat: Duration,
     /// A player is gone after this many of its heartbeats without a word.
     pub missed: u32,
+    /// What the script may take: memory, and time per call.
+    pub limits: Limits,
 }
 
 /// After closing the game, the announcer stays this long to repair its last datagrams for
@@ -75,7 +77,8 @@ pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(20);
 /// Runs a game until the script calls `stop()` or `shutdown` completes. A script that does not
 /// load is an error (with its file:line); errors while the game runs are shown and survived.
 pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
-    let script = Script::load(&config.script, &config.args).map_err(anyhow::Error::new)?;
+    let script = Script::load_with(&config.script, &config.args, config.limits)
+        .map_err(anyhow::Error::new)?;
     let transport = Transport::open(&config.net).with_context(|| {
         format!(
             "cannot open the group {}:{}",

@@ -358,6 +358,12 @@ impl<T> Inbox<T> {
         now: Instant,
         stats: &mut ReceiveStats,
     ) -> Vec<Delivery<T>> {
+        if seq == self.next && self.ahead.is_empty() && self.missing.is_empty() {
+            // The common case, nothing lost: straight through.
+            self.next += 1;
+            self.known = self.known.max(seq);
+            return vec![Delivery::Item(item)];
+        }
         if seq < self.next || self.ahead.contains_key(&seq) {
             stats.duplicates += 1;
             return Vec::new();
@@ -406,8 +412,10 @@ impl<T> Inbox<T> {
         for &(from, to) in ranges {
             for (_, missing) in self.missing.range_mut(from..=to) {
                 if missing.due <= now + NACK_RETRY {
-                    missing.due = now + NACK_RETRY;
-                    missing.tries += 1;
+                    // With a random part, or everyone who held back would ask again at the
+                    // same moment when the repair is lost (it is lost for all of them alike).
+                    // Not counted as a try: we have not asked, and must not give up unasked.
+                    missing.due = now + NACK_RETRY + jitter(NACK_DELAY);
                     stats.held_back += 1;
                 }
             }
@@ -650,7 +658,9 @@ mod tests {
         assert!(inbox.poll(t0 + NACK_DELAY, &mut stats).0.is_empty());
         assert_eq!(stats.held_back, 2);
         assert_eq!(
-            inbox.poll(t0 + ms(1) + NACK_RETRY, &mut stats).0,
+            inbox
+                .poll(t0 + ms(1) + NACK_RETRY + NACK_DELAY, &mut stats)
+                .0,
             vec![(1, 2)]
         );
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use gamecast::announcer::{self, Config};
+use gamecast::script::Limits;
 use gamecast::transport::NetArgs;
 
 /// Runs a game over IP multicast: the rules are a Lua script, the players join with `player`.
@@ -44,6 +45,15 @@ struct Cli {
     #[arg(long, default_value_t = gamecast::reliable::MISSED_BEATS, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     missed: u32,
+    /// The most memory the script's Lua state may hold, in MiB
+    #[arg(long, default_value_t = 64, value_name = "MIB",
+          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    memory_limit: u32,
+    /// The longest one call into the script (a handler, a timer) may run, in milliseconds:
+    /// an endless loop is stopped with an error at its line, and the game goes on
+    #[arg(long, default_value_t = 100, value_name = "MS",
+          value_parser = clap::value_parser!(u32).range(1..=600000))]
+    call_limit: u32,
     /// Only load the script and run its top level, without any network: report errors with
     /// file:line and exit non-zero on any (for editors and CI)
     #[arg(long)]
@@ -79,9 +89,13 @@ fn parse_interval(text: &str) -> Result<f64, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let limits = Limits {
+        memory: (cli.memory_limit as usize) << 20,
+        per_call: Duration::from_millis(u64::from(cli.call_limit)),
+    };
     if cli.check {
         let args = cli.set.into_iter().collect();
-        return match gamecast::script::Script::load(&cli.script, &args) {
+        return match gamecast::script::Script::load_with(&cli.script, &args, limits) {
             Ok(_) => {
                 println!("{}: ok", cli.script.display());
                 ExitCode::SUCCESS
@@ -104,6 +118,7 @@ fn main() -> ExitCode {
             watch: !cli.no_watch,
             heartbeat: Duration::from_secs_f64(cli.heartbeat),
             missed: cli.missed,
+            limits,
         };
         // One thread: the event loop is one Lua state and one socket; more threads would only
         // add hand-offs between them (measured in docs/BENCHMARKS.md).

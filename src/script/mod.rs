@@ -6,9 +6,11 @@
 //! (sending datagrams, printing, stopping). The script never touches the network itself.
 
 mod api;
+mod limits;
 mod reload;
 mod sandbox;
 
+pub use limits::Limits;
 pub use reload::Reload;
 
 use std::collections::{BTreeMap, HashMap};
@@ -97,8 +99,18 @@ impl std::fmt::Debug for Script {
 }
 
 impl Script {
-    /// Loads the script at `path` and runs its top level, with `args` as the Lua `args` table.
+    /// Loads the script at `path` and runs its top level, with `args` as the Lua `args` table,
+    /// under the default [`Limits`].
     pub fn load(path: &Path, args: &BTreeMap<String, String>) -> Result<Script, ScriptError> {
+        Script::load_with(path, args, Limits::default())
+    }
+
+    /// [`Script::load`] with given limits on memory and on the time of each call.
+    pub fn load_with(
+        path: &Path,
+        args: &BTreeMap<String, String>,
+        limits: Limits,
+    ) -> Result<Script, ScriptError> {
         let source = read(path)?;
         let lua = sandbox::new_state().map_err(|e| describe(&e))?;
         let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -114,6 +126,7 @@ impl Script {
             modules: Vec::new(),
         });
         api::register(&lua, args).map_err(|e| describe(&e))?;
+        limits::install(&lua, limits).map_err(|e| describe(&e))?;
         let script = Script {
             lua,
             path: path.to_path_buf(),
@@ -134,9 +147,9 @@ impl Script {
             .into_function()
             .map_err(|e| describe(&e))?;
         self.shared().loading = true;
-        let result = chunk.call::<()>(());
+        let result = limits::guarded(&self.lua, || chunk.call::<()>(()));
         self.shared().loading = false;
-        result.map_err(|e| describe(&e))
+        result.map_err(|e| describe_in(&chunk, &e))
     }
 
     /// The files this script is made of: the script, then the modules it required.
@@ -187,8 +200,8 @@ impl Script {
             return Ok(None);
         };
         let event = self.lua.to_value(event).map_err(|e| describe(&e))?;
-        let line: Option<String> = hook.call((name, event)).map_err(|e| describe(&e))?;
-        Ok(line)
+        limits::guarded(&self.lua, || hook.call::<Option<String>>((name, event)))
+            .map_err(|e| describe_in(&hook, &e))
     }
 
     /// When the earliest timer is due, if any is pending.
@@ -227,8 +240,8 @@ impl Script {
                 }
                 func
             };
-            if let Err(e) = func.call::<()>(()) {
-                errors.push(describe(&e));
+            if let Err(e) = limits::guarded(&self.lua, || func.call::<()>(())) {
+                errors.push(describe_in(&func, &e));
             }
         }
         errors
@@ -243,7 +256,9 @@ impl Script {
 
     fn call(&self, hook: Option<Function>, args: impl IntoLuaMulti) -> Result<(), ScriptError> {
         match hook {
-            Some(f) => f.call::<Value>(args).map(drop).map_err(|e| describe(&e)),
+            Some(f) => limits::guarded(&self.lua, || f.call::<Value>(args))
+                .map(drop)
+                .map_err(|e| describe_in(&f, &e)),
             None => Ok(()),
         }
     }
@@ -281,6 +296,23 @@ fn describe(error: &mlua::Error) -> ScriptError {
         mlua::Error::MemoryError(message) => format!("out of memory: {message}"),
         other => first_line(&other.to_string()),
     })
+}
+
+/// [`describe`], for an error of a call to `function`: an error without a place of its own
+/// (out of memory: Lua knows no line then) is placed where the function is defined.
+fn describe_in(function: &Function, error: &mlua::Error) -> ScriptError {
+    let described = describe(error);
+    if starts_with_location(&described.0) {
+        return described;
+    }
+    let info = function.info();
+    match (info.short_src, info.line_defined) {
+        (Some(file), Some(line)) if line > 0 => ScriptError(format!(
+            "{file}:{line}: in the function defined here: {described}"
+        )),
+        (Some(file), _) => ScriptError(format!("{file}: {described}")),
+        _ => described,
+    }
 }
 
 /// The first line of a Lua error message: the rest is a stack traceback.

@@ -316,3 +316,74 @@ fn sent(announcement: Announcement) -> Action {
     let payload = Payload::new(&announcement.clone().into()).unwrap();
     Action::Send(announcement, payload)
 }
+
+/// A script whose `on_message` runs `body` for the message "run", and announces "alive" for
+/// any other message: the test of whether the game goes on.
+fn runaway(body: &str) -> Script {
+    let source = format!(
+        "on_message(function(player, text)\n  if text == 'run' then\n{body}\n  end\n  announce('alive')\nend)\n"
+    );
+    script(&source).unwrap()
+}
+
+/// Runs the runaway handler, checks its error, then checks that the game goes on.
+fn assert_stopped_then_alive(s: &Script, wanted: &[&str]) {
+    let err = s.message("alice", "run").unwrap_err().0;
+    for part in wanted {
+        assert!(err.contains(part), "{err:?} lacks {part:?}");
+    }
+    s.take_actions();
+    s.message("alice", "hi").unwrap();
+    assert_eq!(
+        s.take_actions(),
+        vec![sent(Announcement::Announce {
+            text: "alive".into()
+        })]
+    );
+}
+
+#[test]
+fn an_endless_loop_is_stopped_at_its_line() {
+    let s = runaway("    while true do end");
+    assert_stopped_then_alive(&s, &["game.lua:3:", "stopped after 100 ms"]);
+}
+
+#[test]
+fn an_endless_loop_inside_pcall_is_stopped_too() {
+    let s = runaway("    while true do pcall(function() while true do end end) end");
+    assert_stopped_then_alive(&s, &["game.lua:3:", "stopped after 100 ms"]);
+    let s = runaway(
+        "    while true do\n      local co = coroutine.create(function() while true do end end)\n      coroutine.resume(co)\n    end",
+    );
+    assert_stopped_then_alive(&s, &["game.lua:", "stopped after"]);
+    let s = runaway("    while true do xpcall(function() while true do end end, print) end");
+    assert_stopped_then_alive(&s, &["game.lua:3:", "stopped after"]);
+}
+
+#[test]
+fn a_script_eating_memory_is_stopped() {
+    let s = runaway("    local s = 'x'\n    while true do s = s .. s end");
+    assert_stopped_then_alive(&s, &["game.lua:1:", "memory limit of 64 MiB"]);
+    // Inside pcall the script gets the error and may go on: its memory is back.
+    let s = runaway(
+        "    local ok = pcall(function() local s = 'x' while true do s = s .. s end end)\n    announce(tostring(ok))",
+    );
+    s.message("alice", "run").unwrap();
+    assert_eq!(
+        s.take_actions()[0],
+        sent(Announcement::Announce {
+            text: "false".into()
+        })
+    );
+}
+
+#[test]
+fn an_endless_top_level_is_stopped_at_load() {
+    let err = script("local n = 0\nwhile true do n = n + 1 end\n")
+        .unwrap_err()
+        .0;
+    assert!(
+        err.contains("game.lua:2:") && err.contains("stopped"),
+        "{err}"
+    );
+}
