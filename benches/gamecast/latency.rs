@@ -32,7 +32,7 @@ pub fn run(smoke: bool) -> String {
         "### Latency\n\n{count} events at {RATE} events/s, ~200 bytes each, on loopback. \
          gamecast: from the Lua `announce` call in the announcer to the player's JSON line read \
          from its stdout. Baseline: a socket2 sender to a socket receiving in the benchmark, same \
-         datagrams, same rate. The middle row sends raw datagrams to a real player: the \
+         datagrams, same rate. The middle row sends raw datagrams (the lab's plain text, same size) to a real player: the \
          player's own share.\n\n\
          | path | n | p50 ms | p99 ms | max ms | p50 vs raw | p99 vs raw |\n\
          | --- | --- | --- | --- | --- | --- | --- |\n{}\n{}\n{}\n",
@@ -42,8 +42,9 @@ pub fn run(smoke: bool) -> String {
     )
 }
 
-/// Sends `count` timestamped datagrams at RATE, from this thread.
-fn paced(net: &Net, count: u64) {
+/// Sends `count` timestamped datagrams at RATE, from this thread: gamecast's JSON, or (for a
+/// real player, which shows only its own announcer's JSON) the same as plain text.
+fn paced(net: &Net, count: u64, text: bool) {
     let mut sender = RawSender::new(net);
     let padding = "x".repeat(100);
     let start = Instant::now();
@@ -52,7 +53,11 @@ fn paced(net: &Net, count: u64) {
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        let bytes = sender.encode(n, &padding);
+        let bytes = if text {
+            sender.encode_text(n, &padding)
+        } else {
+            sender.encode(n, &padding)
+        };
         sender.send(&bytes);
     }
 }
@@ -75,7 +80,7 @@ fn raw_to_raw(count: u64) -> Summary {
         }
         latencies
     });
-    paced(&net, count);
+    paced(&net, count, false);
     summarize(receiver.join().unwrap())
 }
 
@@ -97,7 +102,7 @@ fn latencies_of(player: &Counted) -> Vec<Duration> {
 fn raw_to_player(count: u64) -> Summary {
     let net = Net::fresh();
     let players = [Counted::player(&net, "p0")];
-    paced(&net, count);
+    paced(&net, count, true);
     wait_counts(&players, count, Duration::from_secs(2));
     summarize(latencies_of(&players[0]))
 }

@@ -122,10 +122,15 @@ impl Drop for Counted {
 }
 
 fn count_lines(stdout: impl std::io::Read, me: &str, ready: Sender<()>, stats: &Mutex<Stats>) {
+    // An announcement, or the baselines' plain text shown as chat.
     const MARK: &str = "{\"kind\":\"announce\",\"text\":\"@";
+    const RAW_MARK: &str = "{\"kind\":\"chat\",\"from\":\"raw\",\"text\":\"@";
     for line in BufReader::with_capacity(1 << 16, stdout).lines() {
         let Ok(line) = line else { break };
-        let Some(rest) = line.strip_prefix(MARK) else {
+        let Some(rest) = line
+            .strip_prefix(MARK)
+            .or_else(|| line.strip_prefix(RAW_MARK))
+        else {
             if line.contains(me) && (line.contains("\"welcome\"") || line.contains("\"join\"")) {
                 let _ = ready.send(());
             }

@@ -59,8 +59,9 @@ pub fn run(smoke: bool) -> String {
         "### Announce throughput\n\n\
          benches/lua/announce.lua announces ~200-byte events at a rising rate (10k, 25k, 50k, \
          100k, 200k events/s, then as fast as it can) to real `player --json` processes; the \
-         baseline is a raw socket sending the same datagrams, pre-encoded, at the same rates to \
-         the same players. A step counts when every player got every event; the rate shown is \
+         baseline is a raw socket sending datagrams of the same size, pre-encoded, at the same \
+         rates to the same players (as the lab's plain text, which a player shows at once: it \
+         shows gamecast's only from its own announcer, in order). A step counts when every player got every event; the rate shown is \
          what the slowest player received.\n\n\
          | players | gamecast: best zero-loss rate | raw socket: best zero-loss rate | gamecast vs raw | gamecast: first step with loss | raw: first step with loss |\n\
          | --- | --- | --- | --- | --- | --- |\n\
@@ -191,6 +192,19 @@ impl RawSender {
         protocol::encode(&self.origin.stamp(Announcement::Announce { text }.into())).unwrap()
     }
 
+    /// The same announcement as the lab's plain text (`raw: @<n> …`), padded to the size of
+    /// [`RawSender::encode`]'s: what a raw socket sends to real players. A player shows any
+    /// text datagram at once as chat, while it shows an announcer's datagrams only from the
+    /// announcer that welcomed it, in order: the baseline must not need an announcer.
+    pub fn encode_text(&mut self, n: u64, padding: &str) -> Vec<u8> {
+        let size = self.encode(n, padding).len();
+        let mut text = format!("raw: @{n} {:.6} {padding}", mono_now());
+        while text.len() < size {
+            text.push('x');
+        }
+        text.into_bytes()
+    }
+
     pub fn send(&self, bytes: &[u8]) {
         // A full socket buffer (ENOBUFS) is the sender outrunning the kernel: try again.
         while self.socket.send_to(bytes, &self.group).is_err() {
@@ -204,7 +218,9 @@ impl RawSender {
 fn raw_send(net: &Net, count: u64, rate: u64, padding: usize) {
     let mut sender = RawSender::new(net);
     let padding = "x".repeat(padding);
-    let datagrams: Vec<Vec<u8>> = (1..=count).map(|n| sender.encode(n, &padding)).collect();
+    let datagrams: Vec<Vec<u8>> = (1..=count)
+        .map(|n| sender.encode_text(n, &padding))
+        .collect();
     let start = Instant::now();
     let mut sent = 0u64;
     while sent < count {
