@@ -110,6 +110,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         stats: ReceiveStats::default(),
         snapshot: Snapshot::default(),
         dropped: HashMap::new(),
+        caught_up: Instant::now(),
         console,
         bots: HashMap::new(),
         bot_think: config.bot_think,
@@ -169,6 +170,8 @@ struct Announcer {
     /// What loss repair of the players' datagrams did.
     stats: ReceiveStats,
     snapshot: Snapshot,
+    /// When the announcer last had read everything queued on its socket.
+    caught_up: Instant,
     /// Players dropped for silence, and when we last told them so: one that speaks again
     /// (its heartbeats were lost, not the player) is told, and joins again.
     dropped: HashMap<SessionId, Instant>,
@@ -260,7 +263,10 @@ impl Announcer {
                     self.reload(watcher.as_mut());
                 }
                 received = self.transport.recv(&mut buf) => match received {
-                    Ok((len, source)) => self.receive(&buf[..len], source, Instant::now()),
+                    Ok((len, source)) => {
+                        self.receive(&buf[..len], source, Instant::now());
+                        self.read_queued(&mut buf);
+                    }
                     Err(e) => self.console.note(&format!("warning: receive failed: {e}")),
                 },
                 () = tokio::time::sleep_until(wake.into()) => {
@@ -268,7 +274,8 @@ impl Announcer {
                     for error in self.script.fire_due(now) {
                         self.console.script_error(&error);
                     }
-                    self.tick(now);
+                    self.read_queued(&mut buf);
+                    self.tick(Instant::now());
                 }
                 Some((bot, event)) = bot_events.recv() => self.bot_saw(&bot, &event),
                 () = &mut shutdown => {
@@ -382,6 +389,44 @@ impl Announcer {
                 }
                 None => self.outsider_said(datagram, now),
             },
+        }
+    }
+
+    /// Reads what else is queued, a batch at most. Having read everything, the announcer has
+    /// caught up: a player silent until now is silent indeed, not queued behind a burst.
+    fn read_queued(&mut self, buf: &mut [u8]) {
+        for _ in 0..reliable::BATCH {
+            match self.transport.try_recv(buf) {
+                Ok(Some((len, source))) => self.receive(&buf[..len], source, Instant::now()),
+                Ok(None) => {
+                    self.caught_up = Instant::now();
+                    self.check_silent();
+                    return;
+                }
+                Err(e) => {
+                    self.console.note(&format!("warning: receive failed: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Members silent for `missed` of their heartbeats as of the last time we had read
+    /// everything queued: gone.
+    fn check_silent(&mut self) {
+        let at = self.caught_up;
+        let silent: Vec<SessionId> = self
+            .roster
+            .iter()
+            .filter(|m| at >= m.heard + m.every * self.missed)
+            .map(|m| m.session)
+            .collect();
+        for session in silent {
+            if self.dropped.len() >= MAX_DROPPED {
+                self.dropped.clear();
+            }
+            self.dropped.insert(session, at);
+            self.remove(session, "connection lost", "timeout");
         }
     }
 
@@ -505,21 +550,8 @@ impl Announcer {
         self.report(result);
     }
 
-    /// What came due: members gone silent, NACKs for members' datagrams, gaps given up on.
+    /// What came due: NACKs for members' datagrams, gaps given up on.
     fn tick(&mut self, now: Instant) {
-        let silent: Vec<SessionId> = self
-            .roster
-            .iter()
-            .filter(|m| now >= m.heard + m.every * self.missed)
-            .map(|m| m.session)
-            .collect();
-        for session in silent {
-            if self.dropped.len() >= MAX_DROPPED {
-                self.dropped.clear();
-            }
-            self.dropped.insert(session, now);
-            self.remove(session, "connection lost", "timeout");
-        }
         let mut due = Vec::new();
         for m in &mut self.roster {
             let (ranges, deliveries) = m.inbox.poll(now, &mut self.stats);
@@ -538,14 +570,16 @@ impl Announcer {
         }
     }
 
-    /// When [`Announcer::tick`] has something to do next.
+    /// When [`Announcer::tick`] has something to do next. A silence that ended before we last
+    /// caught up is judged at the next catch-up, not by a timer.
     fn next_deadline(&self) -> Option<Instant> {
         self.roster
             .iter()
             .flat_map(|m| {
+                let silent_at = m.heard + m.every * self.missed;
                 [
                     m.inbox.next_deadline(),
-                    Some(m.heard + m.every * self.missed),
+                    (silent_at > self.caught_up).then_some(silent_at),
                 ]
             })
             .flatten()

@@ -130,6 +130,9 @@ pub struct Player {
     /// name from a welcome). A second join under a known name is not shown twice.
     roster: HashMap<String, Option<SessionId>>,
     senders: HashMap<SessionId, Peer>,
+    /// When we last had read everything queued: silence is judged as of then, so that an
+    /// announcer's heartbeat queued behind a burst does not count as silence.
+    caught_up: Instant,
     /// The highest of our own numbers seen coming back: a repair of ours is not shown twice.
     own_seen: u64,
     stats: ReceiveStats,
@@ -152,6 +155,7 @@ impl Player {
             roster: HashMap::new(),
             senders: HashMap::new(),
             own_seen: 0,
+            caught_up: now,
             stats: ReceiveStats::default(),
             bad_datagrams: 0,
         }
@@ -165,6 +169,11 @@ impl Player {
     /// What loss repair did so far.
     pub fn stats(&self) -> &ReceiveStats {
         &self.stats
+    }
+
+    /// Everything queued on the socket was read at `now`.
+    pub fn caught_up(&mut self, now: Instant) {
+        self.caught_up = now;
     }
 
     /// What to do with a datagram that arrived from `source` at `now`.
@@ -611,7 +620,7 @@ impl Player {
         }
         if let Some(announcer) = self.announcer.as_mut()
             && !announcer.unreachable
-            && now >= announcer.heard + announcer.every * self.options.missed
+            && self.caught_up >= announcer.heard + announcer.every * self.options.missed
         {
             announcer.unreachable = true;
             out.push(Reaction::Show(Event::Announcer {
@@ -636,7 +645,8 @@ impl Player {
             .announcer
             .as_ref()
             .filter(|a| !a.unreachable)
-            .map(|a| a.heard + a.every * self.options.missed);
+            .map(|a| a.heard + a.every * self.options.missed)
+            .filter(|at| *at > self.caught_up);
         inboxes.chain(join).chain(silence).min()
     }
 
@@ -713,7 +723,10 @@ pub async fn play(
         let reactions = tokio::select! {
             received = transport.recv(&mut buf) => {
                 let (len, source) = received?;
-                player.receive(protocol::decode(&buf[..len]), source, Instant::now())
+                let mut reactions =
+                    player.receive(protocol::decode(&buf[..len]), source, Instant::now());
+                read_queued(&transport, &mut buf, &mut player, &mut reactions)?;
+                reactions
             }
             line = input.recv() => match line {
                 Some(line) => player.typed(&line),
@@ -723,11 +736,13 @@ pub async fn play(
                 ],
             },
             () = tokio::time::sleep_until(wake.into()) => {
-                let now = Instant::now();
-                if let Some(beat) = sender.heartbeat(now) {
+                if let Some(beat) = sender.heartbeat(Instant::now()) {
                     send_bytes(&transport, &beat).await?;
                 }
-                player.tick(now)
+                let mut reactions = Vec::new();
+                read_queued(&transport, &mut buf, &mut player, &mut reactions)?;
+                reactions.extend(player.tick(Instant::now()));
+                reactions
             }
             () = &mut shutdown => vec![
                 Reaction::Send(Body::Leave { reason: "interrupted".into() }),
@@ -752,6 +767,24 @@ pub async fn play(
             }
         }
     }
+}
+
+/// Reads what else is queued on the socket, a batch at most, telling the player when it has
+/// read everything.
+fn read_queued(
+    transport: &Transport,
+    buf: &mut [u8],
+    player: &mut Player,
+    reactions: &mut Vec<Reaction>,
+) -> std::io::Result<()> {
+    for _ in 0..reliable::BATCH {
+        let Some((len, source)) = transport.try_recv(buf)? else {
+            player.caught_up(Instant::now());
+            return Ok(());
+        };
+        reactions.extend(player.receive(protocol::decode(&buf[..len]), source, Instant::now()));
+    }
+    Ok(())
 }
 
 /// Sends a body: numbered and kept for repair, or as a control datagram.
@@ -1026,6 +1059,9 @@ mod tests {
         let (mut alice, mut old) = welcomed(t0);
         let silence = reliable::ANNOUNCER_HEARTBEAT * reliable::MISSED_BEATS;
         assert_eq!(alice.next_deadline(), Some(t0 + silence));
+        // Silence counts once everything queued was read: not while a burst is queued.
+        assert_eq!(shown(alice.tick(t0 + silence)), Vec::<String>::new());
+        alice.caught_up(t0 + silence);
         assert_eq!(
             shown(alice.tick(t0 + silence)),
             [r#"{"kind":"announcer","state":"unreachable"}"#]
@@ -1065,6 +1101,7 @@ mod tests {
         let t0 = Instant::now();
         let (mut alice, host) = welcomed(t0);
         let silence = reliable::ANNOUNCER_HEARTBEAT * reliable::MISSED_BEATS;
+        alice.caught_up(t0 + silence);
         alice.tick(t0 + silence);
         let beat = Decoded::Datagram(Datagram {
             v: protocol::VERSION,

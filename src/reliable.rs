@@ -29,7 +29,7 @@ pub const WINDOW_MIN: usize = 1024;
 pub const WINDOW_AGE: Duration = Duration::from_secs(30);
 /// …as long as they fit in this many bytes (a script announcing 100,000 events a second would
 /// otherwise keep 30 s of them).
-pub const WINDOW_BYTES: usize = 4 << 20;
+pub const WINDOW_BYTES: usize = 2 << 20;
 
 /// After repairing a datagram, further NACKs for it within this time are served by that
 /// repair: they were sent before it arrived.
@@ -63,6 +63,13 @@ pub const PLAYER_HEARTBEAT: Duration = Duration::from_millis(500);
 /// A peer silent for this many of its heartbeats is gone (a player), or unreachable (an
 /// announcer).
 pub const MISSED_BEATS: u32 = 3;
+
+/// The most datagrams an inbox holds behind its gaps. A receiver that fell this far behind
+/// gives up the oldest gaps (shown as lost) rather than grow without bound.
+pub const MAX_AHEAD: usize = 4096;
+
+/// Datagrams read in one go before the event loop looks at its other work.
+pub const BATCH: usize = 256;
 
 /// Ranges in one NACK: enough for any burst of loss; more wait for the next NACK.
 const MAX_NACK_RANGES: usize = 64;
@@ -382,8 +389,15 @@ impl<T> Inbox<T> {
         self.note_known(seq - 1, now, stats);
         self.known = self.known.max(seq);
         self.ahead.insert(seq, Slot::Item(item));
+        while self.ahead.len() > MAX_AHEAD {
+            let Some(&oldest) = self.missing.keys().next() else {
+                break;
+            };
+            self.give_up(oldest, stats);
+            out.extend(self.drain());
+        }
         out.extend(self.drain());
-        out
+        merge_lost(out)
     }
 
     /// The sender's latest number is `last` (from its heartbeat): anything up to it that has

@@ -193,6 +193,17 @@ impl Transport {
         self.socket.recv_from(buf).await
     }
 
+    /// The next datagram if one is waiting, without waiting: `None` when the socket is empty.
+    /// Reading what is queued in a batch is cheaper than one wake-up per datagram, and tells
+    /// the caller when it has caught up with the group.
+    pub fn try_recv(&self, buf: &mut [u8]) -> std::io::Result<Option<(usize, SocketAddr)>> {
+        match self.socket.try_recv_from(buf) {
+            Ok(received) => Ok(Some(received)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// A warning for the console when the kernel granted a receive buffer too small for bursts.
     pub fn buffer_warning(&self) -> Option<String> {
         (self.recv_buffer < MIN_RECV_BUFFER).then(|| {
