@@ -16,13 +16,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use tokio::sync::mpsc;
 
+use crate::budget::{Budgets, Verdict};
 use crate::event::Event;
 use crate::player;
 use crate::protocol::{
     self, Body, Datagram, Decoded, Entry, Game, Origin, Payload, Reassembly, SessionId,
 };
 use crate::reliable::{self, Delivery, Inbox, ReceiveStats, Sender};
-use crate::render::Style;
+use crate::render::{Style, visible};
 use crate::script::{Action, Limits, Reload, Script, ScriptError};
 use crate::transport::{self, NetConfig, Transport};
 use crate::watch::Watcher;
@@ -61,11 +62,18 @@ pub struct Config {
     pub missed: u32,
     /// What the script may take: memory, and time per call.
     pub limits: Limits,
+    /// Lines a second one player may send to the script (bursts of twice that); 0: no limit.
+    pub rate_limit: f64,
 }
 
 /// After closing the game, the announcer stays this long to repair its last datagrams for
 /// players who missed them (and beats, so that they notice).
 const LINGER: Duration = Duration::from_millis(500);
+
+/// Joins and chat a second from everyone not in the game, together (a flood of made-up
+/// players must not fill the roster or the console).
+const OUTSIDERS_RATE: f64 = 50.0;
+const OUTSIDERS_BURST: f64 = 100.0;
 
 /// Sessions dropped for silence that are remembered, to tell them if they speak again.
 const MAX_DROPPED: usize = 1024;
@@ -111,6 +119,9 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         snapshot: Snapshot::default(),
         dropped: HashMap::new(),
         caught_up: Instant::now(),
+        budgets: Budgets::new(config.rate_limit, 2.0 * config.rate_limit),
+        rate_limit: config.rate_limit,
+        outsiders: Budgets::new(OUTSIDERS_RATE, OUTSIDERS_BURST),
         console,
         bots: HashMap::new(),
         bot_think: config.bot_think,
@@ -172,6 +183,11 @@ struct Announcer {
     snapshot: Snapshot,
     /// When the announcer last had read everything queued on its socket.
     caught_up: Instant,
+    /// What each member may make the script do (messages a second), and what all senders that
+    /// are not in the game may, together (joins, chat): checked before any Lua runs.
+    budgets: Budgets<SessionId>,
+    rate_limit: f64,
+    outsiders: Budgets<()>,
     /// Players dropped for silence, and when we last told them so: one that speaks again
     /// (its heartbeats were lost, not the player) is told, and joins again.
     dropped: HashMap<SessionId, Instant>,
@@ -433,9 +449,28 @@ impl Announcer {
     /// A datagram from a session that is not in the game: a join, the lab's chat, or a
     /// player we dropped that is still there.
     fn outsider_said(&mut self, datagram: Datagram, now: Instant) {
+        if matches!(datagram.body, Body::Join | Body::Chat { .. }) {
+            match self.outsiders.take(&(), now) {
+                Verdict::Allow => {}
+                Verdict::FirstDrop => {
+                    return self.console.note(&format!(
+                        "warning: too many joins and lines from outside the game \
+                         ({OUTSIDERS_RATE}/s): dropping them until it calms down"
+                    ));
+                }
+                Verdict::Drop => return,
+            }
+        }
         match datagram.body {
             Body::Join => self.join(&datagram.from, datagram.session, datagram.seq, now),
             Body::Chat { text } => {
+                if self.roster.iter().any(|m| m.name == datagram.from) {
+                    let why = format!(
+                        "chat signed {:?} from session {}, not that player's",
+                        datagram.from, datagram.session
+                    );
+                    return self.bad(&datagram.from, &why);
+                }
                 self.console.show(&Event::Chat {
                     from: datagram.from,
                     text,
@@ -470,8 +505,11 @@ impl Announcer {
         }));
         // The first few in full, then one line per hundred: noise must not bury the game.
         if self.bad_datagrams <= 5 || self.bad_datagrams.is_multiple_of(100) {
+            // The reason may quote the datagram: escaped, like anything from the network.
             self.console.note(&format!(
-                "ignored a datagram from {source}: {why} ({} so far)",
+                "ignored a datagram from {}: {} ({} so far)",
+                visible(source),
+                visible(why),
                 self.bad_datagrams
             ));
         }
@@ -514,6 +552,20 @@ impl Announcer {
     /// A member's datagram, in its order.
     fn handle(&mut self, datagram: Datagram) {
         let name = datagram.from;
+        if self.rate_limit > 0.0 && matches!(datagram.body, Body::Chat { .. } | Body::Move { .. }) {
+            match self.budgets.take(&datagram.session, Instant::now()) {
+                Verdict::Allow => {}
+                Verdict::FirstDrop => {
+                    return self.console.note(&format!(
+                        "warning: {name} sends too fast: dropping their lines until they slow \
+                         down (at most {} a second, bursts of {}; --rate-limit)",
+                        self.rate_limit,
+                        2.0 * self.rate_limit
+                    ));
+                }
+                Verdict::Drop => return,
+            }
+        }
         match datagram.body {
             Body::Join => self.join(&name, datagram.session, datagram.seq, Instant::now()),
             Body::Leave { reason } => self.remove(datagram.session, &reason, &reason),

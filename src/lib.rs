@@ -8,6 +8,7 @@
 //! - [`ranking`]: ranking order with shared ranks.
 //! - [`render`]: events as text for a terminal.
 //! - [`script`]: the Lua runtime and the game API.
+//! - [`budget`]: per-sender token buckets against floods.
 //! - [`announcer`]: the announcer's event loop: socket, script, timers, roster, bots.
 //! - [`player`]: a player's session: join, send what is typed, turn datagrams into events.
 //!
@@ -17,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod announcer;
+pub mod budget;
 pub mod event;
 pub mod player;
 pub mod protocol;

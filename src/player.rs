@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use crate::budget::{Budgets, Verdict};
 use crate::event::{Event, Link};
 use crate::protocol::{
     self, Announcement, Body, Datagram, Decoded, Origin, Payload, Reassembly, SessionId,
@@ -130,6 +131,11 @@ pub struct Player {
     /// name from a welcome). A second join under a known name is not shown twice.
     roster: HashMap<String, Option<SessionId>>,
     senders: HashMap<SessionId, Peer>,
+    /// What we warned about once already (a rival announcer, a name claimed by a second
+    /// session): noise must not flood the screen.
+    warned: HashSet<String>,
+    /// Chat lines a second each sender may have shown: a flood must not bury the game.
+    chat_budgets: Budgets<String>,
     /// When we last had read everything queued: silence is judged as of then, so that an
     /// announcer's heartbeat queued behind a burst does not count as silence.
     caught_up: Instant,
@@ -156,6 +162,8 @@ impl Player {
             senders: HashMap::new(),
             own_seen: 0,
             caught_up: now,
+            warned: HashSet::new(),
+            chat_budgets: Budgets::default(),
             stats: ReceiveStats::default(),
             bad_datagrams: 0,
         }
@@ -182,7 +190,11 @@ impl Player {
             Decoded::Datagram(datagram) => datagram,
             Decoded::Text { from, text } => {
                 let from = from.unwrap_or_else(|| source.to_string());
-                return vec![Reaction::Show(Event::Chat { from, text })];
+                let mut out = Vec::new();
+                if self.chat_allowed(&source.to_string(), &from, now, &mut out) {
+                    out.push(Reaction::Show(Event::Chat { from, text }));
+                }
+                return out;
             }
             Decoded::Invalid(why) => return self.bad(&format!("from {source}: {why}")),
         };
@@ -203,7 +215,7 @@ impl Player {
         }
         match datagram.body {
             Body::Admit { to_session, at } => {
-                if to_session == self.session && self.follow(session, false, now, &mut out) {
+                if to_session == self.session && self.follow(session, now, &mut out) {
                     self.start_listening(session, at, now, &mut out);
                 }
             }
@@ -212,7 +224,7 @@ impl Player {
                 every_ms,
                 announcer,
             } => {
-                if announcer && !self.follow(session, false, now, &mut out) {
+                if announcer && !self.follow(session, now, &mut out) {
                     return out;
                 }
                 if self.waiting_for(session) {
@@ -241,11 +253,8 @@ impl Player {
                 }
             }
             _ => {
-                if datagram.body.is_from_announcer() {
-                    let hello = matches!(datagram.body, Body::Hello { .. });
-                    if !self.follow(session, hello, now, &mut out) {
-                        return out;
-                    }
+                if datagram.body.is_from_announcer() && !self.follow(session, now, &mut out) {
+                    return out;
                 }
                 if self.waiting_for(session) {
                     let ours = matches!(
@@ -297,6 +306,34 @@ impl Player {
             .collect()
     }
 
+    /// Whether a chat line from `sender` (signed `name`) may be shown: each sender has a
+    /// budget; over it, lines are dropped, and that is said once.
+    fn chat_allowed(
+        &mut self,
+        sender: &str,
+        name: &str,
+        now: Instant,
+        out: &mut Vec<Reaction>,
+    ) -> bool {
+        match self.chat_budgets.take(&sender.to_string(), now) {
+            Verdict::Allow => true,
+            Verdict::FirstDrop => {
+                let text =
+                    format!("{name} sends too fast: dropping their lines until they slow down");
+                out.push(Reaction::Show(Event::Notice { text }));
+                false
+            }
+            Verdict::Drop => false,
+        }
+    }
+
+    /// Shows `text` the first time `key` comes up.
+    fn warn_once(&mut self, key: &str, text: String, out: &mut Vec<Reaction>) {
+        if self.warned.len() < 64 && self.warned.insert(key.to_string()) {
+            out.push(Reaction::Show(Event::Notice { text }));
+        }
+    }
+
     fn bad(&mut self, why: &str) -> Vec<Reaction> {
         self.bad_datagrams += 1;
         // Say it once; after that, count quietly so that noise cannot flood the screen.
@@ -328,18 +365,24 @@ impl Player {
     }
 
     /// An announcer's datagram arrived from `session`: follow it if it is ours, or the first
-    /// we hear, or a new run replacing ours (its hello, or ours fell silent). Returns whether
-    /// the datagram is from the announcer we follow now.
-    fn follow(
-        &mut self,
-        session: SessionId,
-        hello: bool,
-        now: Instant,
-        out: &mut Vec<Reaction>,
-    ) -> bool {
+    /// we hear, or a newer run replacing ours after ours fell silent. Returns whether the
+    /// datagram is from the announcer we follow now.
+    fn follow(&mut self, session: SessionId, now: Instant, out: &mut Vec<Reaction>) -> bool {
         match &self.announcer {
             Some(current) if current.session == session => return true,
-            Some(current) if !hello && !current.unreachable => return false,
+            // A new run is followed only once ours fell silent, and only if it is newer (session
+            // numbers grow with time): a forged or replayed hello cannot take the game over
+            // while the announcer is there, nor an old run come back.
+            Some(current) if !current.unreachable || session < current.session => {
+                // Only the announcer that welcomed us speaks for the game: another one on the
+                // group (or someone posing as one) is ignored, and said so once.
+                let text = format!(
+                    "ignoring announcer events from another announcer (session {session}): \
+                     only the one we joined speaks for the game"
+                );
+                self.warn_once(&format!("rival {session}"), text, out);
+                return false;
+            }
             Some(current) => {
                 let old = current.session;
                 self.stale.insert(old);
@@ -496,10 +539,25 @@ impl Player {
                     }));
                 }
             }
-            Body::Chat { text } => out.push(Reaction::Show(Event::Chat {
-                from: datagram.from,
-                text,
-            })),
+            Body::Chat { text } => {
+                if let Some(Some(owner)) = self.roster.get(&datagram.from)
+                    && *owner != sender
+                {
+                    let text = format!(
+                        "ignored chat signed {} from another session ({sender}): that name \
+                         belongs to a player in the game",
+                        datagram.from
+                    );
+                    self.warn_once(&format!("name {}", datagram.from), text, out);
+                    return;
+                }
+                if self.chat_allowed(&sender.to_string(), &datagram.from, now, out) {
+                    out.push(Reaction::Show(Event::Chat {
+                        from: datagram.from,
+                        text,
+                    }));
+                }
+            }
             Body::Hello { moves } => self.moves = moves,
             Body::Welcome {
                 player,
@@ -529,6 +587,10 @@ impl Player {
                     self.roster.entry(name.clone()).or_insert(None);
                 }
                 for stream in streams {
+                    // Who is who: chat signed with a player's name from another session is not
+                    // that player's.
+                    self.roster
+                        .insert(stream.name.clone(), Some(stream.session));
                     if stream.session != self.session && !self.senders.contains_key(&stream.session)
                     {
                         self.track(stream.session, &stream.name, stream.last + 1, now);
@@ -1066,8 +1128,8 @@ mod tests {
             shown(alice.tick(t0 + silence)),
             [r#"{"kind":"announcer","state":"unreachable"}"#]
         );
-        // A new run says hello: followed, joined at once.
-        let mut new = Origin::new("announcer");
+        // A newer run says hello: followed, joined at once.
+        let mut new = Origin::with_session("announcer", old.session() + 1);
         let later = t0 + silence + ms(1);
         assert_eq!(
             shown(alice.receive(from(&mut new, Body::Hello { moves: vec![] }), SOURCE, later)),

@@ -15,13 +15,19 @@ pub const MAX_DATAGRAM: usize = 1400;
 /// The longest name a player may take, in characters.
 pub const MAX_NAME_CHARS: usize = 24;
 
-/// A random number naming one run of one process, so that a restarted player or announcer
-/// is told apart from its earlier self. Kept below 2^53 so that every JSON tool reads it exactly.
+/// A number naming one run of one process, so that a restarted player or announcer is told
+/// apart from its earlier self; later runs have larger numbers. Kept below 2^53 so that every
+/// JSON tool reads it exactly.
 pub type SessionId = u64;
 
-/// Picks a new random session id.
+/// Picks a new session id: the time in milliseconds, then 11 random bits. Later runs get
+/// larger ids, so that a receiver tells a restart (a newer session) from a replay of an old
+/// one; two runs started in the same millisecond still differ, by chance, 2047 times in 2048.
 pub fn new_session() -> SessionId {
-    fastrand::u64(1..(1 << 53))
+    let millis = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    ((millis & ((1 << 42) - 1)) << 11) | fastrand::u64(1..(1 << 11))
 }
 
 /// One datagram: who sent it, in which run, its place in that sender's sequence, and what it says.
@@ -500,6 +506,31 @@ fn split_plain(text: &str) -> (Option<String>, &str) {
     (None, text)
 }
 
+/// Whether `c` must never reach a terminal as it is: control characters (escape sequences
+/// start with one) and the invisible format characters that reorder or hide text (bidi
+/// overrides, zero-width characters): a name made of them could pass for another.
+pub fn is_unprintable(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
+}
+
 /// Why a name cannot be played under, or `None` when it can.
 pub fn name_problem(name: &str) -> Option<String> {
     let chars = name.chars().count();
@@ -508,8 +539,11 @@ pub fn name_problem(name: &str) -> Option<String> {
             "a name has 1 to {MAX_NAME_CHARS} characters, {name:?} has {chars}"
         ));
     }
-    if name.chars().any(char::is_control) {
-        return Some(format!("{name:?} has control characters"));
+    if name.chars().any(is_unprintable) {
+        return Some(format!(
+            "{} has control or invisible characters",
+            name.escape_default()
+        ));
     }
     if name.trim() != name {
         return Some(format!("{name:?} starts or ends with white space"));
@@ -1040,6 +1074,93 @@ mod tests {
         assert_eq!(origin.stamp(Body::Chat { text: "x".into() }).seq, 2);
     }
 
+    mod fuzz {
+        //! The decoder against arbitrary input: it classifies, it never panics; and whatever
+        //! our encoder makes, split or not, comes back the same.
+        use super::*;
+        use proptest::prelude::*;
+
+        fn config() -> ProptestConfig {
+            // Bounded, so that CI stays fast: a few thousand cases over the three properties.
+            ProptestConfig::with_cases(1000)
+        }
+
+        /// Text that is likely to find edge cases: JSON punctuation, escapes, controls, wide
+        /// characters and our own field names.
+        fn nasty_text() -> impl Strategy<Value = String> {
+            prop::collection::vec(
+                prop_oneof![
+                    any::<char>().prop_map(String::from),
+                    Just("\"".to_string()),
+                    Just("\\".to_string()),
+                    Just("{\"v\":1,".to_string()),
+                    Just("\u{1b}[2J".to_string()),
+                    Just("🎲".to_string()),
+                    Just("\"kind\":\"fragment\"".to_string()),
+                ],
+                0..40,
+            )
+            .prop_map(|parts| parts.concat())
+        }
+
+        proptest! {
+            #![proptest_config(config())]
+
+            #[test]
+            fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..1500)) {
+                let _ = decode(&bytes);
+            }
+
+            #[test]
+            fn arbitrary_objects_of_ours_never_panic(
+                kind in prop_oneof![
+                    Just("chat"), Just("welcome"), Just("fragment"), Just("nack"),
+                    Just("ranking"), Just("heartbeat"), Just("announce"), Just("nope"),
+                ],
+                fields in prop::collection::vec((nasty_text(), nasty_text()), 0..6),
+                seq in any::<i64>(),
+            ) {
+                let mut object = serde_json::Map::new();
+                object.insert("v".into(), 1.into());
+                object.insert("kind".into(), kind.into());
+                object.insert("seq".into(), seq.into());
+                for (key, value) in fields {
+                    object.insert(key, value.into());
+                }
+                let bytes = serde_json::to_vec(&object).unwrap();
+                let _ = decode(&bytes);
+                let mut reassembly = Reassembly::default();
+                if let Decoded::Datagram(datagram) = decode(&bytes) {
+                    let _ = reassembly.add(datagram);
+                }
+            }
+
+            #[test]
+            fn what_we_send_comes_back_the_same(
+                name in "[a-z]{1,24}",
+                text in nasty_text(),
+                repeat in 1usize..60,
+            ) {
+                let mut origin = Origin::new(name.clone());
+                let body: Body = Announcement::Announce { text: text.repeat(repeat) }.into();
+                let Ok(payload) = Payload::new(&body) else {
+                    return Ok(());
+                };
+                let mut reassembly = Reassembly::default();
+                let mut whole = None;
+                for (_, bytes) in origin.datagrams(&payload) {
+                    prop_assert!(bytes.len() <= MAX_DATAGRAM);
+                    let Decoded::Datagram(datagram) = decode(&bytes) else {
+                        panic!("not ours: {}", String::from_utf8_lossy(&bytes));
+                    };
+                    prop_assert_eq!(&datagram.from, &name);
+                    whole = reassembly.add(datagram).unwrap();
+                }
+                prop_assert_eq!(whole.map(|d| d.body), Some(body));
+            }
+        }
+    }
+
     #[test]
     fn names_are_checked() {
         assert_eq!(name_problem("alice"), None);
@@ -1047,5 +1168,9 @@ mod tests {
         assert!(name_problem(&"a".repeat(25)).is_some());
         assert!(name_problem("a\u{1b}[31m").is_some());
         assert!(name_problem(" alice").is_some());
+        // Invisible characters could make a name pass for another one.
+        assert!(name_problem("ali\u{200B}ce").is_some());
+        assert!(name_problem("\u{202E}ecila").is_some());
+        assert!(name_problem("ålice 🎲").is_none());
     }
 }

@@ -5,7 +5,7 @@ use owo_colors::OwoColorize;
 use unicode_width::UnicodeWidthStr;
 
 use crate::event::{Event, Link};
-use crate::protocol::{Announcement, Entry};
+use crate::protocol::{Announcement, Entry, is_unprintable};
 
 /// Where banner text wraps: narrow enough for an 80-column terminal with room to spare.
 const BANNER_WIDTH: usize = 64;
@@ -233,14 +233,15 @@ fn pad(text: &str, width: usize) -> String {
 }
 
 /// Makes text from the network safe for a terminal: control characters (escape sequences,
-/// carriage returns, bells) are shown escaped, never sent raw.
+/// carriage returns, bells) and invisible format characters (bidi overrides, zero-width
+/// characters) are shown escaped, never sent raw.
 pub fn visible(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
+    if !text.chars().any(is_unprintable) {
         return text.to_string();
     }
     text.chars()
         .map(|c| {
-            if c.is_control() {
+            if is_unprintable(c) {
                 c.escape_default().to_string()
             } else {
                 c.to_string()
@@ -311,6 +312,7 @@ mod tests {
         });
         assert!(!line.chars().any(char::is_control), "{line:?}");
         assert!(line.contains("\\u{1b}[2J"));
+        assert_eq!(visible("a\u{202E}b\u{200B}"), "a\\u{202e}b\\u{200b}");
     }
 
     #[test]

@@ -54,6 +54,11 @@ struct Cli {
     #[arg(long, default_value_t = 100, value_name = "MS",
           value_parser = clap::value_parser!(u32).range(1..=600000))]
     call_limit: u32,
+    /// Lines a second one player may send to the script, with bursts of twice that; more are
+    /// dropped before any Lua runs (a flood must not stop the game); 0: no limit
+    #[arg(long, default_value_t = gamecast::budget::RATE, value_name = "N",
+          value_parser = parse_rate)]
+    rate_limit: f64,
     /// Only load the script and run its top level, without any network: report errors with
     /// file:line and exit non-zero on any (for editors and CI)
     #[arg(long)]
@@ -83,6 +88,15 @@ fn parse_interval(text: &str) -> Result<f64, String> {
         Ok(seconds) if seconds.is_finite() && (0.01..=60.0).contains(&seconds) => Ok(seconds),
         _ => Err(format!(
             "expected a number of seconds from 0.01 to 60, not {text:?}"
+        )),
+    }
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && (0.0..=1e6).contains(&rate) => Ok(rate),
+        _ => Err(format!(
+            "expected a number of lines a second from 0 to 1000000, not {text:?}"
         )),
     }
 }
@@ -119,6 +133,7 @@ fn main() -> ExitCode {
             heartbeat: Duration::from_secs_f64(cli.heartbeat),
             missed: cli.missed,
             limits,
+            rate_limit: cli.rate_limit,
         };
         // One thread: the event loop is one Lua state and one socket; more threads would only
         // add hand-offs between them (measured in docs/BENCHMARKS.md).

@@ -7,6 +7,7 @@ mod common;
 
 mod chat;
 mod games;
+mod hostile;
 mod lan;
 mod reliable;
 mod reload;

@@ -1,0 +1,204 @@
+//! A rogue process on the group while a real game runs: forged announcements from another
+//! session, floods, replayed datagrams, chat signed with a player's name, escape codes in
+//! names and text. Every honest player still sees the real game, and nothing forged.
+
+use std::net::UdpSocket;
+
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+/// Rankings every 0.1 s once carol, alice and bob are in, ten of them, then alice wins.
+const HONEST: &str = r#"
+on_join(function()
+  if #players() < 3 or state.timer then return end
+  game_start("Honest game", "ten rankings")
+  state.round = 0
+  state.timer = every(0.1, function()
+    state.round = state.round + 1
+    local scores = {}
+    for i, p in ipairs(players()) do scores[p] = state.round * i end
+    ranking(scores)
+    if state.round == 10 then
+      state.timer:cancel()
+      congratulate("alice", "alice wins")
+      game_end("over")
+      stop()
+    end
+  end)
+end)
+"#;
+
+/// A socket that sends to the group from loopback, as a rogue process on the host would.
+fn rogue(net: &Net) -> impl Fn(&[u8]) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_multicast_loop_v4(true).unwrap();
+    let to = (net.group, net.port);
+    move |bytes: &[u8]| {
+        // A full buffer drops the datagram, as the network would: fine for a flood.
+        let _ = socket.send_to(bytes, to);
+    }
+}
+
+fn datagram(session: u64, seq: u64, from: &str, body: Value) -> Vec<u8> {
+    let mut object = json!({"v": 1, "from": from, "session": session, "seq": seq});
+    object
+        .as_object_mut()
+        .unwrap()
+        .extend(body.as_object().unwrap().clone());
+    serde_json::to_vec(&object).unwrap()
+}
+
+#[test]
+fn a_rogue_process_forges_floods_and_replays_and_nobody_is_fooled() {
+    let net = Net::fresh();
+    let script = script_file("honest.lua", HONEST);
+    let mut host = announcer(&net, &script, &[]);
+    let send = rogue(&net);
+    // carol shows text, as in a terminal: nothing raw from the network may reach it.
+    let mut carol = Process::spawn_in(
+        None,
+        "carol",
+        env!("CARGO_BIN_EXE_player"),
+        &[
+            ["--name".to_string(), "carol".to_string()].to_vec(),
+            net.flags(),
+        ]
+        .concat(),
+    );
+    let mut alice = welcomed_player(&net, "alice");
+
+    // Before the game: escape codes in a name and in a text, and chat signed "alice" from
+    // another session.
+    let evil = 7_000_000_000_001;
+    send(&datagram(
+        evil,
+        1,
+        "\u{1b}[2Jevil\u{202e}",
+        json!({"kind": "chat", "text": "\u{1b}]0;pwned\u{7}"}),
+    ));
+    send(b"mallory: \x1b[31mred\x1b[0m");
+    let mut bob = welcomed_player(&net, "bob");
+    send(&datagram(
+        evil + 1,
+        1,
+        "alice",
+        json!({"kind": "chat", "text": "I am alice, trust me"}),
+    ));
+
+    // During the game: forged announcements from another session, a flood, replays.
+    let forger = 7_000_000_000_002;
+    for seq in 1..=50 {
+        send(&datagram(
+            forger,
+            seq,
+            "announcer",
+            json!({"kind": "congratulate", "player": "mallory", "text": "mallory wins"}),
+        ));
+        send(&datagram(
+            forger,
+            seq + 100,
+            "announcer",
+            json!({"kind": "hello", "moves": []}),
+        ));
+    }
+    for i in 0..3000u64 {
+        send(&datagram(
+            evil + 10 + i % 7,
+            i + 1,
+            "mallory",
+            json!({"kind": "chat", "text": "spam"}),
+        ));
+        send(&[0xff, 0xfe, i as u8]);
+    }
+    host.wait_event("a ranking sent", |v| {
+        v["dir"] == "sent" && v["kind"] == "ranking"
+    });
+    let captured: Vec<Value> = host
+        .events()
+        .into_iter()
+        .filter(|v| v["dir"] == "sent")
+        .collect();
+    for mut old in captured {
+        old.as_object_mut().unwrap().remove("dir");
+        send(&serde_json::to_vec(&old).unwrap());
+    }
+
+    for player in [&mut alice, &mut bob] {
+        player.wait_kind("game_end");
+        assert!(player.wait_exit().success());
+    }
+    assert!(host.wait_exit().success(), "{}", host.stderr());
+    let sent: Vec<Value> = host
+        .events()
+        .into_iter()
+        .filter(|v| {
+            v["dir"] == "sent"
+                && ["game_start", "ranking", "congratulate", "game_end"]
+                    .contains(&v["kind"].as_str().unwrap_or(""))
+        })
+        .map(|mut v| {
+            let object = v.as_object_mut().unwrap();
+            for field in ["v", "from", "session", "seq", "dir"] {
+                object.remove(field);
+            }
+            v
+        })
+        .collect();
+    assert_eq!(sent.iter().filter(|v| v["kind"] == "ranking").count(), 10);
+    for player in [&alice, &bob] {
+        let shown: Vec<Value> = player
+            .events()
+            .into_iter()
+            .filter(|v| {
+                ["game_start", "ranking", "congratulate", "game_end"]
+                    .contains(&v["kind"].as_str().unwrap_or(""))
+            })
+            .collect();
+        assert_eq!(
+            shown, sent,
+            "{} saw the real game, once, in order",
+            player.name
+        );
+        assert!(
+            !player.events().iter().any(|v| v["player"] == "mallory"),
+            "{}: nothing forged",
+            player.name
+        );
+    }
+    assert!(
+        !bob.events()
+            .iter()
+            .any(|v| v["kind"] == "chat" && v["text"] == "I am alice, trust me"),
+        "chat signed alice from another session is not alice's"
+    );
+    assert!(bob.events().iter().any(|v| {
+        v["kind"] == "notice"
+            && v["text"]
+                .as_str()
+                .unwrap_or("")
+                .contains("another announcer")
+    }));
+
+    carol.close_input();
+    carol.wait_exit();
+    let printed: String = carol
+        .seen
+        .iter()
+        .filter_map(|l| match l {
+            Line::Out(s) => Some(s.as_str()),
+            Line::Err(_) => None,
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        printed.contains("evil"),
+        "carol saw the evil line, escaped: {printed}"
+    );
+    assert!(
+        !printed
+            .chars()
+            .any(|c| c == '\u{1b}' || c == '\u{7}' || c == '\u{202e}'),
+        "nothing raw reached carol's screen: {printed:?}"
+    );
+}
