@@ -412,6 +412,10 @@ impl Announcer {
     /// caught up: a player silent until now is silent indeed, not queued behind a burst.
     fn read_queued(&mut self, buf: &mut [u8]) {
         for _ in 0..reliable::BATCH {
+            // The game is over: what is still queued must not reach the script.
+            if self.script.stop_requested() {
+                return;
+            }
             match self.transport.try_recv(buf) {
                 Ok(Some((len, source))) => self.receive(&buf[..len], source, Instant::now()),
                 Ok(None) => {

@@ -169,6 +169,15 @@ impl Script {
         std::mem::take(&mut self.shared().actions)
     }
 
+    /// Whether the script called `stop()` and the announcer has not yet taken that action:
+    /// nothing more should reach the script (a batch of queued moves after the winning one).
+    pub fn stop_requested(&self) -> bool {
+        self.shared()
+            .actions
+            .iter()
+            .any(|action| matches!(action, Action::Stop))
+    }
+
     /// The lines that are moves in this game, lowercased.
     pub fn moves(&self) -> Vec<String> {
         self.shared().moves.clone()
