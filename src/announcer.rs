@@ -22,7 +22,7 @@ use crate::player;
 use crate::protocol::{
     self, Body, Datagram, Decoded, Entry, Game, Origin, Payload, Reassembly, SessionId,
 };
-use crate::reliable::{self, Delivery, Inbox, ReceiveStats, Sender};
+use crate::reliable::{self, Arrived, Delivery, Inbox, ReceiveStats, Sender};
 use crate::render::{Style, visible};
 use crate::script::{Action, Limits, Reload, Script, ScriptError};
 use crate::transport::{self, NetConfig, Transport};
@@ -120,7 +120,6 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
         dropped: HashMap::new(),
         caught_up: Instant::now(),
         budgets: Budgets::new(config.rate_limit, 2.0 * config.rate_limit),
-        rate_limit: config.rate_limit,
         outsiders: Budgets::new(OUTSIDERS_RATE, OUTSIDERS_BURST),
         console,
         bots: HashMap::new(),
@@ -186,7 +185,6 @@ struct Announcer {
     /// What each member may make the script do (messages a second), and what all senders that
     /// are not in the game may, together (joins, chat): checked before any Lua runs.
     budgets: Budgets<SessionId>,
-    rate_limit: f64,
     outsiders: Budgets<()>,
     /// Players dropped for silence, and when we last told them so: one that speaks again
     /// (its heartbeats were lost, not the player) is told, and joins again.
@@ -530,25 +528,20 @@ impl Announcer {
 
     /// Hands what a member's inbox let through to [`Announcer::handle`], in order.
     fn deliver(&mut self, session: SessionId, deliveries: Vec<Delivery<Datagram>>) {
-        for delivery in deliveries {
-            let Some(m) = self.roster.iter_mut().find(|m| m.session == session) else {
-                return; // it left meanwhile
-            };
-            match delivery {
-                Delivery::Item(datagram) => match m.reassembly.add(datagram) {
-                    Ok(Some(whole)) => self.handle(whole),
-                    Ok(None) => {}
-                    Err(why) => {
-                        let name = m.name.clone();
-                        self.bad(&name, &why.to_string());
-                    }
-                },
-                Delivery::Lost(count) => {
-                    m.reassembly.reset();
-                    let name = m.name.clone();
-                    self.console
-                        .note(&format!("{count} datagrams from {name} were lost"));
-                }
+        let Some(m) = self.roster.iter_mut().find(|m| m.session == session) else {
+            return;
+        };
+        let name = m.name.clone();
+        for arrived in reliable::reassemble(&mut m.reassembly, deliveries) {
+            if !self.roster.iter().any(|m| m.session == session) {
+                return; // it left meanwhile: the rest is not for the script
+            }
+            match arrived {
+                Arrived::Whole(datagram) => self.handle(datagram),
+                Arrived::Lost(count) => self
+                    .console
+                    .note(&format!("{count} datagrams from {name} were lost")),
+                Arrived::Unreadable(why) => self.bad(&name, &why.to_string()),
             }
         }
     }
@@ -556,15 +549,15 @@ impl Announcer {
     /// A member's datagram, in its order.
     fn handle(&mut self, datagram: Datagram) {
         let name = datagram.from;
-        if self.rate_limit > 0.0 && matches!(datagram.body, Body::Chat { .. } | Body::Move { .. }) {
+        if matches!(datagram.body, Body::Chat { .. } | Body::Move { .. }) {
             match self.budgets.take(&datagram.session, Instant::now()) {
                 Verdict::Allow => {}
                 Verdict::FirstDrop => {
                     return self.console.note(&format!(
                         "warning: {name} sends too fast: dropping their lines until they slow \
                          down (at most {} a second, bursts of {}; --rate-limit)",
-                        self.rate_limit,
-                        2.0 * self.rate_limit
+                        self.budgets.rate(),
+                        self.budgets.burst()
                     ));
                 }
                 Verdict::Drop => return,

@@ -50,7 +50,7 @@ pub enum Verdict {
 }
 
 impl<K: Hash + Eq + Clone> Budgets<K> {
-    /// Budgets of `rate` messages a second with bursts of `burst`.
+    /// Budgets of `rate` messages a second with bursts of `burst`; a rate of 0 is no limit.
     pub fn new(rate: f64, burst: f64) -> Budgets<K> {
         Budgets {
             rate,
@@ -59,8 +59,21 @@ impl<K: Hash + Eq + Clone> Budgets<K> {
         }
     }
 
+    /// Messages a second, on average (0: no limit).
+    pub fn rate(&self) -> f64 {
+        self.rate
+    }
+
+    /// Messages at once.
+    pub fn burst(&self) -> f64 {
+        self.burst
+    }
+
     /// Takes one message from `sender`'s budget at `now`.
     pub fn take(&mut self, sender: &K, now: Instant) -> Verdict {
+        if self.rate == 0.0 {
+            return Verdict::Allow;
+        }
         if !self.buckets.contains_key(sender) && self.buckets.len() >= MAX_SENDERS {
             // Forget the senders whose buckets are full again: they cost nothing to forget.
             let (rate, burst) = (self.rate, self.burst);
@@ -126,5 +139,13 @@ mod tests {
         let later = t0 + Duration::from_secs(5);
         assert_eq!(budgets.take(&u64::MAX, later), Verdict::Allow);
         assert!(budgets.buckets.len() <= 2);
+    }
+
+    #[test]
+    fn a_rate_of_zero_is_no_limit() {
+        let t0 = Instant::now();
+        let mut budgets = Budgets::new(0.0, 0.0);
+        assert!((0..10_000).all(|i| budgets.take(&(i % 3), t0) == Verdict::Allow));
+        assert!(budgets.buckets.is_empty());
     }
 }

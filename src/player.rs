@@ -22,7 +22,7 @@ use crate::event::{Event, Link};
 use crate::protocol::{
     self, Announcement, Body, Datagram, Decoded, Origin, Payload, Reassembly, SessionId,
 };
-use crate::reliable::{self, Bytes, Delivery, Inbox, ReceiveStats, Sender};
+use crate::reliable::{self, Arrived, Bytes, Delivery, Inbox, ReceiveStats, Sender};
 use crate::transport::{self, Transport};
 
 /// A player not yet welcomed asks again this often while an announcer is there.
@@ -430,7 +430,7 @@ impl Player {
             return; // listening already
         };
         self.senders.remove(&session);
-        self.track(session, protocol_name(), at, now);
+        self.track(session, crate::announcer::ANNOUNCER_NAME, at, now);
         let mut deliveries = Vec::new();
         if let Some(peer) = self.senders.get_mut(&session) {
             for (seq, datagram) in waiting.into_iter().filter(|(seq, _)| *seq >= at) {
@@ -463,33 +463,22 @@ impl Player {
             .announcer
             .as_ref()
             .is_some_and(|a| a.session == session);
-        let mut ready = Vec::new();
         let Some(peer) = self.senders.get_mut(&session) else {
             return;
         };
-        for delivery in deliveries {
-            match delivery {
-                Delivery::Item(datagram) => match peer.reassembly.add(datagram) {
-                    Ok(Some(whole)) => ready.push(Ok(whole)),
-                    Ok(None) => {}
-                    Err(why) => ready.push(Err(why.to_string())),
-                },
-                Delivery::Lost(count) => {
-                    peer.reassembly.reset();
-                    // Before our welcome the announcer's events are not ours to show.
-                    if !followed || self.welcomed {
-                        out.push(Reaction::Show(Event::Lost {
-                            from: peer.name.clone(),
-                            count,
-                        }));
-                    }
+        let name = peer.name.clone();
+        for arrived in reliable::reassemble(&mut peer.reassembly, deliveries) {
+            match arrived {
+                Arrived::Whole(datagram) => self.handle(datagram, now, out),
+                // Before our welcome the announcer's events are not ours to show.
+                Arrived::Lost(count) if !followed || self.welcomed => {
+                    out.push(Reaction::Show(Event::Lost {
+                        from: name.clone(),
+                        count,
+                    }));
                 }
-            }
-        }
-        for item in ready {
-            match item {
-                Ok(datagram) => self.handle(datagram, now, out),
-                Err(why) => out.extend(self.bad(&format!("from {session}: {why}"))),
+                Arrived::Lost(_) => {}
+                Arrived::Unreadable(why) => out.extend(self.bad(&format!("from {session}: {why}"))),
             }
         }
     }
@@ -741,11 +730,6 @@ impl Player {
         }
         vec![Reaction::Send(body)]
     }
-}
-
-/// The name the announcer's datagrams carry, until they say otherwise.
-fn protocol_name() -> &'static str {
-    crate::announcer::ANNOUNCER_NAME
 }
 
 /// How a player's session went.

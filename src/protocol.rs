@@ -339,7 +339,19 @@ pub struct Payload(String);
 impl Payload {
     /// Encodes `body`, refusing one over [`MAX_EVENT`] bytes.
     pub fn new(body: &Body) -> Result<Payload, TooLarge> {
-        let json = serde_json::to_string(body).expect("a Body always serializes");
+        Payload::encode(body)
+    }
+
+    /// Encodes an announcement as the body it is sent as, without copying it into a
+    /// [`Body`] first (a ranking can be long): the body's announcement variant is untagged, so
+    /// the two encode alike.
+    pub fn announcement(announcement: &Announcement) -> Result<Payload, TooLarge> {
+        Payload::encode(announcement)
+    }
+
+    fn encode(value: &impl Serialize) -> Result<Payload, TooLarge> {
+        // Our types hold only strings, numbers and lists: serializing cannot fail.
+        let json = serde_json::to_string(value).expect("a Body always serializes");
         if json.len() > MAX_EVENT {
             return Err(TooLarge {
                 bytes: json.len(),
@@ -1025,6 +1037,21 @@ mod tests {
         assert_eq!(reassembly.add(read(&pieces[2].1)), Ok(None));
         let (_, next) = through_the_wire(&mut origin, &long);
         assert_eq!(next.body, long);
+    }
+
+    #[test]
+    fn an_announcement_encodes_as_its_body() {
+        let ranking = Announcement::Ranking {
+            entries: vec![Entry {
+                rank: 1,
+                name: "ann".into(),
+                score: 3,
+            }],
+        };
+        assert_eq!(
+            Payload::announcement(&ranking),
+            Payload::new(&ranking.clone().into())
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::protocol::{Body, Origin, Payload};
+use crate::protocol::{Body, Datagram, Invalid, Origin, Payload, Reassembly};
 
 /// A datagram as sent and kept for repair: shared, so that keeping it costs no copy.
 pub type Bytes = Arc<[u8]>;
@@ -208,11 +208,6 @@ impl Sender {
     /// What has been sent so far.
     pub fn stats(&self) -> &SendStats {
         &self.stats
-    }
-
-    /// How many datagrams are kept for repair, and their bytes.
-    pub fn window(&self) -> (usize, usize) {
-        self.outbox.size()
     }
 
     /// The numbered datagrams that carry `payload`, kept for repair.
@@ -546,6 +541,41 @@ impl<T> Inbox<T> {
         }
         merge_lost(out)
     }
+}
+
+/// One sender's datagram as it arrives, in order, with events split in pieces put back
+/// together.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arrived {
+    /// A whole datagram.
+    Whole(Datagram),
+    /// This many datagrams in a row could not be had.
+    Lost(u64),
+    /// An event put back together that cannot be read.
+    Unreadable(Invalid),
+}
+
+/// What a sender's inbox let through, its pieces put back together with that sender's
+/// `reassembly`, in the order it came. A loss drops the event it cut.
+pub fn reassemble(
+    reassembly: &mut Reassembly,
+    deliveries: Vec<Delivery<Datagram>>,
+) -> Vec<Arrived> {
+    let mut arrived = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        match delivery {
+            Delivery::Item(datagram) => match reassembly.add(datagram) {
+                Ok(Some(whole)) => arrived.push(Arrived::Whole(whole)),
+                Ok(None) => {}
+                Err(why) => arrived.push(Arrived::Unreadable(why)),
+            },
+            Delivery::Lost(count) => {
+                reassembly.reset();
+                arrived.push(Arrived::Lost(count));
+            }
+        }
+    }
+    arrived
 }
 
 /// Joins consecutive losses into one, so that a gap of three shows as "3 messages lost".

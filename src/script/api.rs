@@ -54,7 +54,7 @@ fn shared(lua: &Lua) -> mlua::AppDataRefMut<'_, Shared> {
 /// Queues an announcement, refusing one that cannot fit in a datagram while the script can
 /// still be told where.
 fn send(lua: &Lua, announcement: Announcement) -> mlua::Result<()> {
-    let payload = Payload::new(&announcement.clone().into()).map_err(mlua::Error::runtime)?;
+    let payload = Payload::announcement(&announcement).map_err(mlua::Error::runtime)?;
     shared(lua)
         .actions
         .push(Action::Send(announcement, payload));

@@ -313,7 +313,7 @@ fn a_script_that_replaces_state_keeps_the_games_state() {
 
 /// The action `announce`, `tell`… queue for `announcement`.
 fn sent(announcement: Announcement) -> Action {
-    let payload = Payload::new(&announcement.clone().into()).unwrap();
+    let payload = Payload::announcement(&announcement).unwrap();
     Action::Send(announcement, payload)
 }
 

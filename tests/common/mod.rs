@@ -427,3 +427,35 @@ pub fn script_file(name: &str, source: &str) -> PathBuf {
     std::fs::write(&path, source).unwrap();
     path
 }
+
+/// The kinds of announcements tests compare between an announcer and its players: the game's
+/// course, which every player must show all of, in order, once.
+pub const COMPARED: [&str; 4] = ["game_start", "ranking", "congratulate", "game_end"];
+
+/// A datagram the announcer logged with `--json`, as a player shows it: without the header.
+pub fn without_header(mut v: Value) -> Value {
+    let object = v.as_object_mut().unwrap();
+    for header in ["v", "from", "session", "seq", "dir"] {
+        object.remove(header);
+    }
+    v
+}
+
+/// What `announcer --json` sent of the [`COMPARED`] kinds, in order, without the header.
+pub fn sent_announcements(announcer: &Process) -> Vec<Value> {
+    announcer
+        .events()
+        .into_iter()
+        .filter(|v| v["dir"] == "sent" && COMPARED.contains(&v["kind"].as_str().unwrap_or("")))
+        .map(without_header)
+        .collect()
+}
+
+/// What a player showed of the [`COMPARED`] kinds, in order.
+pub fn shown_announcements(player: &Process) -> Vec<Value> {
+    player
+        .events()
+        .into_iter()
+        .filter(|v| COMPARED.contains(&v["kind"].as_str().unwrap_or("")))
+        .collect()
+}

@@ -129,32 +129,10 @@ fn a_rogue_process_forges_floods_and_replays_and_nobody_is_fooled() {
         assert!(player.wait_exit().success());
     }
     assert!(host.wait_exit().success(), "{}", host.stderr());
-    let sent: Vec<Value> = host
-        .events()
-        .into_iter()
-        .filter(|v| {
-            v["dir"] == "sent"
-                && ["game_start", "ranking", "congratulate", "game_end"]
-                    .contains(&v["kind"].as_str().unwrap_or(""))
-        })
-        .map(|mut v| {
-            let object = v.as_object_mut().unwrap();
-            for field in ["v", "from", "session", "seq", "dir"] {
-                object.remove(field);
-            }
-            v
-        })
-        .collect();
+    let sent = sent_announcements(&host);
     assert_eq!(sent.iter().filter(|v| v["kind"] == "ranking").count(), 10);
     for player in [&alice, &bob] {
-        let shown: Vec<Value> = player
-            .events()
-            .into_iter()
-            .filter(|v| {
-                ["game_start", "ranking", "congratulate", "game_end"]
-                    .contains(&v["kind"].as_str().unwrap_or(""))
-            })
-            .collect();
+        let shown = shown_announcements(player);
         assert_eq!(
             shown, sent,
             "{} saw the real game, once, in order",

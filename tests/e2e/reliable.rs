@@ -9,19 +9,6 @@ use serde_json::Value;
 use crate::common::lan::Lan;
 use crate::common::*;
 
-/// The kinds of announcements a test compares between the announcer and its players.
-const COMPARED: [&str; 4] = ["game_start", "ranking", "congratulate", "game_end"];
-
-/// What the announcer sent of the compared kinds, in order, as JSON without the header.
-fn sent_announcements(announcer: &Process) -> Vec<Value> {
-    announcer
-        .events()
-        .into_iter()
-        .filter(|v| v["dir"] == "sent" && COMPARED.contains(&v["kind"].as_str().unwrap_or("")))
-        .map(without_header)
-        .collect()
-}
-
 /// What the announcer sent of the compared kinds after the welcome a player showed (the
 /// last welcome sent to that player with the same contents).
 fn sent_after_welcome(announcer: &Process, welcome: &Value) -> Vec<Value> {
@@ -47,23 +34,6 @@ fn sent_after_welcome(announcer: &Process, welcome: &Value) -> Vec<Value> {
         .filter(|v| COMPARED.contains(&v["kind"].as_str().unwrap_or("")))
         .cloned()
         .map(without_header)
-        .collect()
-}
-
-fn without_header(mut v: Value) -> Value {
-    let object = v.as_object_mut().unwrap();
-    for header in ["v", "from", "session", "seq", "dir"] {
-        object.remove(header);
-    }
-    v
-}
-
-/// What a player showed of the compared kinds, in order.
-fn shown_announcements(player: &Process) -> Vec<Value> {
-    player
-        .events()
-        .into_iter()
-        .filter(|v| COMPARED.contains(&v["kind"].as_str().unwrap_or("")))
         .collect()
 }
 
