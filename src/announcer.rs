@@ -18,9 +18,10 @@ use tokio::sync::mpsc;
 
 use crate::budget::{Budgets, Verdict};
 use crate::event::Event;
+use crate::key::GameKey;
 use crate::player;
 use crate::protocol::{
-    self, Body, Datagram, Decoded, Entry, Game, Origin, Payload, Reassembly, SessionId,
+    self, Body, Datagram, Decoded, Entry, Game, Guard, Origin, Payload, Reassembly, SessionId,
 };
 use crate::reliable::{self, Arrived, Delivery, Inbox, ReceiveStats, Sender};
 use crate::render::{Style, visible};
@@ -64,6 +65,8 @@ pub struct Config {
     pub limits: Limits,
     /// Lines a second one player may send to the script (bursts of twice that); 0: no limit.
     pub rate_limit: f64,
+    /// The game key: every datagram signed, only signed ones accepted. `None`: an open game.
+    pub key: Option<GameKey>,
 }
 
 /// After closing the game, the announcer stays this long to repair its last datagrams for
@@ -107,6 +110,7 @@ pub async fn run(config: Config, shutdown: impl Future<Output = ()>) -> anyhow::
     let mut announcer = Announcer {
         script,
         transport,
+        guard: Guard::new(config.key.as_ref()),
         sender: Sender::new(
             Origin::new(ANNOUNCER_NAME),
             config.heartbeat,
@@ -173,6 +177,8 @@ impl Snapshot {
 struct Announcer {
     script: Script,
     transport: Transport,
+    /// Signs what we send and checks what we receive, when the game has a key.
+    guard: Guard,
     sender: Sender,
     missed: u32,
     /// Who is in the game, in join order.
@@ -237,6 +243,11 @@ impl Announcer {
                 ""
             },
         ));
+        self.console.note(if self.guard.is_protected() {
+            "protected by a game key: every datagram is signed; players need the same key"
+        } else {
+            "not protected: anyone on this network can send to the game (see --key-file)"
+        });
         // Players already on the group join again when they hear our hello. A script that
         // declared its moves at the top level queued one (carrying them); else say it here.
         if self.script.moves().is_empty() {
@@ -245,7 +256,7 @@ impl Announcer {
         // What the script's top level queued (`moves`, a greeting…), then the bots.
         let mut flow = self.apply().await;
         for index in 0..config.bots {
-            self.spawn_bot(index, config.net, bot_tx.clone())?;
+            self.spawn_bot(index, config.net, config.key.clone(), bot_tx.clone())?;
         }
         tokio::pin!(shutdown);
         let mut buf = transport::recv_buffer();
@@ -307,10 +318,24 @@ impl Announcer {
             self.linger(&mut buf).await;
         }
         let sent = self.sender.stats();
+        let rejected = self.guard.stats();
         self.console.note(&format!(
             "announcer stopped: {reason} (sent {} datagrams, {} bytes, {} heartbeats; \
-             repaired {} for {} NACKs, {} expired)",
-            sent.datagrams, sent.bytes, sent.heartbeats, sent.repairs, sent.nacks, sent.expired
+             repaired {} for {} NACKs, {} expired{})",
+            sent.datagrams,
+            sent.bytes,
+            sent.heartbeats,
+            sent.repairs,
+            sent.nacks,
+            sent.expired,
+            if self.guard.is_protected() {
+                format!(
+                    "; dropped {} unsigned, {} forged, {} replayed",
+                    rejected.unsigned, rejected.forged, rejected.replayed
+                )
+            } else {
+                String::new()
+            }
         ));
         self.console.flush();
         Ok(())
@@ -332,7 +357,7 @@ impl Announcer {
                 received = self.transport.recv(buf) => {
                     let Ok((len, _)) = received else { continue };
                     if let Decoded::Datagram(Datagram { body: Body::Nack { to, ranges }, .. }) =
-                        protocol::decode(&buf[..len])
+                        self.guard.open(&buf[..len])
                         && to == self.sender.origin().session()
                     {
                         self.repair(&ranges).await;
@@ -348,7 +373,7 @@ impl Announcer {
         if self.sender.origin().is_own(bytes) {
             return; // our own, looped back: known by its first bytes, without decoding it
         }
-        let datagram = match protocol::decode(bytes) {
+        let datagram = match self.guard.open(bytes) {
             Decoded::Datagram(datagram) => datagram,
             Decoded::Text { from, text } => {
                 let from = from.unwrap_or_else(|| source.to_string());
@@ -763,6 +788,7 @@ impl Announcer {
         &mut self,
         index: usize,
         net: NetConfig,
+        key: Option<GameKey>,
         events: mpsc::UnboundedSender<(String, Event)>,
     ) -> anyhow::Result<()> {
         let name = match BOT_NAMES.get(index) {
@@ -780,7 +806,10 @@ impl Announcer {
                     let _ = events.send((name.clone(), event));
                 }
             };
-            let options = player::Options::default();
+            let options = player::Options {
+                key,
+                ..player::Options::default()
+            };
             let _ = player::play(
                 &name,
                 transport,
@@ -877,7 +906,7 @@ impl Announcer {
     }
 
     async fn transmit(&self, bytes: &[u8]) {
-        if let Err(e) = self.transport.send(bytes).await {
+        if let Err(e) = self.transport.send(&self.guard.seal(bytes)).await {
             self.console.note(&format!(
                 "warning: cannot send to {}: {e}",
                 self.transport.group()

@@ -69,6 +69,12 @@ pub enum Event {
         /// Which.
         state: Link,
     },
+    /// Whether the game is protected by a game key: shown first, so that a player knows
+    /// whether what follows may come from anyone on the network.
+    Protection {
+        /// Every datagram is signed with the game key, and only signed ones are read.
+        protected: bool,
+    },
     /// Something the player program itself has to say (a line too long to send…).
     Notice {
         /// What.

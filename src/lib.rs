@@ -2,7 +2,9 @@
 //!
 //! The modules, from the wire up:
 //! - [`transport`]: the multicast socket (group, interface, TTL, socket options).
-//! - [`protocol`]: what one datagram carries, encoded as JSON; large events split in pieces.
+//! - [`protocol`]: what one datagram carries, encoded as JSON; large events split in pieces;
+//!   with a game key, every datagram signed and replays refused ([`protocol::seal`]).
+//! - [`key`]: where the game key comes from (a private file or the environment).
 //! - [`reliable`]: numbered datagrams, loss repair with NACKs, order, heartbeats.
 //! - [`event`]: what a player sees, built from datagrams; `player --json` prints these.
 //! - [`ranking`]: ranking order with shared ranks.
@@ -20,6 +22,7 @@
 pub mod announcer;
 pub mod budget;
 pub mod event;
+pub mod key;
 pub mod player;
 pub mod protocol;
 pub mod ranking;

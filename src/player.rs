@@ -19,8 +19,11 @@ use tokio::sync::mpsc;
 
 use crate::budget::{Budgets, Verdict};
 use crate::event::{Event, Link};
+use crate::key::GameKey;
+use crate::protocol::seal::GuardStats;
 use crate::protocol::{
-    self, Announcement, Body, Datagram, Decoded, Origin, Payload, Reassembly, SessionId,
+    self, Announcement, Body, Datagram, Decoded, Guard, Invalid, Origin, Payload, Reassembly,
+    SessionId,
 };
 use crate::reliable::{self, Arrived, Bytes, Delivery, Inbox, ReceiveStats, Sender};
 use crate::transport::{self, Transport};
@@ -60,13 +63,15 @@ pub enum Reaction {
     Exit(Outcome),
 }
 
-/// A player's timing.
-#[derive(Debug, Clone, Copy)]
+/// A player's timing, and the game key.
+#[derive(Debug, Clone)]
 pub struct Options {
     /// How often to beat when quiet, so that the announcer knows we are here.
     pub heartbeat: Duration,
     /// The announcer is unreachable after this many of its heartbeats without a word.
     pub missed: u32,
+    /// The game key: every datagram signed, only signed ones accepted. `None`: an open game.
+    pub key: Option<GameKey>,
 }
 
 impl Default for Options {
@@ -74,6 +79,7 @@ impl Default for Options {
         Options {
             heartbeat: reliable::PLAYER_HEARTBEAT,
             missed: reliable::MISSED_BEATS,
+            key: None,
         }
     }
 }
@@ -194,6 +200,15 @@ impl Player {
                 if self.chat_allowed(&source.to_string(), &from, now, &mut out) {
                     out.push(Reaction::Show(Event::Chat { from, text }));
                 }
+                return out;
+            }
+            Decoded::Invalid(Invalid::Protected) => {
+                let mut out = Vec::new();
+                let text = "this game is protected by a game key and this player has none: \
+                            nothing of it can be read (start the player with --key-file PATH, \
+                            or the key in GAMECAST_KEY)"
+                    .to_string();
+                self.warn_once("protected", text, &mut out);
                 return out;
             }
             Decoded::Invalid(why) => return self.bad(&format!("from {source}: {why}")),
@@ -739,6 +754,8 @@ pub struct Played {
     pub outcome: Outcome,
     /// What loss repair did.
     pub stats: ReceiveStats,
+    /// What the game key's checks dropped.
+    pub rejected: GuardStats,
 }
 
 /// Plays as `name` until the person quits, the input ends, the announcer closes the game or
@@ -757,10 +774,14 @@ pub async fn play(
     }
     let now = Instant::now();
     let mut sender = Sender::new(Origin::new(name), options.heartbeat, false, now);
+    let mut guard = Guard::new(options.key.as_ref());
     let mut player = Player::new(name, sender.origin().session(), options, now);
     let mut buf = transport::recv_buffer();
+    show(Event::Protection {
+        protected: guard.is_protected(),
+    });
     // The lab's greeting: announce ourselves to the group.
-    transmit(&transport, &mut sender, Body::Join).await?;
+    transmit(&transport, &guard, &mut sender, Body::Join).await?;
     tokio::pin!(shutdown);
     loop {
         let wake = player
@@ -770,8 +791,8 @@ pub async fn play(
             received = transport.recv(&mut buf) => {
                 let (len, source) = received?;
                 let mut reactions =
-                    player.receive(protocol::decode(&buf[..len]), source, Instant::now());
-                read_queued(&transport, &mut buf, &mut player, &mut reactions)?;
+                    player.receive(guard.open(&buf[..len]), source, Instant::now());
+                read_queued(&transport, &mut guard, &mut buf, &mut player, &mut reactions)?;
                 reactions
             }
             line = input.recv() => match line {
@@ -783,10 +804,10 @@ pub async fn play(
             },
             () = tokio::time::sleep_until(wake.into()) => {
                 if let Some(beat) = sender.heartbeat(Instant::now()) {
-                    send_bytes(&transport, &beat).await?;
+                    send_bytes(&transport, &guard, &beat).await?;
                 }
                 let mut reactions = Vec::new();
-                read_queued(&transport, &mut buf, &mut player, &mut reactions)?;
+                read_queued(&transport, &mut guard, &mut buf, &mut player, &mut reactions)?;
                 reactions.extend(player.tick(Instant::now()));
                 reactions
             }
@@ -798,16 +819,17 @@ pub async fn play(
         for reaction in reactions {
             match reaction {
                 Reaction::Show(event) => show(event),
-                Reaction::Send(body) => transmit(&transport, &mut sender, body).await?,
+                Reaction::Send(body) => transmit(&transport, &guard, &mut sender, body).await?,
                 Reaction::Repair(ranges) => {
                     for bytes in sender.nacked(&ranges, Instant::now()) {
-                        send_bytes(&transport, &bytes).await?;
+                        send_bytes(&transport, &guard, &bytes).await?;
                     }
                 }
                 Reaction::Exit(outcome) => {
                     return Ok(Played {
                         outcome,
                         stats: player.stats().clone(),
+                        rejected: guard.stats().clone(),
                     });
                 }
             }
@@ -819,6 +841,7 @@ pub async fn play(
 /// read everything.
 fn read_queued(
     transport: &Transport,
+    guard: &mut Guard,
     buf: &mut [u8],
     player: &mut Player,
     reactions: &mut Vec<Reaction>,
@@ -828,27 +851,33 @@ fn read_queued(
             player.caught_up(Instant::now());
             return Ok(());
         };
-        reactions.extend(player.receive(protocol::decode(&buf[..len]), source, Instant::now()));
+        reactions.extend(player.receive(guard.open(&buf[..len]), source, Instant::now()));
     }
     Ok(())
 }
 
 /// Sends a body: numbered and kept for repair, or as a control datagram.
-async fn transmit(transport: &Transport, sender: &mut Sender, body: Body) -> anyhow::Result<()> {
+async fn transmit(
+    transport: &Transport,
+    guard: &Guard,
+    sender: &mut Sender,
+    body: Body,
+) -> anyhow::Result<()> {
     if !body.is_numbered() {
-        return send_bytes(transport, &sender.control(&body)).await;
+        return send_bytes(transport, guard, &sender.control(&body)).await;
     }
     // `typed` checked the size of what a person writes; our other bodies are small.
     let payload = Payload::new(&body)?;
     for bytes in sender.send(&payload, Instant::now()) {
-        send_bytes(transport, &bytes).await?;
+        send_bytes(transport, guard, &bytes).await?;
     }
     Ok(())
 }
 
-async fn send_bytes(transport: &Transport, bytes: &Bytes) -> anyhow::Result<()> {
+/// Sends one datagram, signed when the game has a key.
+async fn send_bytes(transport: &Transport, guard: &Guard, bytes: &Bytes) -> anyhow::Result<()> {
     transport
-        .send(bytes)
+        .send(&guard.seal(bytes))
         .await
         .map_err(|e| anyhow::anyhow!("cannot send to {}: {e}", transport.group()))
 }

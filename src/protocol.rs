@@ -5,6 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod seal;
+pub use seal::Guard;
+
 /// The protocol version this build speaks; datagrams with another `v` are refused.
 pub const VERSION: u32 = 1;
 
@@ -399,6 +402,14 @@ pub enum Invalid {
     Malformed(String),
     /// Another protocol version.
     Version(u64),
+    /// Signed with a game key, and we have none (see [`seal`]).
+    Protected,
+    /// Not signed, in a game with a key.
+    Unsigned,
+    /// Signed, but not with our key, or altered on the way.
+    Forged,
+    /// Signed and seen before, or from an older run of its sender.
+    Replayed,
 }
 
 impl std::fmt::Display for Invalid {
@@ -408,12 +419,26 @@ impl std::fmt::Display for Invalid {
             Invalid::Empty => write!(f, "empty datagram"),
             Invalid::Malformed(why) => write!(f, "malformed gamecast datagram: {why}"),
             Invalid::Version(v) => write!(f, "protocol version {v}, this build speaks {VERSION}"),
+            Invalid::Protected => write!(f, "signed with a game key, and we have none"),
+            Invalid::Unsigned => write!(f, "not signed with the game key"),
+            Invalid::Forged => write!(f, "signed with another key, or altered"),
+            Invalid::Replayed => write!(f, "a replay of a signed datagram"),
         }
     }
 }
 
 /// Reads one received datagram. Never fails: whatever arrives is one of [`Decoded`]'s cases.
+/// A game with a key reads through its [`Guard`] instead.
 pub fn decode(bytes: &[u8]) -> Decoded {
+    decode_as(bytes, false)
+}
+
+/// Reads a datagram whose signature [`seal`] checked.
+fn decode_signed(bytes: &[u8]) -> Decoded {
+    decode_as(bytes, true)
+}
+
+fn decode_as(bytes: &[u8], signed: bool) -> Decoded {
     // A NUL is valid UTF-8 but never part of anyone's text: it is binary data.
     let Ok(text) = std::str::from_utf8(bytes) else {
         return Decoded::Invalid(Invalid::Binary);
@@ -430,6 +455,9 @@ pub fn decode(bytes: &[u8]) -> Decoded {
     if trimmed.starts_with('{') {
         match serde_json::from_str(trimmed) {
             Ok(serde_json::Value::Object(object)) if object.contains_key("v") => {
+                if !signed && object.contains_key("mac") {
+                    return Decoded::Invalid(Invalid::Protected);
+                }
                 return decode_ours(object);
             }
             // Cut short or mangled, but it names our version field: a broken datagram of
@@ -648,10 +676,11 @@ impl Origin {
     }
 
     /// The numbered datagrams that carry `payload`, each with its sequence number: one when it
-    /// fits in [`MAX_DATAGRAM`] bytes, else its fragments.
+    /// fits in [`MAX_DATAGRAM`] bytes, signature included, else its fragments.
     pub fn datagrams(&mut self, payload: &Payload) -> Vec<(u64, Vec<u8>)> {
-        // The widest a header can get: ours, with a sequence number of 20 digits.
-        let header = self.prefix.len() + "\"seq\":,".len() + 20;
+        // The widest a header can get: ours, with a sequence number of 20 digits, and room for
+        // a signature (a game with a key signs every datagram as it goes out).
+        let header = self.prefix.len() + "\"seq\":,".len() + 20 + seal::SEAL_OVERHEAD;
         if header + payload.len() <= MAX_DATAGRAM {
             let seq = self.take_seq();
             return vec![(seq, self.with_header(seq, &payload.0))];

@@ -117,6 +117,15 @@ impl Style {
                 },
                 |s| s.yellow().to_string(),
             ),
+            Event::Protection { protected: true } => self.paint(
+                "[protected by a game key: only its holders can send to this game]",
+                |s| s.dimmed().to_string(),
+            ),
+            Event::Protection { protected: false } => self.paint(
+                "[this game is not protected: anyone on the network can send to it, \
+                 even as the announcer]",
+                |s| s.yellow().to_string(),
+            ),
             Event::Notice { text } => {
                 self.paint(&format!("[{}]", visible(text)), |s| s.dimmed().to_string())
             }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use gamecast::announcer::{self, Config};
+use gamecast::key::KeyArgs;
 use gamecast::script::Limits;
 use gamecast::transport::NetArgs;
 
@@ -21,6 +22,8 @@ struct Cli {
     script: PathBuf,
     #[command(flatten)]
     net: NetArgs,
+    #[command(flatten)]
+    key: KeyArgs,
     /// A setting for the script, KEY=VALUE (repeatable); the script reads it as args.KEY
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
     set: Vec<(String, String)>,
@@ -134,6 +137,7 @@ fn main() -> ExitCode {
             missed: cli.missed,
             limits,
             rate_limit: cli.rate_limit,
+            key: cli.key.load()?,
         };
         // One thread: the event loop is one Lua state and one socket; more threads would only
         // add hand-offs between them (measured in docs/BENCHMARKS.md).

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use gamecast::event::Event;
+use gamecast::key::KeyArgs;
 use gamecast::player::{self, Options, Outcome, Played};
 use gamecast::render::{self, Style};
 use gamecast::transport::{NetArgs, Transport};
@@ -23,6 +24,8 @@ struct Cli {
     name: String,
     #[command(flatten)]
     net: NetArgs,
+    #[command(flatten)]
+    key: KeyArgs,
     /// One JSON object per line for each event on stdout, lines to send on stdin
     /// (for bots, tests and tools)
     #[arg(long)]
@@ -34,7 +37,8 @@ struct Cli {
     #[arg(long, default_value_t = gamecast::reliable::MISSED_BEATS, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     missed: u32,
-    /// On exit, print what loss repair did as one JSON object on stderr (for benchmarks)
+    /// On exit, print what loss repair did, and what the game key's checks dropped, as one
+    /// JSON object on stderr (for benchmarks and tests)
     #[arg(long)]
     stats: bool,
 }
@@ -82,14 +86,21 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         let options = Options {
             heartbeat: std::time::Duration::from_secs_f64(cli.heartbeat),
             missed: cli.missed,
+            key: cli.key.load()?,
         };
-        let Played { outcome, stats } = if interactive {
+        let Played {
+            outcome,
+            stats,
+            rejected,
+        } = if interactive {
             play_in_terminal(&cli.name, transport, options).await
         } else {
             play_on_pipes(&cli.name, cli.json, transport, options).await
         }?;
         if cli.stats {
-            eprintln!("{}", serde_json::to_string(&stats)?);
+            let mut report = serde_json::to_value(&stats)?;
+            report["rejected"] = serde_json::to_value(&rejected)?;
+            eprintln!("{report}");
         }
         if let Outcome::Refused(reason) = &outcome {
             eprintln!("player: the announcer refused {:?}: {reason}", cli.name);

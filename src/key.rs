@@ -1,0 +1,137 @@
+//! The game key: where it comes from (a private file, or the environment; never the command
+//! line, where every user of the host can read it in the process list) and how it is kept out
+//! of logs. What the key does on the wire is `protocol::seal`'s business.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+/// The environment variable that may hold the key itself.
+pub const KEY_ENV: &str = "GAMECAST_KEY";
+
+/// The shortest key accepted, in bytes: a guessable key protects nothing.
+pub const MIN_KEY_BYTES: usize = 16;
+
+/// A game's shared secret. Its `Debug` never shows it, so that no log or error message can.
+#[derive(Clone, PartialEq, Eq)]
+pub struct GameKey(std::sync::Arc<[u8]>);
+
+impl std::fmt::Debug for GameKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GameKey(hidden, {} bytes)", self.0.len())
+    }
+}
+
+impl GameKey {
+    /// A key from its bytes (white space around it, such as a file's last newline, is not
+    /// part of it). `source` says where it came from, for the error.
+    pub fn new(bytes: &[u8], source: &str) -> anyhow::Result<GameKey> {
+        let key = bytes.trim_ascii();
+        if key.len() < MIN_KEY_BYTES {
+            bail!(
+                "the game key in {source} is {} bytes long; a key needs at least {MIN_KEY_BYTES} \
+                 (make one with: head -c 32 /dev/urandom | base64)",
+                key.len()
+            );
+        }
+        Ok(GameKey(key.into()))
+    }
+
+    /// The key's bytes, for the MAC.
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Reads a key file, refusing one that other users could read or change.
+    pub fn from_file(path: &Path) -> anyhow::Result<GameKey> {
+        let metadata = std::fs::metadata(path)
+            .with_context(|| format!("--key-file {}: cannot read it", path.display()))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                bail!(
+                    "--key-file {}: other users can read or change it (mode {mode:03o}); \
+                     make it yours alone with: chmod 600 {}",
+                    path.display(),
+                    path.display()
+                );
+            }
+        }
+        if !metadata.is_file() {
+            bail!("--key-file {}: not a file", path.display());
+        }
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("--key-file {}: cannot read it", path.display()))?;
+        GameKey::new(&bytes, &format!("--key-file {}", path.display()))
+    }
+}
+
+/// The key flags both binaries take.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct KeyArgs {
+    /// Sign every datagram with the game key in this file (readable by you alone), and accept
+    /// only datagrams signed with it; or put the key in the environment variable GAMECAST_KEY.
+    /// Every player needs the same key
+    #[arg(long, value_name = "PATH")]
+    pub key_file: Option<PathBuf>,
+}
+
+impl KeyArgs {
+    /// The key from `--key-file` or from [`KEY_ENV`], or `None` when neither is given.
+    pub fn load(&self) -> anyhow::Result<Option<GameKey>> {
+        let from_env = std::env::var_os(KEY_ENV);
+        match (&self.key_file, from_env) {
+            (Some(_), Some(_)) => bail!(
+                "both --key-file and {KEY_ENV} give a game key; unset {KEY_ENV} or drop --key-file"
+            ),
+            (Some(path), None) => GameKey::from_file(path).map(Some),
+            (None, Some(value)) => {
+                use std::os::unix::ffi::OsStrExt;
+                GameKey::new(value.as_bytes(), KEY_ENV).map(Some)
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_keys_are_refused_and_no_key_is_ever_printed() {
+        let err = GameKey::new(b"  hunter2\n", "test")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("7 bytes"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let key = GameKey::new(b"correct horse battery staple\n", "test").unwrap();
+        assert_eq!(key.bytes(), b"correct horse battery staple");
+        assert!(!format!("{key:?}").contains("horse"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_key_file_others_can_read_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("gamecast-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("game.key");
+        std::fs::write(&path, "a secret that is long enough\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let err = GameKey::from_file(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("mode 644") && err.contains("chmod 600"),
+            "{err}"
+        );
+        assert!(!err.contains("secret"), "{err}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(
+            GameKey::from_file(&path).unwrap().bytes(),
+            b"a secret that is long enough"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,407 @@
+//! What a game key adds on the wire: every datagram signed with HMAC-SHA256, the signature
+//! checked before anything of the datagram is parsed, and replays rejected.
+//!
+//! A signed datagram is the plain one with two more fields at its end, so that it stays one
+//! JSON object that tools can read:
+//!
+//! ```text
+//! {"v":1,"from":"alice",…,"text":"hi","n":42,"mac":"<64 hex digits>"}
+//! ```
+//!
+//! `mac` is HMAC-SHA256, under the game key, of every byte before `,"mac":"`. `n` counts every
+//! datagram a process sends, repairs and heartbeats included, so that no two of its datagrams
+//! are alike: a receiver that has seen an `n` of a session rejects it the next time (a replay),
+//! as IPsec and DTLS do with their sequence numbers.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hmac::{Hmac, KeyInit, Mac};
+use serde::Serialize;
+use sha2::Sha256;
+
+use super::{Decoded, Invalid, SessionId};
+use crate::key::GameKey;
+
+/// The most a signature adds to a datagram, in bytes: `,"n":` and 20 digits, `,"mac":"`,
+/// 64 hex digits and `"`. Senders keep this much room in every datagram.
+pub const SEAL_OVERHEAD: usize = 100;
+
+/// How far back, in `n`, a receiver remembers which datagrams of one session it has seen.
+/// Older ones are refused: the network does not reorder by this much.
+pub const REPLAY_WINDOW: u64 = 1024;
+
+/// Sessions a receiver keeps a replay window for; beyond this, the one heard least recently
+/// is forgotten.
+const MAX_SESSIONS: usize = 1024;
+
+const COUNTER_FIELD: &[u8] = b",\"n\":";
+const MAC_FIELD: &[u8] = b",\"mac\":\"";
+const TAG_HEX: usize = 64;
+/// `,"mac":"`, the tag, `"}`: how every signed datagram ends.
+const TRAILER: usize = MAC_FIELD.len() + TAG_HEX + 2;
+
+/// What the guard dropped, by reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct GuardStats {
+    /// Datagrams without a signature (or plain text) in a game with a key.
+    pub unsigned: u64,
+    /// Datagrams whose signature is wrong: another key, or altered on the way.
+    pub forged: u64,
+    /// Signed datagrams seen before, or from an older session of their sender.
+    pub replayed: u64,
+}
+
+/// Signs what a process sends and checks what it receives, when the game has a key; without
+/// one, passes everything through as before.
+#[derive(Debug)]
+pub struct Guard {
+    /// The MAC already keyed: cloning it is cheaper than keying it for every datagram.
+    mac: Option<Hmac<Sha256>>,
+    /// The next `n` to send. Atomic, so that senders may hold the guard shared while they
+    /// send (and a bot's guard may move to its task).
+    next: AtomicU64,
+    sessions: HashMap<SessionId, Window>,
+    /// The newest session heard from each name: a session older than that, not heard before,
+    /// is a recording of an earlier run.
+    newest: HashMap<String, SessionId>,
+    /// Counts receipts, so that the session heard least recently is the one forgotten.
+    clock: u64,
+    stats: GuardStats,
+}
+
+impl Guard {
+    /// A guard for a game with `key`, or without a key.
+    pub fn new(key: Option<&GameKey>) -> Guard {
+        Guard {
+            mac: key.map(|key| {
+                Hmac::<Sha256>::new_from_slice(key.bytes()).expect("HMAC takes keys of any size")
+            }),
+            next: AtomicU64::new(1),
+            sessions: HashMap::new(),
+            newest: HashMap::new(),
+            clock: 0,
+            stats: GuardStats::default(),
+        }
+    }
+
+    /// Whether the game has a key.
+    pub fn is_protected(&self) -> bool {
+        self.mac.is_some()
+    }
+
+    /// What the guard dropped so far.
+    pub fn stats(&self) -> &GuardStats {
+        &self.stats
+    }
+
+    /// `bytes` (one of our datagrams, a JSON object) as it goes on the wire: signed when the
+    /// game has a key, as it is when not.
+    pub fn seal<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        let Some(mac) = &self.mac else {
+            return Cow::Borrowed(bytes);
+        };
+        debug_assert!(bytes.ends_with(b"}"), "only JSON objects are signed");
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut out = Vec::with_capacity(bytes.len() + SEAL_OVERHEAD);
+        out.extend_from_slice(&bytes[..bytes.len() - 1]);
+        out.extend_from_slice(COUNTER_FIELD);
+        out.extend_from_slice(n.to_string().as_bytes());
+        let mut mac = mac.clone();
+        mac.update(&out);
+        let tag = mac.finalize().into_bytes();
+        out.extend_from_slice(MAC_FIELD);
+        for byte in tag {
+            out.extend_from_slice(&[HEX[usize::from(byte >> 4)], HEX[usize::from(byte & 15)]]);
+        }
+        out.extend_from_slice(b"\"}");
+        Cow::Owned(out)
+    }
+
+    /// Reads one received datagram. With a key, one without a valid signature is dropped
+    /// before it is parsed, and a replay after; each is counted.
+    pub fn open(&mut self, bytes: &[u8]) -> Decoded {
+        let Some(mac) = &self.mac else {
+            return super::decode(bytes);
+        };
+        let Some((signed, tag)) = split_tag(bytes) else {
+            self.stats.unsigned += 1;
+            return Decoded::Invalid(Invalid::Unsigned);
+        };
+        let mut mac = mac.clone();
+        mac.update(signed);
+        // verify_slice compares in constant time: how long a check takes tells a forger nothing.
+        if tag.is_none_or(|tag| mac.verify_slice(&tag).is_err()) {
+            self.stats.forged += 1;
+            return Decoded::Invalid(Invalid::Forged);
+        }
+        let Some(n) = counter(signed) else {
+            return Decoded::Invalid(Invalid::Malformed("signed, but no counter `n`".into()));
+        };
+        match super::decode_signed(bytes) {
+            Decoded::Datagram(datagram) => {
+                if self.fresh(&datagram.from, datagram.session, n) {
+                    Decoded::Datagram(datagram)
+                } else {
+                    self.stats.replayed += 1;
+                    Decoded::Invalid(Invalid::Replayed)
+                }
+            }
+            Decoded::Text { .. } => {
+                Decoded::Invalid(Invalid::Malformed("signed, but not a datagram".into()))
+            }
+            invalid => invalid,
+        }
+    }
+
+    /// Whether datagram `n` of `session` (sent by `from`) is new to us; remembers it.
+    fn fresh(&mut self, from: &str, session: SessionId, n: u64) -> bool {
+        self.clock += 1;
+        if let Some(window) = self.sessions.get_mut(&session) {
+            window.heard = self.clock;
+            return window.accept(n);
+        }
+        // A session never heard, older than one heard from the same name: a recording of an
+        // earlier run. (A session already heard goes on being accepted even when a newer one
+        // of that name shows up: two live players who picked one name are the announcer's to
+        // sort out, and neither must be cut off by the other.)
+        if self
+            .newest
+            .get(from)
+            .is_some_and(|&newest| newest > session)
+        {
+            return false;
+        }
+        if self.sessions.len() >= MAX_SESSIONS
+            && let Some(&oldest) = self
+                .sessions
+                .iter()
+                .min_by_key(|(_, window)| window.heard)
+                .map(|(session, _)| session)
+        {
+            self.sessions.remove(&oldest);
+        }
+        if self.newest.len() >= MAX_SESSIONS {
+            let sessions = &self.sessions;
+            self.newest
+                .retain(|_, session| sessions.contains_key(session));
+        }
+        self.newest.insert(from.to_string(), session);
+        let mut window = Window {
+            heard: self.clock,
+            ..Window::default()
+        };
+        window.accept(n);
+        self.sessions.insert(session, window);
+        true
+    }
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// Splits a signed datagram into what is signed and its tag: `None` when it carries no
+/// signature at all, `Some((signed, None))` when the tag is not 64 hex digits.
+fn split_tag(bytes: &[u8]) -> Option<(&[u8], Option<[u8; 32]>)> {
+    let mac_at = bytes.len().checked_sub(TRAILER)?;
+    if !bytes.ends_with(b"\"}") || &bytes[mac_at..mac_at + MAC_FIELD.len()] != MAC_FIELD {
+        return None;
+    }
+    let hex = &bytes[mac_at + MAC_FIELD.len()..bytes.len() - 2];
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut tag = [0u8; 32];
+    for (byte, pair) in tag.iter_mut().zip(hex.chunks_exact(2)) {
+        match (digit(pair[0]), digit(pair[1])) {
+            (Some(high), Some(low)) => *byte = high << 4 | low,
+            _ => return Some((&bytes[..mac_at], None)),
+        }
+    }
+    Some((&bytes[..mac_at], Some(tag)))
+}
+
+/// The `n` that ends the signed part of a datagram (`…,"n":42`).
+fn counter(signed: &[u8]) -> Option<u64> {
+    let digits = signed
+        .iter()
+        .rev()
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    let (rest, number) = signed.split_at(signed.len() - digits);
+    if digits == 0 || !rest.ends_with(COUNTER_FIELD) {
+        return None;
+    }
+    std::str::from_utf8(number).ok()?.parse().ok()
+}
+
+/// Which of the last [`REPLAY_WINDOW`] numbers of one session were seen: a ring of bits,
+/// indexed by the number modulo the window.
+#[derive(Debug, Default)]
+struct Window {
+    highest: u64,
+    seen: [u64; (REPLAY_WINDOW / 64) as usize],
+    heard: u64,
+}
+
+impl Window {
+    /// Whether `n` is new; marks it seen.
+    fn accept(&mut self, n: u64) -> bool {
+        if n > self.highest {
+            // Numbers skipped on the way up have not been seen: clear their bits.
+            if n - self.highest >= REPLAY_WINDOW {
+                self.seen = Default::default();
+            } else {
+                for skipped in self.highest + 1..n {
+                    self.set(skipped, false);
+                }
+            }
+            self.highest = n;
+            self.set(n, true);
+            return true;
+        }
+        if self.highest - n >= REPLAY_WINDOW || self.get(n) {
+            return false;
+        }
+        self.set(n, true);
+        true
+    }
+
+    fn get(&self, n: u64) -> bool {
+        let bit = n % REPLAY_WINDOW;
+        self.seen[(bit / 64) as usize] & (1 << (bit % 64)) != 0
+    }
+
+    fn set(&mut self, n: u64, on: bool) {
+        let bit = n % REPLAY_WINDOW;
+        let word = &mut self.seen[(bit / 64) as usize];
+        if on {
+            *word |= 1 << (bit % 64);
+        } else {
+            *word &= !(1 << (bit % 64));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{Body, Origin};
+
+    fn key(text: &str) -> GameKey {
+        GameKey::new(text.as_bytes(), "test").unwrap()
+    }
+
+    fn chat(origin: &mut Origin, text: &str) -> Vec<u8> {
+        let payload = crate::protocol::Payload::new(&Body::Chat { text: text.into() }).unwrap();
+        origin.datagrams(&payload).remove(0).1
+    }
+
+    #[test]
+    fn signed_datagrams_are_read_and_checked_before_parsing() {
+        let alice_key = key("the game key of tonight");
+        let sender = Guard::new(Some(&alice_key));
+        let mut receiver = Guard::new(Some(&alice_key));
+        let mut alice = Origin::with_session("alice", 1 << 20);
+        let sealed = sender.seal(&chat(&mut alice, "hi")).into_owned();
+        let text = std::str::from_utf8(&sealed).unwrap();
+        assert!(text.contains(r#","n":1,"mac":""#), "{text}");
+        assert!(sealed.len() <= chat(&mut alice, "hi").len() + SEAL_OVERHEAD);
+        let Decoded::Datagram(datagram) = receiver.open(&sealed) else {
+            panic!("a signed datagram is read");
+        };
+        assert_eq!(datagram.body, Body::Chat { text: "hi".into() });
+
+        // One byte changed anywhere (here the text), or another key: forged.
+        let altered = text.replace("\"hi\"", "\"ho\"");
+        assert_eq!(
+            receiver.open(altered.as_bytes()),
+            Decoded::Invalid(Invalid::Forged)
+        );
+        let other = Guard::new(Some(&key("somebody else's key")));
+        let theirs = other.seal(&chat(&mut alice, "hi")).into_owned();
+        assert_eq!(receiver.open(&theirs), Decoded::Invalid(Invalid::Forged));
+        // No signature at all, or plain text: unsigned.
+        assert_eq!(
+            receiver.open(&chat(&mut alice, "hi")),
+            Decoded::Invalid(Invalid::Unsigned)
+        );
+        assert_eq!(
+            receiver.open(b"mallory: hi"),
+            Decoded::Invalid(Invalid::Unsigned)
+        );
+        assert_eq!(
+            receiver.stats(),
+            &GuardStats {
+                unsigned: 2,
+                forged: 2,
+                replayed: 0
+            }
+        );
+
+        // Without a key, a signed datagram is known for what it is, not shown as anything.
+        assert_eq!(
+            crate::protocol::decode(&sealed),
+            Decoded::Invalid(Invalid::Protected)
+        );
+        assert!(matches!(
+            Guard::new(None).open(&chat(&mut alice, "hi")),
+            Decoded::Datagram(_)
+        ));
+    }
+
+    #[test]
+    fn replays_are_rejected_within_a_session_and_from_older_sessions() {
+        let game = key("the game key of tonight");
+        let sender = Guard::new(Some(&game));
+        let mut receiver = Guard::new(Some(&game));
+        let mut alice = Origin::with_session("alice", 2 << 20);
+        let sealed: Vec<Vec<u8>> = (0..3)
+            .map(|i| {
+                sender
+                    .seal(&chat(&mut alice, &format!("line {i}")))
+                    .into_owned()
+            })
+            .collect();
+        // Out of order is fine, twice is not.
+        for bytes in [&sealed[2], &sealed[0], &sealed[1]] {
+            assert!(matches!(receiver.open(bytes), Decoded::Datagram(_)));
+        }
+        for bytes in &sealed {
+            assert_eq!(receiver.open(bytes), Decoded::Invalid(Invalid::Replayed));
+        }
+        // A repair is sent with a new `n`: accepted.
+        let repair = sender.seal(&chat(&mut alice, "line 0")).into_owned();
+        assert!(matches!(receiver.open(&repair), Decoded::Datagram(_)));
+
+        // alice restarts: her new session is accepted; a recording of a session older than
+        // that, never heard, is not; her first session, heard already, still is.
+        let newer = Guard::new(Some(&game));
+        let mut alice_again = Origin::with_session("alice", 3 << 20);
+        let restarted = newer.seal(&chat(&mut alice_again, "back")).into_owned();
+        assert!(matches!(receiver.open(&restarted), Decoded::Datagram(_)));
+        let recorded = Guard::new(Some(&game));
+        let mut alice_before = Origin::with_session("alice", 1 << 20);
+        let old = recorded.seal(&chat(&mut alice_before, "old")).into_owned();
+        assert_eq!(receiver.open(&old), Decoded::Invalid(Invalid::Replayed));
+        let later = sender.seal(&chat(&mut alice, "still here")).into_owned();
+        assert!(matches!(receiver.open(&later), Decoded::Datagram(_)));
+        assert_eq!(receiver.stats().replayed, 4);
+    }
+
+    #[test]
+    fn the_window_forgets_only_what_is_too_old() {
+        let mut window = Window::default();
+        assert!(window.accept(5));
+        assert!(window.accept(3));
+        assert!(!window.accept(5));
+        assert!(window.accept(5 + REPLAY_WINDOW - 1));
+        // 3 and 5 are now at the window's edge: 5 is still remembered, 3 is too old.
+        assert!(!window.accept(5));
+        assert!(!window.accept(3));
+        assert!(window.accept(6 + REPLAY_WINDOW));
+        assert!(!window.accept(5));
+        assert!(window.accept(10 * REPLAY_WINDOW));
+        assert!(!window.accept(10 * REPLAY_WINDOW));
+        assert!(window.accept(10 * REPLAY_WINDOW - 1));
+        assert!(!window.accept(9 * REPLAY_WINDOW));
+    }
+}
