@@ -211,6 +211,14 @@ impl Player {
                 self.warn_once("protected", text, &mut out);
                 return out;
             }
+            Decoded::Invalid(Invalid::Forged) => {
+                let mut out = self.bad(&format!("from {source}: {}", Invalid::Forged));
+                let text = "datagrams signed with another game key (or altered on the way) are \
+                            arriving: check that everyone in the game has the same key"
+                    .to_string();
+                self.warn_once("forged", text, &mut out);
+                return out;
+            }
             Decoded::Invalid(why) => return self.bad(&format!("from {source}: {why}")),
         };
         if datagram.session == self.session {

@@ -114,6 +114,18 @@ impl Process {
     /// `ip netns exec` execs the binary in its own place, so the child is the binary itself:
     /// killing and waiting work as without a namespace.
     pub fn spawn_in(netns: Option<&str>, name: &str, binary: &str, args: &[String]) -> Process {
+        Process::spawn_env(netns, name, binary, args, &[])
+    }
+
+    /// Like [`Process::spawn_in`], with environment variables. A game key in the tests' own
+    /// environment (a developer's shell) never reaches the binaries: only what a test gives.
+    pub fn spawn_env(
+        netns: Option<&str>,
+        name: &str,
+        binary: &str,
+        args: &[String],
+        env: &[(&str, &str)],
+    ) -> Process {
         let mut command = match netns {
             Some(netns) => {
                 let mut command = Command::new("ip");
@@ -124,6 +136,8 @@ impl Process {
         };
         let mut child = command
             .args(args)
+            .env_remove("GAMECAST_KEY")
+            .envs(env.iter().copied())
             .env("NO_COLOR", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -347,10 +361,21 @@ pub fn announcer_fails(net: &Net, script: &Path) -> (ExitStatus, String) {
 }
 
 fn spawn_player(netns: Option<&str>, net: &Net, name: &str, extra: &[&str]) -> Process {
+    spawn_player_env(netns, net, name, extra, &[])
+}
+
+/// Starts `player --json --name NAME EXTRA…` on `net` with environment variables `env`.
+pub fn spawn_player_env(
+    netns: Option<&str>,
+    net: &Net,
+    name: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> Process {
     let mut args = vec!["--json".to_string(), "--name".to_string(), name.to_string()];
     args.extend(net.flags());
     args.extend(extra.iter().map(|s| s.to_string()));
-    Process::spawn_in(netns, name, env!("CARGO_BIN_EXE_player"), &args)
+    Process::spawn_env(netns, name, env!("CARGO_BIN_EXE_player"), &args, env)
 }
 
 /// Waits until a player's own join came back from the group: from then on it hears everything
@@ -362,7 +387,8 @@ fn joined(mut p: Process, name: &str) -> Process {
     p
 }
 
-fn welcomed(mut p: Process, name: &str) -> Process {
+/// Waits for the announcer's welcome of a player started by hand.
+pub fn welcomed(mut p: Process, name: &str) -> Process {
     p.wait_event("our welcome", |v| {
         v["kind"] == "welcome" && v["player"] == name
     });

@@ -8,6 +8,7 @@ mod common;
 mod chat;
 mod games;
 mod hostile;
+mod key;
 mod lan;
 mod reliable;
 mod reload;
