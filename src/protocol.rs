@@ -2,6 +2,7 @@
 //!
 //! A datagram is one JSON object: a header (`v`, `from`, `session`, `seq`) and a body whose `kind`
 //! says what it is. docs/protocol.md describes every kind for people writing their own tools.
+//! In a game with a key, [`seal`] adds a signature and a counter at the end of every datagram.
 
 use serde::{Deserialize, Serialize};
 
@@ -1131,10 +1132,15 @@ mod tests {
     }
 
     mod fuzz {
-        //! The decoder against arbitrary input: it classifies, it never panics; and whatever
-        //! our encoder makes, split or not, comes back the same.
+        //! The decoder against arbitrary input: it classifies, it never panics, and with a key
+        //! it accepts nothing made up; whatever our encoder makes, split or not, signed or
+        //! not, comes back the same.
         use super::*;
         use proptest::prelude::*;
+
+        fn key() -> crate::key::GameKey {
+            crate::key::GameKey::new(b"a key for the property tests", "test").unwrap()
+        }
 
         fn config() -> ProptestConfig {
             // Bounded, so that CI stays fast: a few thousand cases over the three properties.
@@ -1165,6 +1171,10 @@ mod tests {
             #[test]
             fn arbitrary_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..1500)) {
                 let _ = decode(&bytes);
+                // With a key, nothing made up passes.
+                let decoded = Guard::new(Some(&key())).open(&bytes);
+                let accepted = matches!(decoded, Decoded::Datagram(_) | Decoded::Text { .. });
+                prop_assert!(!accepted, "made-up bytes accepted: {:?}", decoded);
             }
 
             #[test]
@@ -1202,14 +1212,18 @@ mod tests {
                 let Ok(payload) = Payload::new(&body) else {
                     return Ok(());
                 };
+                let (sender, mut receiver) = (Guard::new(Some(&key())), Guard::new(Some(&key())));
                 let mut reassembly = Reassembly::default();
                 let mut whole = None;
                 for (_, bytes) in origin.datagrams(&payload) {
-                    prop_assert!(bytes.len() <= MAX_DATAGRAM);
+                    // Signed, it still fits.
+                    let signed = sender.seal(&bytes);
+                    prop_assert!(signed.len() <= MAX_DATAGRAM);
                     let Decoded::Datagram(datagram) = decode(&bytes) else {
                         panic!("not ours: {}", String::from_utf8_lossy(&bytes));
                     };
                     prop_assert_eq!(&datagram.from, &name);
+                    prop_assert_eq!(receiver.open(&signed), Decoded::Datagram(datagram.clone()));
                     whole = reassembly.add(datagram).unwrap();
                 }
                 prop_assert_eq!(whole.map(|d| d.body), Some(body));

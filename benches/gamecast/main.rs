@@ -8,12 +8,14 @@
 //! Suites: `throughput` (announce throughput, memory, start-up), `messages` (on_message
 //! throughput), `latency`, `fanout` (against Redis pub/sub, and packets per event on a namespace
 //! LAN), `reload` (save to new rules), `reliability` (NACK repair at 10% loss on a namespace
-//! LAN: delivery, repair time, NACKs, and datagrams on the wire against one per event).
+//! LAN: delivery, repair time, NACKs, and datagrams on the wire against one per event), `key`
+//! (what a game key costs: per datagram, and in announce throughput).
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
 mod fanout;
+mod key;
 mod latency;
 mod messages;
 mod procs;
@@ -22,13 +24,14 @@ mod reload;
 mod report;
 mod throughput;
 
-const SUITES: [&str; 6] = [
+const SUITES: [&str; 7] = [
     "throughput",
     "messages",
     "latency",
     "fanout",
     "reload",
     "reliability",
+    "key",
 ];
 
 fn main() {
@@ -58,6 +61,7 @@ fn main() {
             "fanout" => fanout::run(smoke),
             "reload" => reload::run(smoke),
             "reliability" => reliability::run(smoke),
+            "key" => key::run(smoke),
             other => {
                 eprintln!(
                     "unknown suite {other:?}; the suites are: {}",

@@ -19,12 +19,12 @@ use crate::report::{mono_now, ratio, summarize};
 const PADDING: usize = 100;
 
 #[derive(Clone, Copy, PartialEq)]
-enum Sender {
+pub enum Sender {
     Gamecast,
     Raw,
 }
 
-struct Trial {
+pub struct Trial {
     /// Offered rate, events/s (0: as fast as the sender goes).
     offered: u64,
     /// The slowest player's receive rate, events/s.
@@ -36,23 +36,11 @@ struct Trial {
 
 pub fn run(smoke: bool) -> String {
     let player_counts: &[usize] = if smoke { &[1] } else { &[1, 4, 16] };
-    let rates: &[u64] = if smoke {
-        &[2_000]
-    } else {
-        &[10_000, 25_000, 50_000, 100_000, 200_000, 0]
-    };
     let mut rows = Vec::new();
     for &players in player_counts {
-        let gamecast = ladder(players, rates, smoke, Sender::Gamecast);
-        let raw = ladder(players, rates, smoke, Sender::Raw);
-        rows.push(format!(
-            "| {players} | {} | {} | {} | {} | {} |",
-            best(&gamecast),
-            best(&raw),
-            ratio(best_rate(&gamecast), best_rate(&raw)),
-            first_loss(&gamecast),
-            first_loss(&raw),
-        ));
+        let gamecast = ladder(players, smoke, Sender::Gamecast, &[]);
+        let raw = ladder(players, smoke, Sender::Raw, &[]);
+        rows.push(row(players, &gamecast, &raw));
     }
     let (memory, startup) = memory_and_startup(smoke);
     format!(
@@ -67,6 +55,19 @@ pub fn run(smoke: bool) -> String {
          | --- | --- | --- | --- | --- | --- |\n\
          {}\n\n{memory}\n{startup}",
         rows.join("\n")
+    )
+}
+
+/// One table row: the best zero-loss rates of `measured` and `baseline`, their ratio, and
+/// where each first lost events.
+pub fn row(players: usize, measured: &[Trial], baseline: &[Trial]) -> String {
+    format!(
+        "| {players} | {} | {} | {} | {} | {} |",
+        best(measured),
+        best(baseline),
+        ratio(best_rate(measured), best_rate(baseline)),
+        first_loss(measured),
+        first_loss(baseline),
     )
 }
 
@@ -101,8 +102,15 @@ fn offered(rate: u64) -> String {
     }
 }
 
-/// Runs the rates in turn, stopping after the first that loses events.
-fn ladder(players: usize, rates: &[u64], smoke: bool, sender: Sender) -> Vec<Trial> {
+/// Runs the rates in turn (10k, 25k, 50k, 100k, 200k events/s, then as fast as it goes),
+/// stopping after the first that loses events. `extra` flags go to the announcer and every
+/// player (a game key).
+pub fn ladder(players: usize, smoke: bool, sender: Sender, extra: &[&str]) -> Vec<Trial> {
+    let rates: &[u64] = if smoke {
+        &[2_000]
+    } else {
+        &[10_000, 25_000, 50_000, 100_000, 200_000, 0]
+    };
     let mut trials = Vec::new();
     for &rate in rates {
         let count = if smoke {
@@ -111,7 +119,7 @@ fn ladder(players: usize, rates: &[u64], smoke: bool, sender: Sender) -> Vec<Tri
             rate.clamp(20_000, 200_000)
         };
         let count = if rate == 0 && !smoke { 200_000 } else { count };
-        let trial = trial(players, rate, count, sender);
+        let trial = trial(players, rate, count, sender, extra);
         let lost = trial.lost;
         trials.push(trial);
         if lost > 0 {
@@ -121,7 +129,7 @@ fn ladder(players: usize, rates: &[u64], smoke: bool, sender: Sender) -> Vec<Tri
     trials
 }
 
-fn trial(players: usize, rate: u64, count: u64, sender: Sender) -> Trial {
+fn trial(players: usize, rate: u64, count: u64, sender: Sender, extra: &[&str]) -> Trial {
     let net = Net::fresh();
     let settings = [
         format!("count={count}"),
@@ -129,14 +137,15 @@ fn trial(players: usize, rate: u64, count: u64, sender: Sender) -> Trial {
         format!("size={PADDING}"),
     ];
     let host = (sender == Sender::Gamecast).then(|| {
-        let args: Vec<&str> = settings
+        let mut args: Vec<&str> = settings
             .iter()
             .flat_map(|s| ["--set", s.as_str()])
             .collect();
+        args.extend(extra);
         Host::start(&net, &bench_script("announce.lua"), &args, &[])
     });
     let mut receivers: Vec<Counted> = (0..players)
-        .map(|i| Counted::player(&net, &format!("p{i}")))
+        .map(|i| Counted::player_with(&[], &net, &format!("p{i}"), extra))
         .collect();
     match sender {
         Sender::Gamecast => receivers[0].say("go"),
