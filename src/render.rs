@@ -118,12 +118,12 @@ impl Style {
                 |s| s.yellow().to_string(),
             ),
             Event::Protection { protected: true } => self.paint(
-                "[protected by a game key: only its holders can send to this game]",
+                "[protected: with the game key, only datagrams signed with it are read]",
                 |s| s.dimmed().to_string(),
             ),
             Event::Protection { protected: false } => self.paint(
-                "[this game is not protected: anyone on the network can send to it, \
-                 even as the announcer]",
+                "[not protected: without a game key, anyone on the network can send to this \
+                 game, even as the announcer]",
                 |s| s.yellow().to_string(),
             ),
             Event::Notice { text } => {
