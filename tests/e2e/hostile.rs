@@ -180,3 +180,14 @@ fn a_rogue_process_forges_floods_and_replays_and_nobody_is_fooled() {
         "nothing raw reached carol's screen: {printed:?}"
     );
 }
+
+#[test]
+fn two_announcers_on_one_group_both_report_the_other() {
+    let net = Net::fresh();
+    let script = script_file("idle.lua", "-- a game with nothing to say\n");
+    let mut first = announcer(&net, &script, &[]);
+    let mut second = announcer(&net, &script, &[]);
+    // Each hears the other's hello and heartbeats.
+    first.wait_stderr("another announcer");
+    second.wait_stderr("another announcer");
+}
