@@ -21,7 +21,8 @@ use crate::event::Event;
 use crate::key::GameKey;
 use crate::player;
 use crate::protocol::{
-    self, Body, Datagram, Decoded, Entry, Game, Guard, Origin, Payload, Reassembly, SessionId,
+    self, Announcement, Body, Datagram, Decoded, Entry, Game, Guard, Origin, Payload, Reassembly,
+    SessionId,
 };
 use crate::reliable::{self, Arrived, Delivery, Inbox, ReceiveStats, Sender};
 use crate::render::{Style, visible};
@@ -196,14 +197,22 @@ struct Announcer {
     /// (its heartbeats were lost, not the player) is told, and joins again.
     dropped: HashMap<SessionId, Instant>,
     console: Console,
-    /// Each bot's input: what the bot "types".
-    bots: HashMap<String, mpsc::Sender<String>>,
+    bots: HashMap<String, Bot>,
     bot_think: Duration,
     bad_datagrams: u64,
     /// Another announcer seen on the group, reported once.
     rival: Option<SessionId>,
     /// What the announcer itself must send (welcomes, refusals) before the script's actions.
     pending: Vec<Body>,
+}
+
+/// A simulated player run by the announcer.
+struct Bot {
+    /// What the bot "types".
+    input: mpsc::Sender<String>,
+    /// When it may type its next line: a bot types no faster than `--rate-limit` lets a
+    /// player, or its lines would be dropped and a game that waits for its move would stall.
+    free_at: Instant,
 }
 
 /// What the loop does after an event.
@@ -578,6 +587,16 @@ impl Announcer {
             match self.budgets.take(&datagram.session, Instant::now()) {
                 Verdict::Allow => {}
                 Verdict::FirstDrop => {
+                    // The sender is told too: a player whose move vanished without a word
+                    // would wait for an answer that never comes.
+                    self.pending.push(Body::Announcement(Announcement::Tell {
+                        to: name.clone(),
+                        text: format!(
+                            "you send too fast: your lines are ignored until you slow down \
+                             (at most {} a second)",
+                            self.budgets.rate()
+                        ),
+                    }));
                     return self.console.note(&format!(
                         "warning: {name} sends too fast: dropping their lines until they slow \
                          down (at most {} a second, bursts of {}; --rate-limit)",
@@ -773,12 +792,18 @@ impl Announcer {
                 return;
             }
         };
-        let Some(input) = self.bots.get(bot).cloned() else {
+        let rate = self.budgets.rate();
+        let Some(bot) = self.bots.get_mut(bot) else {
             return;
         };
         let think = self.bot_think.mul_f64(fastrand::f64() * 0.75 + 0.25);
+        let at = (Instant::now() + think).max(bot.free_at);
+        if rate > 0.0 {
+            bot.free_at = at + Duration::from_secs_f64(1.0 / rate);
+        }
+        let input = bot.input.clone();
         tokio::spawn(async move {
-            tokio::time::sleep(think).await;
+            tokio::time::sleep_until(at.into()).await;
             // The bot may have left meanwhile; then there is nobody to type for.
             let _ = input.send(line).await;
         });
@@ -797,7 +822,13 @@ impl Announcer {
         };
         let transport = Transport::open(&net).context("cannot open a socket for a bot")?;
         let (input, lines) = mpsc::channel(16);
-        self.bots.insert(name.clone(), input);
+        self.bots.insert(
+            name.clone(),
+            Bot {
+                input,
+                free_at: Instant::now(),
+            },
+        );
         tokio::spawn(async move {
             let show = {
                 let name = name.clone();

@@ -191,3 +191,71 @@ fn two_announcers_on_one_group_both_report_the_other() {
     first.wait_stderr("another announcer");
     second.wait_stderr("another announcer");
 }
+
+#[test]
+fn a_player_who_floods_is_slowed_down_and_told_while_the_game_goes_on() {
+    const COUNTING: &str = r#"
+state.seen = 0
+on_message(function(player, text)
+  if player == "mallory" then state.seen = state.seen + 1 return end
+  if text == "count" then announce("mallory got through " .. state.seen .. " times") end
+  if text == "end" then game_end("over") stop() end
+end)
+"#;
+    let net = Net::fresh();
+    let script = script_file("counting.lua", COUNTING);
+    let mut host = announcer(&net, &script, &[]);
+    let mut alice = welcomed_player(&net, "alice");
+    let mut mallory = welcomed_player(&net, "mallory");
+    for i in 0..500 {
+        mallory.say(&format!("spam {i}"));
+    }
+    mallory.wait_event("mallory told to slow down", |v| {
+        v["kind"] == "tell" && text(v).contains("too fast")
+    });
+    alice.say("count");
+    let count = alice.wait_event("the count", |v| text(v).starts_with("mallory got through"));
+    let through: u64 = text(&count).split(' ').nth(3).unwrap().parse().unwrap();
+    // A burst of 40, then 20 a second: however slow this machine, far fewer than 500.
+    assert!(
+        (40..200).contains(&through),
+        "{through} of 500 reached the script"
+    );
+    alice.say("end");
+    alice.wait_kind("game_end");
+    assert!(host.wait_exit().success());
+    assert!(
+        host.stderr().contains("mallory sends too fast"),
+        "{}",
+        host.stderr()
+    );
+}
+
+#[test]
+fn bots_never_type_faster_than_the_rate_limit() {
+    // The bot answers every reply at once (--bot-think 0): unpaced, it would outrun the limit
+    // of 50 lines a second after its burst of 100, its lines would be dropped, and the game,
+    // waiting for its next move, would never end.
+    const PING_PONG: &str = r#"
+moves{"go"}
+state.n = 0
+on_join(function() announce("start") end)
+on_message(function(player, text)
+  state.n = state.n + 1
+  if state.n == 110 then game_end("done") stop() return end
+  tell(player, "again")
+end)
+bot(function(name, event)
+  if event.kind == "announce" or event.kind == "tell" then return "go" end
+end)
+"#;
+    let net = Net::fresh();
+    let script = script_file("ping_pong.lua", PING_PONG);
+    let mut host = announcer(
+        &net,
+        &script,
+        &["--bots", "1", "--bot-think", "0", "--rate-limit", "50"],
+    );
+    assert!(host.wait_exit().success(), "{}", host.stderr());
+    assert!(!host.stderr().contains("too fast"), "{}", host.stderr());
+}
