@@ -42,29 +42,43 @@ impl GameKey {
         &self.0
     }
 
-    /// Reads a key file, refusing one that other users could read or change.
+    /// Reads a key file, refusing one that other users could read or change. The file is
+    /// opened once, and what is checked is what is read.
     pub fn from_file(path: &Path) -> anyhow::Result<GameKey> {
-        let metadata = std::fs::metadata(path)
-            .with_context(|| format!("--key-file {}: cannot read it", path.display()))?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = metadata.permissions().mode() & 0o777;
-            if mode & 0o077 != 0 {
-                bail!(
-                    "--key-file {}: other users can read or change it (mode {mode:03o}); \
-                     make it yours alone with: chmod 600 {}",
-                    path.display(),
-                    path.display()
-                );
-            }
-        }
+        use std::io::Read;
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let shown = path.display();
+        let mut file = match std::fs::File::open(path) {
+            // Not echoed: a key typed where its path belongs must not end up on the screen.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+                "--key-file: there is no such file (the flag takes the path of a file that \
+                 holds the key, never the key itself)"
+            ),
+            opened => opened.with_context(|| format!("--key-file {shown}: cannot open it"))?,
+        };
+        let metadata = file.metadata()?;
         if !metadata.is_file() {
-            bail!("--key-file {}: not a file", path.display());
+            bail!("--key-file {shown}: not a file");
         }
-        let bytes = std::fs::read(path)
-            .with_context(|| format!("--key-file {}: cannot read it", path.display()))?;
-        GameKey::new(&bytes, &format!("--key-file {}", path.display()))
+        let mode = metadata.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "--key-file {shown}: other users can read or change it (mode {mode:03o}); \
+                 make it yours alone with: chmod 600 {shown}"
+            );
+        }
+        let me = nix::unistd::geteuid().as_raw();
+        if metadata.uid() != me {
+            bail!(
+                "--key-file {shown}: it belongs to user {}, not to you (user {me}), who could \
+                 change it; use a copy of your own",
+                metadata.uid()
+            );
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .with_context(|| format!("--key-file {shown}: cannot read it"))?;
+        GameKey::new(&bytes, &format!("--key-file {shown}"))
     }
 }
 
@@ -87,10 +101,7 @@ impl KeyArgs {
                 "both --key-file and {KEY_ENV} give a game key; unset {KEY_ENV} or drop --key-file"
             ),
             (Some(path), None) => GameKey::from_file(path).map(Some),
-            (None, Some(value)) => {
-                use std::os::unix::ffi::OsStrExt;
-                GameKey::new(value.as_bytes(), KEY_ENV).map(Some)
-            }
+            (None, Some(value)) => GameKey::new(value.as_encoded_bytes(), KEY_ENV).map(Some),
             (None, None) => Ok(None),
         }
     }
@@ -112,7 +123,6 @@ mod tests {
         assert!(!format!("{key:?}").contains("horse"));
     }
 
-    #[cfg(unix)]
     #[test]
     fn a_key_file_others_can_read_is_refused() {
         use std::os::unix::fs::PermissionsExt;
@@ -131,6 +141,13 @@ mod tests {
         assert_eq!(
             GameKey::from_file(&path).unwrap().bytes(),
             b"a secret that is long enough"
+        );
+        let err = GameKey::from_file(&dir.join("s3cr3t-typed-here"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("no such file") && !err.contains("s3cr3t"),
+            "{err}"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -204,9 +204,10 @@ impl Player {
             }
             Decoded::Invalid(Invalid::Protected) => {
                 let mut out = Vec::new();
-                let text = "this game is protected by a game key and this player has none: \
-                            nothing of it can be read (start the player with --key-file PATH, \
-                            or the key in GAMECAST_KEY)"
+                let text = "signed datagrams are arriving: this game seems to be protected by a \
+                            game key, which this player does not have, and nothing of it can be \
+                            read (start the player with --key-file PATH, or the key in \
+                            GAMECAST_KEY)"
                     .to_string();
                 self.warn_once("protected", text, &mut out);
                 return out;
@@ -214,8 +215,9 @@ impl Player {
             Decoded::Invalid(Invalid::Forged) => {
                 let mut out = self.bad(&format!("from {source}: {}", Invalid::Forged));
                 let text = "datagrams signed with another game key (or altered on the way) are \
-                            arriving: check that everyone in the game has the same key"
-                    .to_string();
+                            arriving: if they are your game's, check that everyone has the same \
+                            key"
+                .to_string();
                 self.warn_once("forged", text, &mut out);
                 return out;
             }

@@ -21,7 +21,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::{Decoded, Invalid, SessionId};
+use super::{Decoded, Invalid, MAX_DATAGRAM, SessionId};
 use crate::key::GameKey;
 
 /// The most a signature adds to a datagram, in bytes: `,"n":` and 20 digits, `,"mac":"`,
@@ -125,6 +125,11 @@ impl Guard {
         let Some(mac) = &self.mac else {
             return super::decode(bytes);
         };
+        // Nobody who has the key sends more than this: do not even hash a bigger one.
+        if bytes.len() > MAX_DATAGRAM {
+            self.stats.unsigned += 1;
+            return Decoded::Invalid(Invalid::Unsigned);
+        }
         let Some((signed, tag)) = split_tag(bytes) else {
             self.stats.unsigned += 1;
             return Decoded::Invalid(Invalid::Unsigned);
@@ -140,14 +145,13 @@ impl Guard {
             return Decoded::Invalid(Invalid::Malformed("signed, but no counter `n`".into()));
         };
         match super::decode_signed(bytes) {
-            Decoded::Datagram(datagram) => {
-                if self.fresh(&datagram.from, datagram.session, n) {
-                    Decoded::Datagram(datagram)
-                } else {
+            Decoded::Datagram(datagram) => match self.fresh(&datagram.from, datagram.session, n) {
+                Ok(()) => Decoded::Datagram(datagram),
+                Err(why) => {
                     self.stats.replayed += 1;
-                    Decoded::Invalid(Invalid::Replayed)
+                    Decoded::Invalid(why)
                 }
-            }
+            },
             Decoded::Text { .. } => {
                 Decoded::Invalid(Invalid::Malformed("signed, but not a datagram".into()))
             }
@@ -155,12 +159,17 @@ impl Guard {
         }
     }
 
-    /// Whether datagram `n` of `session` (sent by `from`) is new to us; remembers it.
-    fn fresh(&mut self, from: &str, session: SessionId, n: u64) -> bool {
+    /// Whether datagram `n` of `session` (sent by `from`) is new to us, and if not, why;
+    /// remembers it.
+    fn fresh(&mut self, from: &str, session: SessionId, n: u64) -> Result<(), Invalid> {
         self.clock += 1;
         if let Some(window) = self.sessions.get_mut(&session) {
             window.heard = self.clock;
-            return window.accept(n);
+            return if window.accept(n) {
+                Ok(())
+            } else {
+                Err(Invalid::Replayed)
+            };
         }
         // A session never heard, older than one heard from the same name: a recording of an
         // earlier run. (A session already heard goes on being accepted even when a newer one
@@ -171,7 +180,7 @@ impl Guard {
             .get(from)
             .is_some_and(|&newest| newest > session)
         {
-            return false;
+            return Err(Invalid::Stale);
         }
         if self.sessions.len() >= MAX_SESSIONS
             && let Some(&oldest) = self
@@ -194,21 +203,31 @@ impl Guard {
         };
         window.accept(n);
         self.sessions.insert(session, window);
-        true
+        Ok(())
     }
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// Whether `bytes` ends as a signed datagram does (`,"mac":"` and 64 hex digits): how a
+/// receiver without the key tells a protected game's datagrams from others.
+pub(super) fn looks_signed(bytes: &[u8]) -> bool {
+    matches!(split_tag(bytes), Some((_, Some(_))))
+}
+
 /// Splits a signed datagram into what is signed and its tag: `None` when it carries no
-/// signature at all, `Some((signed, None))` when the tag is not 64 hex digits.
+/// signature at all, `Some((signed, None))` when the tag is not 64 lowercase hex digits.
 fn split_tag(bytes: &[u8]) -> Option<(&[u8], Option<[u8; 32]>)> {
     let mac_at = bytes.len().checked_sub(TRAILER)?;
     if !bytes.ends_with(b"\"}") || &bytes[mac_at..mac_at + MAC_FIELD.len()] != MAC_FIELD {
         return None;
     }
     let hex = &bytes[mac_at + MAC_FIELD.len()..bytes.len() - 2];
-    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
     let mut tag = [0u8; 32];
     for (byte, pair) in tag.iter_mut().zip(hex.chunks_exact(2)) {
         match (digit(pair[0]), digit(pair[1])) {
@@ -381,7 +400,7 @@ mod tests {
         let recorded = Guard::new(Some(&game));
         let mut alice_before = Origin::with_session("alice", 1 << 20);
         let old = recorded.seal(&chat(&mut alice_before, "old")).into_owned();
-        assert_eq!(receiver.open(&old), Decoded::Invalid(Invalid::Replayed));
+        assert_eq!(receiver.open(&old), Decoded::Invalid(Invalid::Stale));
         let later = sender.seal(&chat(&mut alice, "still here")).into_owned();
         assert!(matches!(receiver.open(&later), Decoded::Datagram(_)));
         assert_eq!(receiver.stats().replayed, 4);

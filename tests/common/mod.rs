@@ -454,6 +454,24 @@ pub fn script_file(name: &str, source: &str) -> PathBuf {
     path
 }
 
+/// A Lua `round()` for test games: the next ranking, each player scoring the round number
+/// times its place in join order; the tenth congratulates alice, ends the game, and cancels
+/// `state.timer`.
+pub const TEN_ROUNDS: &str = r#"
+local function round()
+  state.round = state.round + 1
+  local scores = {}
+  for i, p in ipairs(players()) do scores[p] = state.round * i end
+  ranking(scores)
+  if state.round == 10 then
+    state.timer:cancel()
+    congratulate("alice", "alice wins")
+    game_end("over")
+    stop()
+  end
+end
+"#;
+
 /// The kinds of announcements tests compare between an announcer and its players: the game's
 /// course, which every player must show all of, in order, once.
 pub const COMPARED: [&str; 4] = ["game_start", "ranking", "congratulate", "game_end"];

@@ -9,25 +9,19 @@ use serde_json::{Value, json};
 use crate::common::*;
 
 /// Rankings every 0.1 s once carol, alice and bob are in, ten of them, then alice wins.
-const HONEST: &str = r#"
+fn honest() -> String {
+    format!(
+        "{TEN_ROUNDS}{}",
+        r#"
 on_join(function()
   if #players() < 3 or state.timer then return end
   game_start("Honest game", "ten rankings")
   state.round = 0
-  state.timer = every(0.1, function()
-    state.round = state.round + 1
-    local scores = {}
-    for i, p in ipairs(players()) do scores[p] = state.round * i end
-    ranking(scores)
-    if state.round == 10 then
-      state.timer:cancel()
-      congratulate("alice", "alice wins")
-      game_end("over")
-      stop()
-    end
-  end)
+  state.timer = every(0.1, round)
 end)
-"#;
+"#
+    )
+}
 
 /// A socket that sends to the group from loopback, as a rogue process on the host would.
 fn rogue(net: &Net) -> impl Fn(&[u8]) {
@@ -52,7 +46,7 @@ fn datagram(session: u64, seq: u64, from: &str, body: Value) -> Vec<u8> {
 #[test]
 fn a_rogue_process_forges_floods_and_replays_and_nobody_is_fooled() {
     let net = Net::fresh();
-    let script = script_file("honest.lua", HONEST);
+    let script = script_file("honest.lua", &honest());
     let mut host = announcer(&net, &script, &[]);
     let send = rogue(&net);
     // carol shows text, as in a terminal: nothing raw from the network may reach it.
