@@ -21,8 +21,8 @@ use crate::event::Event;
 use crate::key::GameKey;
 use crate::player;
 use crate::protocol::{
-    self, Announcement, Body, Datagram, Decoded, Entry, Game, Guard, Origin, Payload, Reassembly,
-    SessionId,
+    self, Announcement, Body, Datagram, Decoded, Entry, Game, Guard, Invalid, Origin, Payload,
+    Reassembly, SessionId,
 };
 use crate::reliable::{self, Arrived, Delivery, Inbox, ReceiveStats, Sender};
 use crate::render::{Style, visible};
@@ -393,7 +393,22 @@ impl Announcer {
                 self.console.show(&Event::Chat { from, text });
                 return;
             }
-            Decoded::Invalid(why) => return self.bad(&source.to_string(), &why.to_string()),
+            Decoded::Invalid(why) => {
+                self.bad(&source.to_string(), &why.to_string());
+                // The first time, what the host can do about it.
+                let first = match why {
+                    Invalid::Unsigned => self.guard.stats().unsigned == 1,
+                    Invalid::Forged => self.guard.stats().forged == 1,
+                    _ => false,
+                };
+                if first {
+                    self.console.note(
+                        "  (if a player sends these, it lacks this game's key or has another one: \
+                         every player needs the same key, from --key-file or GAMECAST_KEY)",
+                    );
+                }
+                return;
+            }
         };
         self.console.datagram("received", &datagram);
         let session = datagram.session;
