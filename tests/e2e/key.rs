@@ -217,6 +217,10 @@ fn with_a_key_nothing_forged_or_replayed_is_shown_and_keyless_players_are_told()
         !stopped.contains("dropped 0 unsigned") && !stopped.contains(" 0 forged"),
         "{stopped}"
     );
+    assert!(
+        stderr.contains("every player needs the same key"),
+        "{stderr}"
+    );
     for process in [&host, &alice, &bob, &eve, &trudy] {
         let printed: Vec<String> = process.seen.iter().map(|l| format!("{l:?}")).collect();
         assert!(
