@@ -495,6 +495,22 @@ pub fn sent_announcements(announcer: &Process) -> Vec<Value> {
         .collect()
 }
 
+/// That `player` showed the game `sent` (see [`sent_announcements`]) once and in order, and
+/// nothing about `forged`, the name a rogue's forgeries are about.
+pub fn assert_only_the_real_game(player: &Process, sent: &[Value], forged: &str) {
+    assert_eq!(
+        shown_announcements(player),
+        sent,
+        "{} saw the real game, once, in order",
+        player.name
+    );
+    assert!(
+        !player.events().iter().any(|v| v["player"] == forged),
+        "{}: nothing forged",
+        player.name
+    );
+}
+
 /// What a player showed of the [`COMPARED`] kinds, in order.
 pub fn shown_announcements(player: &Process) -> Vec<Value> {
     player

@@ -186,17 +186,7 @@ fn with_a_key_nothing_forged_or_replayed_is_shown_and_keyless_players_are_told()
             player.events()[0],
             serde_json::json!({"kind": "protection", "protected": true})
         );
-        assert_eq!(
-            shown_announcements(player),
-            sent,
-            "{} saw the real game, once, in order",
-            player.name
-        );
-        assert!(
-            !player.events().iter().any(|v| v["player"] == "mallory"),
-            "{}: nothing forged",
-            player.name
-        );
+        assert_only_the_real_game(player, &sent, "mallory");
         let rejected = &stats(player)["rejected"];
         for reason in ["unsigned", "forged", "replayed"] {
             assert!(
