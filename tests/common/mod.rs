@@ -351,10 +351,11 @@ fn start_announcer(netns: Option<&str>, net: &Net, script: &Path, extra: &[&str]
     process
 }
 
-/// Starts `announcer` expecting it to fail; returns its exit status and stderr.
-pub fn announcer_fails(net: &Net, script: &Path) -> (ExitStatus, String) {
+/// Starts `announcer SCRIPT EXTRA…` expecting it to fail; returns its exit status and stderr.
+pub fn announcer_fails(net: &Net, script: &Path, extra: &[&str]) -> (ExitStatus, String) {
     let mut args = vec![script.display().to_string()];
     args.extend(net.flags());
+    args.extend(extra.iter().map(|s| s.to_string()));
     let mut process = Process::spawn("announcer", env!("CARGO_BIN_EXE_announcer"), &args);
     let status = process.wait_exit();
     (status, process.stderr())

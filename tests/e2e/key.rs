@@ -248,18 +248,11 @@ fn key_files_others_can_read_and_short_keys_are_refused() {
     let script = script_file("keyed.lua", &game());
     let key = key_file(SECRET);
     std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut args = vec![
-        script.display().to_string(),
-        "--key-file".into(),
-        key.display().to_string(),
-    ];
-    args.extend(net.flags());
-    let mut host = Process::spawn_in(None, "announcer", env!("CARGO_BIN_EXE_announcer"), &args);
-    assert!(!host.wait_exit().success());
+    let (status, stderr) = announcer_fails(&net, &script, &["--key-file", key.to_str().unwrap()]);
+    assert!(!status.success());
     assert!(
-        host.stderr().contains("mode 644") && host.stderr().contains("chmod 600"),
-        "{}",
-        host.stderr()
+        stderr.contains("mode 644") && stderr.contains("chmod 600"),
+        "{stderr}"
     );
 
     let mut short = spawn_player_env(None, &net, "alice", &[], &[("GAMECAST_KEY", "hunter2")]);

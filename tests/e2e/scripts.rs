@@ -24,12 +24,12 @@ fn a_broken_script_is_reported_with_file_and_line() {
     ];
     for (name, source, expected) in cases {
         let path = script_file(name, source);
-        let (status, stderr) = announcer_fails(&net, &path);
+        let (status, stderr) = announcer_fails(&net, &path, &[]);
         assert!(!status.success(), "{name} loaded");
         assert!(stderr.contains(expected), "{name}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
-    let (status, stderr) = announcer_fails(&net, std::path::Path::new("no/such/game.lua"));
+    let (status, stderr) = announcer_fails(&net, std::path::Path::new("no/such/game.lua"), &[]);
     assert!(!status.success());
     assert!(stderr.contains("no/such/game.lua"), "{stderr}");
 }
