@@ -727,7 +727,7 @@ impl Announcer {
         let member = self.roster.iter().any(|m| m.session == session);
         let refusal = if member {
             None
-        } else if let Some(problem) = protocol::name_problem(name) {
+        } else if let Some(problem) = crate::text::name_problem(name) {
             Some(problem)
         } else if self.roster.iter().any(|m| m.name == name) {
             Some(format!(

@@ -8,6 +8,7 @@
 //! - [`reliable`]: numbered datagrams, loss repair with NACKs, order, heartbeats.
 //! - [`event`]: what a player sees, built from datagrams; `player --json` prints these.
 //! - [`ranking`]: ranking order with shared ranks.
+//! - [`text`]: names, look-alike names, and text made safe for a terminal.
 //! - [`render`]: events as text for a terminal.
 //! - [`script`]: the Lua runtime and the game API.
 //! - [`budget`]: per-sender token buckets against floods.
@@ -29,5 +30,6 @@ pub mod ranking;
 pub mod reliable;
 pub mod render;
 pub mod script;
+pub mod text;
 pub mod transport;
 pub mod watch;

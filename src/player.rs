@@ -455,7 +455,7 @@ impl Player {
             return; // listening already
         };
         self.senders.remove(&session);
-        self.track(session, crate::announcer::ANNOUNCER_NAME, at, now);
+        self.track(session, protocol::ANNOUNCER_NAME, at, now);
         let mut deliveries = Vec::new();
         if let Some(peer) = self.senders.get_mut(&session) {
             for (seq, datagram) in waiting.into_iter().filter(|(seq, _)| *seq >= at) {
@@ -779,7 +779,7 @@ pub async fn play(
     mut show: impl FnMut(Event),
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<Played> {
-    if let Some(problem) = protocol::name_problem(name) {
+    if let Some(problem) = crate::text::name_problem(name) {
         anyhow::bail!("--name: {problem}");
     }
     let now = Instant::now();

@@ -5,7 +5,8 @@ use owo_colors::OwoColorize;
 use unicode_width::UnicodeWidthStr;
 
 use crate::event::{Event, Link};
-use crate::protocol::{Announcement, Entry, is_unprintable};
+use crate::protocol::{Announcement, Entry};
+pub use crate::text::visible;
 
 /// Where banner text wraps: narrow enough for an 80-column terminal with room to spare.
 const BANNER_WIDTH: usize = 64;
@@ -241,24 +242,6 @@ fn pad(text: &str, width: usize) -> String {
     format!("{text}{}", " ".repeat(fill))
 }
 
-/// Makes text from the network safe for a terminal: control characters (escape sequences,
-/// carriage returns, bells) and invisible format characters (bidi overrides, zero-width
-/// characters) are shown escaped, never sent raw.
-pub fn visible(text: &str) -> String {
-    if !text.chars().any(is_unprintable) {
-        return text.to_string();
-    }
-    text.chars()
-        .map(|c| {
-            if is_unprintable(c) {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -321,7 +304,6 @@ mod tests {
         });
         assert!(!line.chars().any(char::is_control), "{line:?}");
         assert!(line.contains("\\u{1b}[2J"));
-        assert_eq!(visible("a\u{202E}b\u{200B}"), "a\\u{202e}b\\u{200b}");
     }
 
     #[test]

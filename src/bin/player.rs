@@ -69,7 +69,7 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let net = cli.net.resolve()?;
-    if let Some(problem) = gamecast::protocol::name_problem(&cli.name) {
+    if let Some(problem) = gamecast::text::name_problem(&cli.name) {
         anyhow::bail!("--name: {problem}");
     }
     // One thread: one socket, one screen; more threads would only add hand-offs.

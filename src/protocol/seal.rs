@@ -21,7 +21,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde::Serialize;
 use sha2::Sha256;
 
-use super::{Decoded, Invalid, MAX_DATAGRAM, SessionId};
+use super::{Decoded, Invalid, MAX_DATAGRAM, MAX_NUMBER, SessionId};
 use crate::key::GameKey;
 
 /// The most a signature adds to a datagram, in bytes: `,"n":` and 20 digits, `,"mac":"`,
@@ -104,8 +104,9 @@ impl Guard {
         };
         debug_assert!(bytes.ends_with(b"}"), "only JSON objects are signed");
         let n = self.next.fetch_add(1, Ordering::Relaxed);
-        let mut out = Vec::with_capacity(bytes.len() + SEAL_OVERHEAD);
-        out.extend_from_slice(&bytes[..bytes.len() - 1]);
+        let mut out = Vec::with_capacity(bytes.len().saturating_add(SEAL_OVERHEAD));
+        // Everything but the closing brace: the two fields go inside the object.
+        out.extend_from_slice(bytes.strip_suffix(b"}").unwrap_or(bytes));
         out.extend_from_slice(COUNTER_FIELD);
         out.extend_from_slice(n.to_string().as_bytes());
         let mut mac = mac.clone();
@@ -123,32 +124,34 @@ impl Guard {
     /// before it is parsed, and a replay after; each is counted.
     pub fn open(&mut self, bytes: &[u8]) -> Decoded {
         let Some(mac) = &self.mac else {
-            return super::decode(bytes);
+            return super::codec::decode(bytes);
         };
         // Nobody who has the key sends more than this: do not even hash a bigger one.
         if bytes.len() > MAX_DATAGRAM {
-            self.stats.unsigned += 1;
+            count(&mut self.stats.unsigned);
             return Decoded::Invalid(Invalid::Unsigned);
         }
         let Some((signed, tag)) = split_tag(bytes) else {
-            self.stats.unsigned += 1;
+            count(&mut self.stats.unsigned);
             return Decoded::Invalid(Invalid::Unsigned);
         };
         let mut mac = mac.clone();
         mac.update(signed);
         // verify_slice compares in constant time: how long a check takes tells a forger nothing.
         if tag.is_none_or(|tag| mac.verify_slice(&tag).is_err()) {
-            self.stats.forged += 1;
+            count(&mut self.stats.forged);
             return Decoded::Invalid(Invalid::Forged);
         }
-        let Some(n) = counter(signed) else {
-            return Decoded::Invalid(Invalid::Malformed("signed, but no counter `n`".into()));
+        let Some(n) = counter(signed).filter(|&n| n <= MAX_NUMBER) else {
+            return Decoded::Invalid(Invalid::Malformed(
+                "signed, but no counter `n` below 2^53".into(),
+            ));
         };
-        match super::decode_signed(bytes) {
+        match super::codec::decode_signed(bytes) {
             Decoded::Datagram(datagram) => match self.fresh(&datagram.from, datagram.session, n) {
                 Ok(()) => Decoded::Datagram(datagram),
                 Err(why) => {
-                    self.stats.replayed += 1;
+                    count(&mut self.stats.replayed);
                     Decoded::Invalid(why)
                 }
             },
@@ -162,7 +165,7 @@ impl Guard {
     /// Whether datagram `n` of `session` (sent by `from`) is new to us, and if not, why;
     /// remembers it.
     fn fresh(&mut self, from: &str, session: SessionId, n: u64) -> Result<(), Invalid> {
-        self.clock += 1;
+        self.clock = self.clock.wrapping_add(1);
         if let Some(window) = self.sessions.get_mut(&session) {
             window.heard = self.clock;
             return if window.accept(n) {
@@ -209,6 +212,11 @@ impl Guard {
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
+/// One more in a count of dropped datagrams (a count cannot reach 2^64).
+fn count(counter: &mut u64) {
+    *counter = counter.saturating_add(1);
+}
+
 /// Whether `bytes` ends as a signed datagram does (`,"mac":"` and 64 hex digits): how a
 /// receiver without the key tells a protected game's datagrams from others.
 pub(super) fn looks_signed(bytes: &[u8]) -> bool {
@@ -219,23 +227,22 @@ pub(super) fn looks_signed(bytes: &[u8]) -> bool {
 /// signature at all, `Some((signed, None))` when the tag is not 64 lowercase hex digits.
 fn split_tag(bytes: &[u8]) -> Option<(&[u8], Option<[u8; 32]>)> {
     let mac_at = bytes.len().checked_sub(TRAILER)?;
-    if !bytes.ends_with(b"\"}") || &bytes[mac_at..mac_at + MAC_FIELD.len()] != MAC_FIELD {
-        return None;
-    }
-    let hex = &bytes[mac_at + MAC_FIELD.len()..bytes.len() - 2];
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
+    let (signed, trailer) = bytes.split_at(mac_at);
+    let hex = trailer.strip_prefix(MAC_FIELD)?.strip_suffix(b"\"}")?;
     let mut tag = [0u8; 32];
     for (byte, pair) in tag.iter_mut().zip(hex.chunks_exact(2)) {
-        match (digit(pair[0]), digit(pair[1])) {
-            (Some(high), Some(low)) => *byte = high << 4 | low,
-            _ => return Some((&bytes[..mac_at], None)),
+        // Lowercase only: one spelling per tag, so that a tag cannot be altered and still pass.
+        let lower_hex = pair.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
+        let value = std::str::from_utf8(pair)
+            .ok()
+            .filter(|_| lower_hex)
+            .and_then(|pair| u8::from_str_radix(pair, 16).ok());
+        match value {
+            Some(value) => *byte = value,
+            None => return Some((signed, None)),
         }
     }
-    Some((&bytes[..mac_at], Some(tag)))
+    Some((signed, Some(tag)))
 }
 
 /// The `n` that ends the signed part of a datagram (`…,"n":42`).
@@ -245,7 +252,7 @@ fn counter(signed: &[u8]) -> Option<u64> {
         .rev()
         .take_while(|c| c.is_ascii_digit())
         .count();
-    let (rest, number) = signed.split_at(signed.len() - digits);
+    let (rest, number) = signed.split_at(signed.len().saturating_sub(digits));
     if digits == 0 || !rest.ends_with(COUNTER_FIELD) {
         return None;
     }
@@ -264,12 +271,12 @@ struct Window {
 impl Window {
     /// Whether `n` is new; marks it seen.
     fn accept(&mut self, n: u64) -> bool {
-        if n > self.highest {
+        if let Some(ahead) = n.checked_sub(self.highest).filter(|&ahead| ahead > 0) {
             // Numbers skipped on the way up have not been seen: clear their bits.
-            if n - self.highest >= REPLAY_WINDOW {
+            if ahead >= REPLAY_WINDOW {
                 self.seen = Default::default();
             } else {
-                for skipped in self.highest + 1..n {
+                for skipped in self.highest.saturating_add(1)..n {
                     self.set(skipped, false);
                 }
             }
@@ -277,7 +284,8 @@ impl Window {
             self.set(n, true);
             return true;
         }
-        if self.highest - n >= REPLAY_WINDOW || self.get(n) {
+        // Here n <= highest.
+        if self.highest.abs_diff(n) >= REPLAY_WINDOW || self.get(n) {
             return false;
         }
         self.set(n, true);

@@ -1,324 +1,17 @@
-//! The wire: what one datagram carries and how it is encoded. Nothing else in gamecast knows the bytes.
-//!
-//! A datagram is one JSON object: a header (`v`, `from`, `session`, `seq`) and a body whose `kind`
-//! says what it is. docs/protocol.md describes every kind for people writing their own tools.
-//! In a game with a key, [`seal`] adds a signature and a counter at the end of every datagram.
+//! Encoding and decoding: our datagrams to bytes and back, and everything that arrives read as
+//! one of [`Decoded`]'s cases. What an honest sender never makes (numbers at or above 2^53,
+//! reversed or empty ranges, lines and datagrams over their limits) is refused here, so that the
+//! state machines behind the decoder only ever see numbers they can add to.
 
 use serde::{Deserialize, Serialize};
 
-pub mod seal;
-pub use seal::Guard;
-
-/// The protocol version this build speaks; datagrams with another `v` are refused.
-pub const VERSION: u32 = 1;
-
-/// The largest datagram we send. It fits a 1500-byte Ethernet frame with IP and UDP headers,
-/// so a datagram is never fragmented by IP (a lost fragment loses the whole datagram).
-pub const MAX_DATAGRAM: usize = 1400;
-
-/// The longest name a player may take, in characters.
-pub const MAX_NAME_CHARS: usize = 24;
-
-/// A number naming one run of one process, so that a restarted player or announcer is told
-/// apart from its earlier self; later runs have larger numbers. Kept below 2^53 so that every
-/// JSON tool reads it exactly.
-pub type SessionId = u64;
-
-/// Picks a new session id: the time in milliseconds, then 11 random bits. Later runs get
-/// larger ids, so that a receiver tells a restart (a newer session) from a replay of an old
-/// one; two runs started in the same millisecond still differ, by chance, 2047 times in 2048.
-pub fn new_session() -> SessionId {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64);
-    ((millis & ((1 << 42) - 1)) << 11) | fastrand::u64(1..(1 << 11))
-}
-
-/// One datagram: who sent it, in which run, its place in that sender's sequence, and what it says.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Datagram {
-    /// Protocol version, always [`VERSION`].
-    pub v: u32,
-    /// The sender's name (a player's name, or the announcer's).
-    pub from: String,
-    /// The sender's session.
-    pub session: SessionId,
-    /// The sender's sequence number: 1 for its first datagram, then one more for each.
-    pub seq: u64,
-    /// What the datagram says.
-    #[serde(flatten)]
-    pub body: Body,
-}
-
-/// What a datagram says. `kind` on the wire is the variant's name in snake_case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Body {
-    /// A player enters the group (the lab's "Entering user"); sent again when an announcer says hello.
-    Join,
-    /// A player leaves the group, and why ("quit", "interrupted"…).
-    Leave {
-        /// Why the player left.
-        reason: String,
-    },
-    /// A line typed by a player, for everyone to read.
-    Chat {
-        /// The line.
-        text: String,
-    },
-    /// A line typed by a player that is a move in the game (see `moves`): for the announcer only.
-    Move {
-        /// The line, as typed.
-        text: String,
-    },
-    /// The announcer is up: players that are already here join again so that it learns of them.
-    Hello {
-        /// Lines that are moves in this game; anything else a player types is chat.
-        moves: Vec<String>,
-    },
-    /// The announcer accepted a player's join.
-    Welcome {
-        /// The player's name.
-        player: String,
-        /// The player's session, so that only this run of the player takes it as its own
-        /// (not `session`: that is the header's, the announcer's own).
-        to_session: SessionId,
-        /// Everyone in the game now, in join order.
-        players: Vec<String>,
-        /// Lines that are moves in this game.
-        moves: Vec<String>,
-        /// The game in progress, for a player who joins in the middle: its title and text.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        game: Option<Game>,
-        /// The latest ranking sent, if any.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        ranking: Vec<Entry>,
-        /// Where each player's own numbered datagrams stand, as the announcer has them: the
-        /// new player listens to each from the next one on, so that a chat line lost right
-        /// after its welcome is asked for again like any other.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        streams: Vec<Stream>,
-    },
-    /// The announcer refused a player's join (a name already taken, an invalid name).
-    Refuse {
-        /// The name asked for.
-        player: String,
-        /// The session that asked.
-        to_session: SessionId,
-        /// Why, for the player to show.
-        reason: String,
-    },
-    /// The announcer is going away; players leave too.
-    Close {
-        /// Why, for players to show.
-        text: String,
-    },
-    /// A player left the game: it said so, or it fell silent. Sent by the announcer, so that
-    /// players who missed the player's own `leave` hear of it too.
-    Left {
-        /// Who left.
-        player: String,
-        /// The session that left: a player who reads its own session here was dropped while
-        /// still running, and joins again.
-        to_session: SessionId,
-        /// Why ("quit", "connection lost"…).
-        reason: String,
-    },
-    /// The announcer admitted session `to_session`: its events for that player count from
-    /// number `at` (the player's first welcome). Not numbered, and small, so that a player
-    /// reads it on arrival: it tells the player where to start listening, and a player whose
-    /// first welcome was lost asks for it from there. Sent after each welcome.
-    Admit {
-        /// The admitted player's session.
-        to_session: SessionId,
-        /// The first number the player must have: its first welcome.
-        at: u64,
-    },
-    /// "I am alive, and my latest numbered datagram is `last`" (0: none yet), from anyone who
-    /// has been quiet for `every_ms`. Not numbered itself (its `seq` is 0): losing one loses
-    /// nothing.
-    Heartbeat {
-        /// The sender's latest numbered datagram.
-        last: u64,
-        /// How often the sender beats when quiet, in milliseconds.
-        every_ms: u32,
-        /// Whether the sender is an announcer.
-        announcer: bool,
-    },
-    /// "Please send again": session `to`'s numbered datagrams in `ranges` (inclusive pairs)
-    /// did not arrive. Sent to the whole group, so that others missing the same hold back.
-    Nack {
-        /// The session whose datagrams are missing.
-        to: SessionId,
-        /// The missing sequence numbers, as `[first, last]` pairs.
-        ranges: Vec<(u64, u64)>,
-    },
-    /// The answer to a NACK for datagrams the sender no longer keeps: lost for good.
-    Expired {
-        /// The sequence numbers that are gone, as `[first, last]` pairs.
-        ranges: Vec<(u64, u64)>,
-    },
-    /// One piece of an event too large for one datagram: the `data` of pieces 1 to `parts`,
-    /// joined in order, is the event's JSON object. Each piece is numbered and repaired like
-    /// any other datagram.
-    Fragment {
-        /// Which piece, from 1.
-        part: u32,
-        /// How many pieces the event has.
-        parts: u32,
-        /// This piece of the event's JSON text.
-        data: String,
-    },
-    /// What a game script says to the players: shown by every player as it is.
-    #[serde(untagged)]
-    Announcement(Announcement),
-}
-
-/// What a game script says to the players; each kind is shown by every player (a `tell` only
-/// by the player it names). Serialized beside the header like every [`Body`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Announcement {
-    /// A plain announcement.
-    Announce {
-        /// The announcement.
-        text: String,
-    },
-    /// A line meant for one player only.
-    Tell {
-        /// The player it is for.
-        to: String,
-        /// The line.
-        text: String,
-    },
-    /// The game starts.
-    GameStart {
-        /// The game's title.
-        title: String,
-        /// A line under the title (the rules in short), possibly empty.
-        text: String,
-    },
-    /// The scores so far, best first.
-    Ranking {
-        /// One entry per player.
-        entries: Vec<Entry>,
-    },
-    /// A question with four choices, answered `a` to `d`.
-    Question {
-        /// Which question this is, from 1.
-        number: u32,
-        /// How many questions the game asks.
-        total: u32,
-        /// The question.
-        text: String,
-        /// The choices, shown as a) b) c) d).
-        choices: Vec<String>,
-        /// How long players have to answer.
-        seconds: u32,
-    },
-    /// The winner is congratulated publicly.
-    Congratulate {
-        /// The winner.
-        player: String,
-        /// The words of congratulation.
-        text: String,
-    },
-    /// The game ends.
-    GameEnd {
-        /// A closing line, possibly empty.
-        text: String,
-    },
-}
-
-/// The game in progress, as a late joiner is told it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Game {
-    /// The title its `game_start` gave.
-    pub title: String,
-    /// The line under the title.
-    pub text: String,
-}
-
-/// A player's place in its own sequence, as an announcer's welcome passes it on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Stream {
-    /// The player's name.
-    pub name: String,
-    /// The player's session.
-    pub session: SessionId,
-    /// The player's latest numbered datagram the announcer has.
-    pub last: u64,
-}
-
-/// One line of a ranking.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Entry {
-    /// 1 for the best score; equal scores share a rank.
-    pub rank: u32,
-    /// The player's name.
-    pub name: String,
-    /// The player's score.
-    pub score: i64,
-}
-
-impl Body {
-    /// True for the kinds only an announcer sends.
-    pub fn is_from_announcer(&self) -> bool {
-        match self {
-            Body::Heartbeat { announcer, .. } => *announcer,
-            Body::Join
-            | Body::Leave { .. }
-            | Body::Chat { .. }
-            | Body::Move { .. }
-            | Body::Nack { .. }
-            | Body::Expired { .. }
-            | Body::Fragment { .. } => false,
-            _ => true,
-        }
-    }
-
-    /// True for the kinds that take a place in the sender's sequence, so that receivers notice
-    /// when one is missing and ask for it again. Heartbeats and repair requests are not
-    /// numbered: they are worth nothing once late.
-    pub fn is_numbered(&self) -> bool {
-        !matches!(
-            self,
-            Body::Heartbeat { .. } | Body::Nack { .. } | Body::Expired { .. } | Body::Admit { .. }
-        )
-    }
-}
-
-impl From<Announcement> for Body {
-    fn from(announcement: Announcement) -> Body {
-        Body::Announcement(announcement)
-    }
-}
-
-/// The largest event, encoded: a larger one is refused (with the script's file and line)
-/// rather than split into more datagrams than any game needs. A ranking of 300 players takes
-/// about 15 KiB.
-pub const MAX_EVENT: usize = 64 * 1024;
-
-/// An event too large to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TooLarge {
-    /// The size it would have had.
-    pub bytes: usize,
-    /// The limit it went over.
-    pub limit: usize,
-}
-
-impl std::fmt::Display for TooLarge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the event takes {} bytes on the wire, over the limit of {} bytes",
-            self.bytes, self.limit
-        )
-    }
-}
-
-impl std::error::Error for TooLarge {}
+use super::fragment::{self, FRAGMENT_OVERHEAD};
+use super::{
+    Announcement, Body, Datagram, Decoded, HEARTBEAT_MS, Invalid, MAX_DATAGRAM, MAX_EVENT,
+    MAX_LINE, MAX_NUMBER, MAX_PARTS, MAX_PLAYERS, MAX_RANGES, SessionId, TooLarge, VERSION,
+    new_session, seal,
+};
+use crate::text::MAX_NAME_CHARS;
 
 /// Encodes one datagram whole, refusing one over [`MAX_DATAGRAM`] bytes. Senders use
 /// [`Origin::datagrams`], which splits large events; this is for tools and tests.
@@ -376,65 +69,6 @@ impl Payload {
     }
 }
 
-/// What arrived, once read.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decoded {
-    /// One of ours.
-    Datagram(Datagram),
-    /// Plain text, as classroom scripts send: shown as chat.
-    Text {
-        /// The name before a `name: text` colon, when there is one.
-        from: Option<String>,
-        /// The text (after the colon, when a name was found).
-        text: String,
-    },
-    /// Nothing we can use: counted and dropped.
-    Invalid(Invalid),
-}
-
-/// Why a datagram was dropped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Invalid {
-    /// Not UTF-8 text at all.
-    Binary,
-    /// Empty, or only white space.
-    Empty,
-    /// A JSON object with a `v` of ours that does not follow the protocol.
-    Malformed(String),
-    /// Another protocol version.
-    Version(u64),
-    /// Signed with a game key, and we have none (see [`seal`]).
-    Protected,
-    /// Not signed, in a game with a key.
-    Unsigned,
-    /// Signed, but not with our key, or altered on the way.
-    Forged,
-    /// Signed, and seen before.
-    Replayed,
-    /// Signed, from a run of its sender older than one already heard.
-    Stale,
-}
-
-impl std::fmt::Display for Invalid {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Invalid::Binary => write!(f, "binary data, not text"),
-            Invalid::Empty => write!(f, "empty datagram"),
-            Invalid::Malformed(why) => write!(f, "malformed gamecast datagram: {why}"),
-            Invalid::Version(v) => write!(f, "protocol version {v}, this build speaks {VERSION}"),
-            Invalid::Protected => write!(f, "signed with a game key, and we have none"),
-            Invalid::Unsigned => write!(f, "not signed with the game key"),
-            Invalid::Forged => write!(f, "signed with another key, or altered"),
-            Invalid::Replayed => write!(f, "a replay of a signed datagram"),
-            Invalid::Stale => write!(
-                f,
-                "from an older run of its sender than one already heard (a recording, or a \
-                 clock set back)"
-            ),
-        }
-    }
-}
-
 /// Reads one received datagram. Never fails: whatever arrives is one of [`Decoded`]'s cases.
 /// A game with a key reads through its [`Guard`] instead.
 pub fn decode(bytes: &[u8]) -> Decoded {
@@ -442,11 +76,18 @@ pub fn decode(bytes: &[u8]) -> Decoded {
 }
 
 /// Reads a datagram whose signature [`seal`] checked.
-fn decode_signed(bytes: &[u8]) -> Decoded {
+pub(super) fn decode_signed(bytes: &[u8]) -> Decoded {
     decode_as(bytes, true)
 }
 
 fn decode_as(bytes: &[u8], signed: bool) -> Decoded {
+    if bytes.len() > MAX_DATAGRAM {
+        return Decoded::Invalid(Invalid::Oversized {
+            what: "datagram",
+            bytes: bytes.len(),
+            limit: MAX_DATAGRAM,
+        });
+    }
     // A NUL is valid UTF-8 but never part of anyone's text: it is binary data.
     let Ok(text) = std::str::from_utf8(bytes) else {
         return Decoded::Invalid(Invalid::Binary);
@@ -475,6 +116,13 @@ fn decode_as(bytes: &[u8], signed: bool) -> Decoded {
             }
             _ => {}
         }
+    }
+    if trimmed.len() > MAX_LINE {
+        return Decoded::Invalid(Invalid::Oversized {
+            what: "line",
+            bytes: trimmed.len(),
+            limit: MAX_LINE,
+        });
     }
     let (from, text) = split_plain(trimmed);
     Decoded::Text {
@@ -520,20 +168,138 @@ fn decode_ours(object: serde_json::Map<String, serde_json::Value>) -> Decoded {
         None => return Decoded::Invalid(Invalid::Malformed("`v` is not a number".into())),
     }
     let object = serde_json::Value::Object(object);
-    match (Header::deserialize(&object), body_from(&object)) {
-        (Ok(header), Ok(body)) => Decoded::Datagram(Datagram {
+    let datagram = match (Header::deserialize(&object), body_from(&object)) {
+        (Ok(header), Ok(body)) => Datagram {
             v: VERSION,
             from: header.from,
             session: header.session,
             seq: header.seq,
             body,
-        }),
-        (Err(e), _) | (_, Err(e)) => Decoded::Invalid(Invalid::Malformed(e.to_string())),
+        },
+        (Err(e), _) | (_, Err(e)) => return Decoded::Invalid(Invalid::Malformed(e.to_string())),
+    };
+    match check(&datagram) {
+        Ok(()) => Decoded::Datagram(datagram),
+        Err(why) => Decoded::Invalid(Invalid::Malformed(why)),
     }
 }
 
+/// What no honest sender puts in a datagram, checked once it is read: numbers at or above 2^53,
+/// a numbered kind without its number (or a number on a kind that has none), ranges that are
+/// empty, reversed or too many, lines, lists and fragments over their limits.
+pub fn check(datagram: &Datagram) -> Result<(), String> {
+    number("session", datagram.session)?;
+    if datagram.session == 0 {
+        return Err("session 0".into());
+    }
+    number("seq", datagram.seq)?;
+    match (datagram.body.is_numbered(), datagram.seq) {
+        (true, 0) => return Err("a numbered kind with seq 0".into()),
+        (false, seq) if seq != 0 => return Err(format!("seq {seq} on a kind that has none")),
+        _ => {}
+    }
+    if datagram.from.is_empty() || datagram.from.chars().count() > MAX_NAME_CHARS {
+        return Err(format!(
+            "`from` has {} characters, not 1 to {MAX_NAME_CHARS}",
+            datagram.from.chars().count()
+        ));
+    }
+    check_body(&datagram.body)
+}
+
+/// [`check`] for a body alone: a reassembled event is checked again whole.
+pub fn check_body(body: &Body) -> Result<(), String> {
+    match body {
+        Body::Chat { text } | Body::Move { text } => line("text", text),
+        Body::Leave { reason } => line("reason", reason),
+        Body::Welcome {
+            to_session,
+            players,
+            streams,
+            ..
+        } => {
+            number("to_session", *to_session)?;
+            if players.len() > MAX_PLAYERS || streams.len() > MAX_PLAYERS {
+                return Err(format!("a welcome listing over {MAX_PLAYERS} players"));
+            }
+            streams.iter().try_for_each(|s| {
+                number("a stream's session", s.session)?;
+                number("a stream's last", s.last)
+            })
+        }
+        Body::Refuse { to_session, .. } | Body::Left { to_session, .. } => {
+            number("to_session", *to_session)
+        }
+        Body::Admit { to_session, at } => {
+            number("to_session", *to_session)?;
+            number("at", *at)?;
+            if *at == 0 {
+                return Err("admit at 0".into());
+            }
+            Ok(())
+        }
+        Body::Heartbeat { last, every_ms, .. } => {
+            number("last", *last)?;
+            if !HEARTBEAT_MS.contains(every_ms) {
+                return Err(format!(
+                    "a heartbeat every {every_ms} ms, not {} to {}",
+                    HEARTBEAT_MS.start(),
+                    HEARTBEAT_MS.end()
+                ));
+            }
+            Ok(())
+        }
+        Body::Nack { to, ranges } => {
+            number("to", *to)?;
+            self::ranges(ranges)
+        }
+        Body::Expired { ranges } => self::ranges(ranges),
+        Body::Fragment { part, parts, data } => {
+            if *parts < 2 || *parts > MAX_PARTS || *part == 0 || part > parts {
+                return Err(format!("fragment {part} of {parts}"));
+            }
+            if data.len() > MAX_DATAGRAM {
+                return Err("a fragment larger than a datagram".into());
+            }
+            Ok(())
+        }
+        Body::Join | Body::Hello { .. } | Body::Close { .. } | Body::Announcement(_) => Ok(()),
+    }
+}
+
+fn number(field: &str, value: u64) -> Result<(), String> {
+    if value > MAX_NUMBER {
+        return Err(format!("`{field}` is {value}, at or above 2^53"));
+    }
+    Ok(())
+}
+
+fn line(field: &str, text: &str) -> Result<(), String> {
+    if text.len() > MAX_LINE {
+        return Err(format!(
+            "`{field}` has {} bytes, over the limit of {MAX_LINE}",
+            text.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Ranges of sequence numbers: 1 to [`MAX_RANGES`] of them, each `[first, last]` with
+/// `1 <= first <= last < 2^53`.
+fn ranges(ranges: &[(u64, u64)]) -> Result<(), String> {
+    if ranges.is_empty() || ranges.len() > MAX_RANGES {
+        return Err(format!("{} ranges, not 1 to {MAX_RANGES}", ranges.len()));
+    }
+    for &(first, last) in ranges {
+        if first == 0 || first > last || last > MAX_NUMBER {
+            return Err(format!("the range [{first}, {last}]"));
+        }
+    }
+    Ok(())
+}
+
 /// Reads the body of a datagram (or of a reassembled event) from its JSON object.
-fn body_from(object: &serde_json::Value) -> Result<Body, serde_json::Error> {
+pub(super) fn body_from(object: &serde_json::Value) -> Result<Body, serde_json::Error> {
     match object.get("kind").and_then(serde_json::Value::as_str) {
         Some(kind) if !CONTROL_KINDS.contains(&kind) => {
             Announcement::deserialize(object).map(Body::Announcement)
@@ -554,51 +320,6 @@ fn split_plain(text: &str) -> (Option<String>, &str) {
     (None, text)
 }
 
-/// Whether `c` must never reach a terminal as it is: control characters (escape sequences
-/// start with one) and the invisible format characters that reorder or hide text (bidi
-/// overrides, zero-width characters): a name made of them could pass for another.
-pub fn is_unprintable(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{061C}'
-                | '\u{115F}'
-                | '\u{1160}'
-                | '\u{180E}'
-                | '\u{200B}'..='\u{200F}'
-                | '\u{202A}'..='\u{202E}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{2066}'..='\u{206F}'
-                | '\u{3164}'
-                | '\u{FE00}'..='\u{FE0F}'
-                | '\u{FEFF}'
-                | '\u{FFA0}'
-                | '\u{FFF9}'..='\u{FFFB}'
-                | '\u{E0000}'..='\u{E007F}'
-        )
-}
-
-/// Why a name cannot be played under, or `None` when it can.
-pub fn name_problem(name: &str) -> Option<String> {
-    let chars = name.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS {
-        return Some(format!(
-            "a name has 1 to {MAX_NAME_CHARS} characters, {name:?} has {chars}"
-        ));
-    }
-    if name.chars().any(is_unprintable) {
-        return Some(format!(
-            "{} has control or invisible characters",
-            name.escape_default()
-        ));
-    }
-    if name.trim() != name {
-        return Some(format!("{name:?} starts or ends with white space"));
-    }
-    None
-}
-
 /// Stamps outgoing bodies with one sender's header, counting its sequence numbers.
 #[derive(Debug)]
 pub struct Origin {
@@ -609,10 +330,6 @@ pub struct Origin {
     /// own datagrams, looped back by the kernel, are known without decoding them.
     prefix: String,
 }
-
-/// What a fragment's body adds around its data, at most (kind, part and parts up to 10
-/// digits, quotes and braces); with the header's maximum, it bounds each piece's size.
-const FRAGMENT_OVERHEAD: usize = 64;
 
 impl Origin {
     /// A new sender called `name`, with a fresh session.
@@ -644,7 +361,7 @@ impl Origin {
 
     /// The latest sequence number given out (0 before the first).
     pub fn last_seq(&self) -> u64 {
-        self.next_seq - 1
+        self.next_seq.saturating_sub(1)
     }
 
     /// Whether `bytes` is one of our own datagrams (the multicast loop sends them back).
@@ -670,16 +387,22 @@ impl Origin {
 
     fn take_seq(&mut self) -> u64 {
         let seq = self.next_seq;
-        self.next_seq += 1;
+        // A sender would need 2^64 datagrams to get here; receivers refuse numbers past 2^53.
+        self.next_seq = self.next_seq.saturating_add(1);
         seq
     }
 
     /// One datagram: our header, then the body's fields (`body` is a JSON object).
     fn with_header(&self, seq: u64, body: &str) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(self.prefix.len() + 30 + body.len());
+        let mut bytes = Vec::with_capacity(
+            self.prefix
+                .len()
+                .saturating_add(30)
+                .saturating_add(body.len()),
+        );
         bytes.extend_from_slice(self.prefix.as_bytes());
         bytes.extend_from_slice(format!("\"seq\":{seq},").as_bytes());
-        bytes.extend_from_slice(&body.as_bytes()[1..]);
+        bytes.extend_from_slice(body.as_bytes().get(1..).unwrap_or_default());
         bytes
     }
 
@@ -688,19 +411,23 @@ impl Origin {
     pub fn datagrams(&mut self, payload: &Payload) -> Vec<(u64, Vec<u8>)> {
         // The widest a header can get: ours, with a sequence number of 20 digits, and room for
         // a signature (a game with a key signs every datagram as it goes out).
-        let header = self.prefix.len() + "\"seq\":,".len() + 20 + seal::SEAL_OVERHEAD;
-        if header + payload.len() <= MAX_DATAGRAM {
+        const SEQ_AND_SEAL: usize = "\"seq\":,".len() + 20 + seal::SEAL_OVERHEAD;
+        let header = self.prefix.len().saturating_add(SEQ_AND_SEAL);
+        if header.saturating_add(payload.len()) <= MAX_DATAGRAM {
             let seq = self.take_seq();
             return vec![(seq, self.with_header(seq, &payload.0))];
         }
-        let pieces = split_escaped(&payload.0, MAX_DATAGRAM - header - FRAGMENT_OVERHEAD);
-        let parts = pieces.len() as u32;
+        let budget = MAX_DATAGRAM
+            .saturating_sub(header)
+            .saturating_sub(FRAGMENT_OVERHEAD);
+        let pieces = fragment::split_escaped(&payload.0, budget);
+        let parts = u32::try_from(pieces.len()).unwrap_or(u32::MAX);
         pieces
             .into_iter()
-            .enumerate()
-            .map(|(index, data)| {
+            .zip(1..)
+            .map(|(data, part)| {
                 let body = Body::Fragment {
-                    part: index as u32 + 1,
+                    part,
                     parts,
                     data: data.to_string(),
                 };
@@ -719,91 +446,12 @@ impl Origin {
     }
 }
 
-/// Splits `text` into pieces whose JSON string escaping takes at most `budget` bytes each,
-/// never inside a character.
-fn split_escaped(text: &str, budget: usize) -> Vec<&str> {
-    let mut pieces = Vec::new();
-    let mut start = 0;
-    let mut size = 0;
-    for (at, c) in text.char_indices() {
-        let escaped = match c {
-            '"' | '\\' => 2,
-            c if (c as u32) < 0x20 => 6,
-            c => c.len_utf8(),
-        };
-        if size + escaped > budget {
-            pieces.push(&text[start..at]);
-            start = at;
-            size = 0;
-        }
-        size += escaped;
-    }
-    pieces.push(&text[start..]);
-    pieces
-}
-
-/// Puts fragmented events back together. One per sender, fed that sender's numbered datagrams
-/// in order (after loss repair), and reset when some of them were lost for good.
-#[derive(Debug, Default)]
-pub struct Reassembly {
-    data: String,
-    parts: u32,
-    next_part: u32,
-}
-
-impl Reassembly {
-    /// Takes the sender's next datagram. Gives back a whole one (this one, or the event this
-    /// fragment completes), `None` while an event is incomplete, or why a completed event
-    /// cannot be read.
-    pub fn add(&mut self, datagram: Datagram) -> Result<Option<Datagram>, Invalid> {
-        let Body::Fragment { part, parts, data } = datagram.body else {
-            self.reset();
-            return Ok(Some(datagram));
-        };
-        if part == 1 {
-            self.reset();
-            self.parts = parts;
-            self.next_part = 1;
-        }
-        if part != self.next_part || parts != self.parts || parts < 2 {
-            // A piece of an event whose beginning we never had (we started listening in its
-            // middle): nothing to show.
-            self.reset();
-            return Ok(None);
-        }
-        self.data.push_str(&data);
-        if self.data.len() > MAX_EVENT {
-            self.reset();
-            return Err(Invalid::Malformed(
-                "a fragmented event over the size limit".into(),
-            ));
-        }
-        if part < parts {
-            self.next_part += 1;
-            return Ok(None);
-        }
-        let json = std::mem::take(&mut self.data);
-        self.reset();
-        let body = serde_json::from_str::<serde_json::Value>(&json)
-            .and_then(|value| body_from(&value))
-            .map_err(|e| Invalid::Malformed(format!("a fragmented event: {e}")))?;
-        if let Body::Fragment { .. } = body {
-            return Err(Invalid::Malformed("a fragment inside a fragment".into()));
-        }
-        Ok(Some(Datagram { body, ..datagram }))
-    }
-
-    /// Forgets an incomplete event (some of its pieces are lost for good).
-    pub fn reset(&mut self) {
-        self.data.clear();
-        self.parts = 0;
-        self.next_part = 0;
-    }
-}
-
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
+    use crate::protocol::{Entry, Game, Guard, Reassembly, Stream};
+    use crate::protocol::{MAX_NUMBER, MAX_PARTS, MAX_PLAYERS, MAX_RANGES};
 
     fn sample(body: Body) -> Datagram {
         Origin::new("alice").stamp(body)
@@ -1011,6 +659,117 @@ mod tests {
             Decoded::Invalid(Invalid::Malformed(_))
         ));
         assert_eq!(decode(&[0u8; 100]), Decoded::Invalid(Invalid::Binary));
+    }
+
+    /// A datagram of ours with `fields` (header included), as raw JSON.
+    fn raw(fields: serde_json::Value) -> Vec<u8> {
+        let mut object = serde_json::json!({"v": 1, "from": "mallory", "session": 7, "seq": 1});
+        object
+            .as_object_mut()
+            .unwrap()
+            .extend(fields.as_object().unwrap().clone());
+        serde_json::to_vec(&object).unwrap()
+    }
+
+    fn refused(bytes: &[u8]) -> bool {
+        matches!(
+            decode(bytes),
+            Decoded::Invalid(Invalid::Malformed(_) | Invalid::Oversized { .. })
+        )
+    }
+
+    #[test]
+    fn numbers_and_shapes_no_sender_makes_are_refused() {
+        use serde_json::json;
+        let big = MAX_NUMBER + 1;
+        let nack = |ranges: serde_json::Value| {
+            raw(json!({"kind": "nack", "seq": 0, "to": 9, "ranges": ranges}))
+        };
+        // Ranges: reversed, starting at 0, at or past 2^53, none, too many.
+        assert!(refused(&nack(json!([[5, 3]]))));
+        assert!(refused(&nack(json!([[0, 3]]))));
+        assert!(refused(&nack(json!([[1, big]]))));
+        assert!(refused(&nack(json!([[1, u64::MAX]]))));
+        assert!(refused(&nack(json!([]))));
+        assert!(refused(&nack(json!(vec![[1, 1]; MAX_RANGES + 1]))));
+        assert!(!refused(&nack(json!([[1, MAX_NUMBER]]))));
+        assert!(refused(&raw(
+            json!({"kind": "expired", "seq": 0, "ranges": [[9, 8]]})
+        )));
+        // Heartbeats: `last` at 2^53 or 2^64 - 1, intervals out of range.
+        let beat = |last: u64, every: u32| {
+            raw(
+                json!({"kind": "heartbeat", "seq": 0, "last": last, "every_ms": every, "announcer": false}),
+            )
+        };
+        assert!(refused(&beat(big, 500)));
+        assert!(refused(&beat(u64::MAX, 500)));
+        assert!(refused(&beat(3, 0)));
+        assert!(refused(&beat(3, u32::MAX)));
+        assert!(!refused(&beat(MAX_NUMBER, 500)));
+        // Headers: seq and session at 2^53, seq 0 on a numbered kind, a number on a heartbeat.
+        assert!(refused(&raw(json!({"kind": "join", "seq": big}))));
+        assert!(refused(&raw(json!({"kind": "join", "session": big}))));
+        assert!(refused(&raw(json!({"kind": "join", "session": 0}))));
+        assert!(refused(&raw(json!({"kind": "join", "seq": 0}))));
+        assert!(refused(&raw(
+            json!({"kind": "heartbeat", "seq": 4, "last": 1, "every_ms": 500, "announcer": false})
+        )));
+        assert!(refused(&raw(
+            json!({"kind": "join", "from": "x".repeat(25)})
+        )));
+        // Lines over the limit, in a chat and as plain text; a datagram over 1400 bytes.
+        assert!(refused(&raw(
+            json!({"kind": "chat", "text": "x".repeat(MAX_LINE + 1)})
+        )));
+        assert!(!refused(&raw(
+            json!({"kind": "chat", "text": "x".repeat(MAX_LINE)})
+        )));
+        assert!(refused("y".repeat(MAX_LINE + 1).as_bytes()));
+        assert!(refused(&vec![b'a'; MAX_DATAGRAM + 1]));
+        // Fragments: part 0, past the last, more parts than any event needs.
+        let piece = |part: u32, parts: u32| {
+            raw(json!({"kind": "fragment", "part": part, "parts": parts, "data": "{"}))
+        };
+        assert!(refused(&piece(0, 2)));
+        assert!(refused(&piece(3, 2)));
+        assert!(refused(&piece(1, 1)));
+        assert!(refused(&piece(1, MAX_PARTS + 1)));
+        assert!(!refused(&piece(2, 2)));
+        // Admissions at 0, welcomes of more players than a game holds.
+        assert!(refused(&raw(
+            json!({"kind": "admit", "seq": 0, "to_session": 3, "at": 0})
+        )));
+        let crowd: Vec<String> = (0..=MAX_PLAYERS).map(|i| format!("p{i}")).collect();
+        assert!(refused(&raw(json!({
+            "kind": "welcome", "player": "p0", "to_session": 3, "players": crowd, "moves": []
+        }))));
+    }
+
+    #[test]
+    fn a_reassembled_event_is_checked_whole() {
+        // A welcome listing too many players fits in no datagram, but fits in pieces: the
+        // whole event is checked once put back together.
+        let crowd: Vec<String> = (0..=MAX_PLAYERS).map(|i| format!("p{i}")).collect();
+        let body = Body::Welcome {
+            player: "p0".into(),
+            to_session: 3,
+            players: crowd,
+            moves: vec![],
+            game: None,
+            ranking: vec![],
+            streams: vec![],
+        };
+        let mut origin = Origin::new("announcer");
+        let mut reassembly = Reassembly::default();
+        let mut outcome = Ok(None);
+        for (_, bytes) in origin.datagrams(&Payload::new(&body).unwrap()) {
+            let Decoded::Datagram(piece) = decode(&bytes) else {
+                panic!("each piece is fine on its own")
+            };
+            outcome = reassembly.add(piece);
+        }
+        assert!(matches!(outcome, Err(Invalid::Malformed(_))), "{outcome:?}");
     }
 
     /// What `origin` sends for `body`, decoded and reassembled as a receiver would.
@@ -1256,18 +1015,5 @@ mod tests {
                 prop_assert_eq!(whole.map(|d| d.body), Some(body));
             }
         }
-    }
-
-    #[test]
-    fn names_are_checked() {
-        assert_eq!(name_problem("alice"), None);
-        assert!(name_problem("").is_some());
-        assert!(name_problem(&"a".repeat(25)).is_some());
-        assert!(name_problem("a\u{1b}[31m").is_some());
-        assert!(name_problem(" alice").is_some());
-        // Invisible characters could make a name pass for another one.
-        assert!(name_problem("ali\u{200B}ce").is_some());
-        assert!(name_problem("\u{202E}ecila").is_some());
-        assert!(name_problem("ålice 🎲").is_none());
     }
 }
