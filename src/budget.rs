@@ -71,14 +71,21 @@ impl<K: Hash + Eq + Clone> Budgets<K> {
 
     /// Takes one message from `sender`'s budget at `now`.
     pub fn take(&mut self, sender: &K, now: Instant) -> Verdict {
+        self.take_many(sender, 1.0, now)
+    }
+
+    /// Takes `cost` (bytes, say) from `sender`'s budget at `now`: allowed while the bucket holds
+    /// at least that much.
+    pub fn take_many(&mut self, sender: &K, cost: f64, now: Instant) -> Verdict {
         if self.rate == 0.0 {
             return Verdict::Allow;
         }
         if !self.buckets.contains_key(sender) && self.buckets.len() >= MAX_SENDERS {
             // Forget the senders whose buckets are full again: they cost nothing to forget.
             let (rate, burst) = (self.rate, self.burst);
-            self.buckets
-                .retain(|_, b| b.tokens + now.duration_since(b.at).as_secs_f64() * rate < burst);
+            self.buckets.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.at).as_secs_f64() * rate < burst
+            });
             if self.buckets.len() >= MAX_SENDERS {
                 return Verdict::Drop;
             }
@@ -88,11 +95,12 @@ impl<K: Hash + Eq + Clone> Budgets<K> {
             at: now,
             dropping: false,
         });
-        let refill = now.duration_since(bucket.at).as_secs_f64() * self.rate;
+        // A clock that went backwards (a caller's mistake) refills nothing rather than panic.
+        let refill = now.saturating_duration_since(bucket.at).as_secs_f64() * self.rate;
         bucket.tokens = (bucket.tokens + refill).min(self.burst);
-        bucket.at = now;
-        if bucket.tokens >= 1.0 {
-            bucket.tokens -= 1.0;
+        bucket.at = bucket.at.max(now);
+        if bucket.tokens >= cost {
+            bucket.tokens -= cost;
             bucket.dropping = false;
             Verdict::Allow
         } else if bucket.dropping {

@@ -95,6 +95,9 @@ pub enum Link {
     Back,
     /// A new run of the announcer (a new session) took over: the player joins it again.
     Restarted,
+    /// The announcer handed its players over to another announcer on the group (the one that
+    /// keeps the game): the player joins that one.
+    HandedOver,
 }
 
 impl Event {
@@ -110,7 +113,7 @@ impl Event {
             },
             Body::Chat { text } => Event::Chat { from: from(), text },
             Body::Announcement(announcement) => Event::Announcement(announcement),
-            Body::Close { text } => Event::Close { text },
+            Body::Close { text, .. } => Event::Close { text },
             Body::Left { player, reason, .. } => Event::Leave { player, reason },
             Body::Move { .. }
             | Body::Hello { .. }

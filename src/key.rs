@@ -2,7 +2,7 @@
 //! line, where every user of the host can read it in the process list) and how it is kept out
 //! of logs. What the key does on the wire is `protocol::seal`'s business.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 
@@ -42,68 +42,87 @@ impl GameKey {
         &self.0
     }
 
-    /// Reads a key file, refusing one that other users could read or change. The file is
-    /// opened once, and what is checked is what is read.
+    /// Reads a key file, refusing one that other users could read or change, or one that is
+    /// not a regular file (a FIFO would block, a device never end). Everything is checked on
+    /// the path before the file is opened, and again on what was opened (non-blocking, so that
+    /// nothing swapped in between can hang us), and what is checked is what is read.
     pub fn from_file(path: &Path) -> anyhow::Result<GameKey> {
         use std::io::Read;
-        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
         let shown = path.display();
-        let mut file = match std::fs::File::open(path) {
+        let before = match std::fs::metadata(path) {
             // Not echoed: a key typed where its path belongs must not end up on the screen.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-                "--key-file: there is no such file (the flag takes the path of a file that \
-                 holds the key, never the key itself)"
+                "there is no such file (give the path of a file that holds the key, never the \
+                 key itself)"
             ),
-            opened => opened.with_context(|| format!("--key-file {shown}: cannot open it"))?,
+            found => found.with_context(|| format!("{shown}: cannot look at it"))?,
         };
-        let metadata = file.metadata()?;
-        if !metadata.is_file() {
-            bail!("--key-file {shown}: not a file");
+        check_key_file(&shown, &before)?;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+            .open(path)
+            .with_context(|| format!("{shown}: cannot open it"))?;
+        let opened = file.metadata()?;
+        if (opened.dev(), opened.ino()) != (before.dev(), before.ino()) {
+            bail!("{shown}: the file changed while it was being opened; try again");
         }
-        let mode = metadata.permissions().mode() & 0o777;
-        if mode & 0o077 != 0 {
-            bail!(
-                "--key-file {shown}: other users can read or change it (mode {mode:03o}); \
-                 make it yours alone with: chmod 600 {shown}"
-            );
-        }
-        let me = nix::unistd::geteuid().as_raw();
-        if metadata.uid() != me {
-            bail!(
-                "--key-file {shown}: it belongs to user {}, not to you (user {me}), who could \
-                 change it; use a copy of your own",
-                metadata.uid()
-            );
-        }
+        check_key_file(&shown, &opened)?;
         let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
-            .with_context(|| format!("--key-file {shown}: cannot read it"))?;
-        GameKey::new(&bytes, &format!("--key-file {shown}"))
+        file.take(MAX_KEY_FILE + 1)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("{shown}: cannot read it"))?;
+        if bytes.len() > MAX_KEY_FILE as usize {
+            bail!("{shown}: over {MAX_KEY_FILE} bytes, which is not a key");
+        }
+        GameKey::new(&bytes, &shown.to_string())
     }
 }
 
-/// The key flags both binaries take.
-#[derive(Debug, Clone, Default, clap::Args)]
-pub struct KeyArgs {
-    /// Sign every datagram with the game key in this file (readable by you alone), and accept
-    /// only datagrams signed with it; or put the key in the environment variable GAMECAST_KEY.
-    /// Every player needs the same key
-    #[arg(long, value_name = "PATH")]
-    pub key_file: Option<PathBuf>,
+/// The largest key file read.
+const MAX_KEY_FILE: u64 = 4096;
+
+/// A key file must be a regular file, yours, that nobody else may read or change.
+fn check_key_file(
+    shown: &impl std::fmt::Display,
+    metadata: &std::fs::Metadata,
+) -> anyhow::Result<()> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !metadata.is_file() {
+        bail!("{shown}: not a regular file (a key file is a file that holds the key)");
+    }
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        bail!(
+            "{shown}: other users can read or change it (mode {mode:03o}); make it yours \
+             alone with: chmod 600 {shown}"
+        );
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if metadata.uid() != me {
+        bail!(
+            "{shown}: it belongs to user {}, not to you (user {me}), who could change it; use \
+             a copy of your own",
+            metadata.uid()
+        );
+    }
+    Ok(())
 }
 
-impl KeyArgs {
-    /// The key from `--key-file` or from [`KEY_ENV`], or `None` when neither is given.
-    pub fn load(&self) -> anyhow::Result<Option<GameKey>> {
-        let from_env = std::env::var_os(KEY_ENV);
-        match (&self.key_file, from_env) {
-            (Some(_), Some(_)) => bail!(
-                "both --key-file and {KEY_ENV} give a game key; unset {KEY_ENV} or drop --key-file"
-            ),
-            (Some(path), None) => GameKey::from_file(path).map(Some),
-            (None, Some(value)) => GameKey::new(value.as_encoded_bytes(), KEY_ENV).map(Some),
-            (None, None) => Ok(None),
+/// The game key from a key file or from the value of [`KEY_ENV`], or `None` when neither is
+/// given. Both at once is an error: which one was meant?
+pub fn load(
+    file: Option<&Path>,
+    from_env: Option<std::ffi::OsString>,
+) -> anyhow::Result<Option<GameKey>> {
+    match (file, from_env) {
+        (Some(_), Some(_)) => {
+            bail!("both a key file and {KEY_ENV} give a game key; unset {KEY_ENV} or drop the file")
         }
+        (Some(path), None) => GameKey::from_file(path).map(Some),
+        (None, Some(value)) => GameKey::new(value.as_encoded_bytes(), KEY_ENV).map(Some),
+        (None, None) => Ok(None),
     }
 }
 
@@ -149,6 +168,14 @@ mod tests {
             err.contains("no such file") && !err.contains("s3cr3t"),
             "{err}"
         );
+        // A FIFO is refused before it is opened (opening one for reading blocks until a
+        // writer comes), and so is a folder.
+        let fifo = dir.join("fifo.key");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let err = GameKey::from_file(&fifo).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
+        let err = GameKey::from_file(&dir).unwrap_err().to_string();
+        assert!(err.contains("not a regular file"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,6 +1,8 @@
 //! gamecast: a game announcer over IP multicast whose game rules are Lua scripts.
 //!
 //! The modules, from the wire up:
+//! - [`link`]: what the loops move datagrams over: the multicast socket, or an in-memory
+//!   group with seeded loss for tests.
 //! - [`transport`]: the multicast socket (group, interface, TTL, socket options).
 //! - [`protocol`]: what one datagram carries, encoded as JSON; large events split in pieces;
 //!   with a game key, every datagram signed and replays refused ([`protocol::seal`]).
@@ -12,8 +14,10 @@
 //! - [`render`]: events as text for a terminal.
 //! - [`script`]: the Lua runtime and the game API.
 //! - [`budget`]: per-sender token buckets against floods.
-//! - [`announcer`]: the announcer's event loop: socket, script, timers, roster, bots.
-//! - [`player`]: a player's session: join, send what is typed, turn datagrams into events.
+//! - [`announcer`]: the announcer: a state machine (roster, script, timers, liveness) and the
+//!   loop that drives it over a link, with its console and bots.
+//! - [`player`]: a player's session: a state machine (join, send what is typed, turn datagrams
+//!   into events) and its loop.
 //!
 //! The binaries `announcer` and `player` only parse flags and call into here.
 
@@ -24,6 +28,7 @@ pub mod announcer;
 pub mod budget;
 pub mod event;
 pub mod key;
+pub mod link;
 pub mod player;
 pub mod protocol;
 pub mod ranking;

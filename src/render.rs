@@ -115,6 +115,9 @@ impl Style {
                     Link::Unreachable => "[announcer unreachable: waiting for it]",
                     Link::Back => "[announcer back]",
                     Link::Restarted => "[the announcer restarted: joining its new game]",
+                    Link::HandedOver => {
+                        "[the announcer handed the game over to another announcer: joining it]"
+                    }
                 },
                 |s| s.yellow().to_string(),
             ),

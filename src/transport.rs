@@ -15,6 +15,8 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use anyhow::{Context, bail};
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::link::{Link, Network};
+
 /// The lab's group.
 pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(224, 1, 1, 1);
 /// The lab's port.
@@ -29,24 +31,6 @@ pub const RECV_BUFFER: usize = 4 << 20;
 /// What we require the kernel to grant at least (it caps requests at net.core.rmem_max).
 pub const MIN_RECV_BUFFER: usize = 1 << 20;
 
-/// The network flags both binaries take.
-#[derive(Debug, Clone, clap::Args)]
-pub struct NetArgs {
-    /// Multicast group (an IPv4 address in 224.0.0.0/4)
-    #[arg(long, default_value_t = DEFAULT_GROUP, env = "GAMECAST_GROUP")]
-    pub group: Ipv4Addr,
-    /// UDP port of the group
-    #[arg(long, default_value_t = DEFAULT_PORT, env = "GAMECAST_PORT")]
-    pub port: u16,
-    /// Interface to use: an IPv4 address or an interface name such as eth0. The default keeps
-    /// everything on this host.
-    #[arg(long, default_value = DEFAULT_IFACE, env = "GAMECAST_IFACE")]
-    pub iface: String,
-    /// Multicast TTL: how many router hops datagrams may cross (1 = this network only)
-    #[arg(long, default_value_t = DEFAULT_TTL, env = "GAMECAST_TTL")]
-    pub ttl: u32,
-}
-
 /// A validated place on the network: the group, its port and the local interface's address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetConfig {
@@ -60,45 +44,34 @@ pub struct NetConfig {
     pub ttl: u32,
 }
 
-impl NetArgs {
-    /// Checks the flags and resolves the interface, with an error a user can act on.
-    pub fn resolve(&self) -> anyhow::Result<NetConfig> {
-        if !self.group.is_multicast() {
-            bail!(
-                "--group {} is not a multicast address (those are 224.0.0.0 to 239.255.255.255)",
-                self.group
-            );
-        }
-        if self.port == 0 {
-            bail!("--port 0 is not a port a group can meet on; pick 1 to 65535");
-        }
-        if self.ttl > 255 {
-            bail!(
-                "--ttl {} is over 255, the largest TTL an IP header holds",
-                self.ttl
-            );
-        }
-        Ok(NetConfig {
-            group: self.group,
-            port: self.port,
-            iface: resolve_iface(&self.iface)?,
-            ttl: self.ttl,
-        })
-    }
-}
-
-impl Default for NetArgs {
-    fn default() -> NetArgs {
-        NetArgs {
+impl Default for NetConfig {
+    /// The lab's group and port, on loopback, one hop.
+    fn default() -> NetConfig {
+        NetConfig {
             group: DEFAULT_GROUP,
             port: DEFAULT_PORT,
-            iface: DEFAULT_IFACE.to_string(),
+            iface: Ipv4Addr::LOCALHOST,
             ttl: DEFAULT_TTL,
         }
     }
 }
 
-/// Turns `--iface` (an IPv4 address or an interface name) into the address of a local interface.
+impl Network for NetConfig {
+    type Link = Transport;
+
+    fn open(&self) -> anyhow::Result<Transport> {
+        Transport::open(self)
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}:{} via {} (ttl {})",
+            self.group, self.port, self.iface, self.ttl
+        )
+    }
+}
+
+/// Turns an interface (an IPv4 address or an interface name) into the address of a local one.
 pub fn resolve_iface(iface: &str) -> anyhow::Result<Ipv4Addr> {
     let interfaces = if_addrs::get_if_addrs().context("cannot list this host's interfaces")?;
     let ipv4 = |i: &if_addrs::Interface| match i.ip() {
@@ -110,7 +83,7 @@ pub fn resolve_iface(iface: &str) -> anyhow::Result<Ipv4Addr> {
             return Ok(address);
         }
         bail!(
-            "--iface {address}: no interface of this host has that address (it has {})",
+            "{address}: no interface of this host has that address (it has {})",
             list(interfaces.iter().filter_map(ipv4).map(|a| a.to_string()))
         );
     }
@@ -118,7 +91,7 @@ pub fn resolve_iface(iface: &str) -> anyhow::Result<Ipv4Addr> {
         return Ok(address);
     }
     bail!(
-        "--iface {iface:?} is neither an IPv4 address nor an interface with one (interfaces: {})",
+        "{iface:?} is neither an IPv4 address nor an interface with one (interfaces: {})",
         list(
             interfaces
                 .iter()
@@ -139,6 +112,9 @@ fn list(items: impl Iterator<Item = String>) -> String {
 #[derive(Debug)]
 pub struct Transport {
     socket: tokio::net::UdpSocket,
+    /// The same socket, for reads that must reach the kernel: after a stall, tokio's cached
+    /// readiness can say "nothing to read" while datagrams are queued.
+    direct: std::net::UdpSocket,
     group: SocketAddrV4,
     recv_buffer: usize,
 }
@@ -174,38 +150,22 @@ impl Transport {
         socket.set_multicast_ttl_v4(net.ttl)?;
         socket.set_multicast_loop_v4(true)?;
         socket.set_nonblocking(true)?;
+        let direct: std::net::UdpSocket = socket
+            .try_clone()
+            .context("cannot duplicate the socket")?
+            .into();
         let socket = tokio::net::UdpSocket::from_std(socket.into())
             .context("cannot hand the socket to tokio")?;
         Ok(Transport {
             socket,
+            direct,
             group,
             recv_buffer,
         })
     }
 
-    /// Sends one datagram to the group.
-    pub async fn send(&self, bytes: &[u8]) -> std::io::Result<()> {
-        self.socket.send_to(bytes, self.group).await.map(|_| ())
-    }
-
-    /// Waits for the next datagram; returns its length and who sent it.
-    pub async fn recv(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
-        self.socket.recv_from(buf).await
-    }
-
-    /// The next datagram if one is waiting, without waiting: `None` when the socket is empty.
-    /// Reading what is queued in a batch is cheaper than one wake-up per datagram, and tells
-    /// the caller when it has caught up with the group.
-    pub fn try_recv(&self, buf: &mut [u8]) -> std::io::Result<Option<(usize, SocketAddr)>> {
-        match self.socket.try_recv_from(buf) {
-            Ok(received) => Ok(Some(received)),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     /// A warning for the console when the kernel granted a receive buffer too small for bursts.
-    pub fn buffer_warning(&self) -> Option<String> {
+    fn buffer_warning(&self) -> Option<String> {
         (self.recv_buffer < MIN_RECV_BUFFER).then(|| {
             format!(
                 "the kernel granted a {} KiB receive buffer, under the {} KiB gamecast wants; bursts \
@@ -222,6 +182,33 @@ impl Transport {
     }
 }
 
+impl Link for Transport {
+    async fn send(&self, bytes: &[u8]) -> std::io::Result<()> {
+        self.socket.send_to(bytes, self.group).await.map(|_| ())
+    }
+
+    async fn recv(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+        self.socket.recv_from(buf).await
+    }
+
+    fn try_recv(&self, buf: &mut [u8]) -> std::io::Result<Option<(usize, SocketAddr)>> {
+        // The duplicate is non-blocking: a system call that answers at once.
+        match self.direct.recv_from(buf) {
+            Ok(received) => Ok(Some(received)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn describe(&self) -> String {
+        self.group.to_string()
+    }
+
+    fn warning(&self) -> Option<String> {
+        self.buffer_warning()
+    }
+}
+
 /// A receive buffer big enough for any UDP datagram, so that nothing is silently cut.
 pub fn recv_buffer() -> Vec<u8> {
     vec![0; 65536]
@@ -232,27 +219,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn bad_flags_get_clear_errors() {
-        let args = NetArgs {
-            group: Ipv4Addr::new(10, 0, 0, 1),
-            ..NetArgs::default()
-        };
-        let err = args.resolve().unwrap_err().to_string();
-        assert!(err.contains("not a multicast address"), "{err}");
-
-        let args = NetArgs {
-            iface: "nosuch0".into(),
-            ..NetArgs::default()
-        };
-        let err = args.resolve().unwrap_err().to_string();
+    fn unknown_interfaces_get_clear_errors() {
+        let err = resolve_iface("nosuch0").unwrap_err().to_string();
         assert!(err.contains("\"nosuch0\""), "{err}");
         assert!(err.contains("lo"), "{err}");
-
-        let args = NetArgs {
-            iface: "192.0.2.77".into(),
-            ..NetArgs::default()
-        };
-        let err = args.resolve().unwrap_err().to_string();
+        let err = resolve_iface("192.0.2.77").unwrap_err().to_string();
         assert!(err.contains("no interface of this host"), "{err}");
     }
 

@@ -1,15 +1,16 @@
 //! `announcer`: runs a game script on a multicast group. Parses flags, then calls the library.
 
+mod cli;
+
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
-use gamecast::announcer::{self, Config};
-use gamecast::key::KeyArgs;
+use cli::{KeyArgs, NetArgs};
+use gamecast::announcer::{self, Config, Console, End, Settings};
 use gamecast::script::Limits;
-use gamecast::transport::NetArgs;
 
 /// Runs a game over IP multicast: the rules are a Lua script, the players join with `player`.
 #[derive(Debug, Parser)]
@@ -66,6 +67,10 @@ struct Cli {
     /// file:line and exit non-zero on any (for editors and CI)
     #[arg(long)]
     check: bool,
+    /// Take the group over from an announcer already running a game there: its players are
+    /// handed over to this one (without it, an announcer that finds another one leaves)
+    #[arg(long)]
+    take_over: bool,
 }
 
 fn parse_setting(text: &str) -> Result<(String, String), String> {
@@ -105,6 +110,7 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 }
 
 fn main() -> ExitCode {
+    cli::exit_on_panic("announcer");
     let cli = Cli::parse();
     let limits = Limits {
         memory: (cli.memory_limit as usize) << 20,
@@ -112,7 +118,8 @@ fn main() -> ExitCode {
     };
     if cli.check {
         let args = cli.set.into_iter().collect();
-        return match gamecast::script::Script::load_with(&cli.script, &args, limits) {
+        return match gamecast::script::Script::load_with(&cli.script, &args, limits, Instant::now())
+        {
             Ok(_) => {
                 println!("{}: ok", cli.script.display());
                 ExitCode::SUCCESS
@@ -124,35 +131,51 @@ fn main() -> ExitCode {
         };
     }
     let result = (|| {
+        let net = cli.net.resolve()?;
         let config = Config {
             script: cli.script,
             args: cli.set.into_iter().collect(),
-            net: cli.net.resolve()?,
+            settings: Settings {
+                heartbeat: Duration::from_secs_f64(cli.heartbeat),
+                missed: cli.missed,
+                rate_limit: cli.rate_limit,
+                key: cli.key.load()?,
+                take_over: cli.take_over,
+                json: cli.json,
+            },
             bots: cli.bots,
             bot_think: Duration::from_secs_f64(cli.bot_think),
-            json: cli.json,
-            colour: gamecast::render::colour_wanted(std::io::stdout().is_terminal()),
             watch: !cli.no_watch,
-            heartbeat: Duration::from_secs_f64(cli.heartbeat),
-            missed: cli.missed,
             limits,
-            rate_limit: cli.rate_limit,
-            key: cli.key.load()?,
         };
+        let colour = gamecast::render::colour_wanted(std::io::stdout().is_terminal());
+        let console = Console::stdio(cli.json, colour);
         // One thread: the event loop is one Lua state and one socket; more threads would only
         // add hand-offs between them (measured in docs/BENCHMARKS.md).
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(announcer::run(config, async {
-            // If the handler cannot be installed, Ctrl-C simply kills the process as usual.
-            if tokio::signal::ctrl_c().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }))
+        runtime.block_on(announcer::run(config, &net, console, cli::stop_requested()))
     })();
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(End::Over(_) | End::TakenOver { .. }) => ExitCode::SUCCESS,
+        Ok(End::Rival {
+            session,
+            source,
+            handed_over,
+        }) => {
+            eprintln!(
+                "announcer: error: another announcer (session {session}, at {source}) already \
+                 runs a game on this group{}; stop it first, pick another --group or --port, or \
+                 start this one with --take-over to replace it",
+                if handed_over {
+                    " (this one's players were handed over to it)"
+                } else {
+                    ""
+                }
+            );
+            ExitCode::FAILURE
+        }
         Err(error) => {
             eprintln!("announcer: error: {error:#}");
             ExitCode::FAILURE

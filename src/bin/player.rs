@@ -1,15 +1,18 @@
 //! `player`: joins a game (or a plain chat) on a multicast group. Parses flags, sets up the
 //! terminal or the JSON interface, then calls the library.
 
+mod cli;
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
+use cli::{KeyArgs, NetArgs};
 use gamecast::event::Event;
-use gamecast::key::KeyArgs;
+use gamecast::link::{Link, Network};
 use gamecast::player::{self, Options, Outcome, Played};
 use gamecast::render::{self, Style};
-use gamecast::transport::{NetArgs, Transport};
+use gamecast::transport::Transport;
 use rustyline::ExternalPrinter as _;
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
@@ -56,6 +59,7 @@ fn parse_interval(text: &str) -> Result<f64, String> {
 const PROMPT: &str = "Message <quit>: ";
 
 fn main() -> ExitCode {
+    cli::exit_on_panic("player");
     let cli = Cli::parse();
     match run(cli) {
         Ok(Outcome::Refused(_)) => ExitCode::FAILURE,
@@ -79,8 +83,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let interactive =
         !cli.json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let outcome = runtime.block_on(async {
-        let transport = Transport::open(&net)?;
-        if let Some(warning) = transport.buffer_warning() {
+        let transport = net.open()?;
+        if let Some(warning) = transport.warning() {
             eprintln!("player: warning: {warning}");
         }
         let options = Options {
@@ -140,7 +144,7 @@ async fn play_on_pipes(
             println!("{}", style.event(&event));
         }
     };
-    player::play(name, transport, options, lines, show, interrupted()).await
+    player::play(name, transport, options, lines, show, cli::stop_requested()).await
 }
 
 /// A line editor at the bottom, events printed above it so that they never garble the line
@@ -180,7 +184,7 @@ async fn play_in_terminal(
         let _ = printer.print(format!("{text}\r\n"));
     };
     let mut printer_left = editor_printer;
-    let outcome = player::play(name, transport, options, lines, show, interrupted()).await;
+    let outcome = player::play(name, transport, options, lines, show, cli::stop_requested()).await;
     // The editor prints what it was handed on its own thread, then draws its prompt again.
     // Handing it one more (empty) line waits until it took the last event; the pause lets it
     // finish drawing, so that clearing its prompt below is the last thing on the screen.
@@ -197,11 +201,4 @@ async fn play_in_terminal(
     print!("\r\x1b[K");
     let _ = std::io::Write::flush(&mut std::io::stdout());
     outcome
-}
-
-/// Completes on Ctrl-C (SIGINT), or never if the handler cannot be installed.
-async fn interrupted() {
-    if tokio::signal::ctrl_c().await.is_err() {
-        std::future::pending::<()>().await;
-    }
 }

@@ -470,6 +470,11 @@ mod tests {
             },
             Body::Hello {
                 moves: vec!["roll".into()],
+                take_over: false,
+            },
+            Body::Hello {
+                moves: vec![],
+                take_over: true,
             },
             Body::Announcement(Announcement::Ranking {
                 entries: vec![Entry {
@@ -502,7 +507,14 @@ mod tests {
             }
             .into(),
             Announcement::GameEnd { text: "".into() }.into(),
-            Body::Close { text: "bye".into() },
+            Body::Close {
+                text: "bye".into(),
+                successor: None,
+            },
+            Body::Close {
+                text: "over to the other one".into(),
+                successor: Some(77),
+            },
             Body::Left {
                 player: "bob".into(),
                 to_session: 9,
@@ -516,6 +528,7 @@ mod tests {
                 last: 41,
                 every_ms: 250,
                 announcer: true,
+                closing: false,
             },
             Body::Nack {
                 to: 12,
@@ -875,7 +888,8 @@ mod tests {
         assert!(origin.is_own(&origin.control(&Body::Heartbeat {
             last: 1,
             every_ms: 250,
-            announcer: false
+            announcer: false,
+            closing: true
         })));
         let other = Origin::with_session("a\"n", 43);
         assert!(!other.is_own(&bytes));

@@ -113,6 +113,10 @@ pub enum Body {
     Hello {
         /// Lines that are moves in this game; anything else a player types is chat.
         moves: Vec<String>,
+        /// This announcer was started to take over from an older one on the group: the older
+        /// one hands its players over and leaves (without this, the newer one leaves).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        take_over: bool,
     },
     /// The announcer accepted a player's join.
     Welcome {
@@ -146,10 +150,14 @@ pub enum Body {
         /// Why, for the player to show.
         reason: String,
     },
-    /// The announcer is going away; players leave too.
+    /// The announcer is going away; players leave too, unless it names a `successor`.
     Close {
         /// Why, for players to show.
         text: String,
+        /// The session of the announcer whose game goes on: players join it instead of leaving
+        /// (one of two announcers on a group handing over to the other).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        successor: Option<SessionId>,
     },
     /// A player left the game: it said so, or it fell silent. Sent by the announcer, so that
     /// players who missed the player's own `leave` hear of it too.
@@ -182,6 +190,10 @@ pub enum Body {
         every_ms: u32,
         /// Whether the sender is an announcer.
         announcer: bool,
+        /// The announcer closed its game and only stays to repair its last datagrams: a new
+        /// announcer starting now is not a rival.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        closing: bool,
     },
     /// "Please send again": session `to`'s numbered datagrams in `ranges` (inclusive pairs)
     /// did not arrive. Sent to the whole group, so that others missing the same hold back.

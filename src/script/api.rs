@@ -241,19 +241,26 @@ impl UserData for TimerHandle {
     }
 }
 
+/// The longest a timer may wait: a day. Longer is a mistake (a setting in milliseconds read as
+/// seconds, `1e19`), and a clear error at the script's line beats a timer that never fires.
+pub const MAX_DELAY: Duration = Duration::from_secs(86_400);
+
 fn delay(seconds: f64) -> mlua::Result<Duration> {
-    Duration::try_from_secs_f64(seconds).map_err(|_| {
-        mlua::Error::runtime(format!(
-            "a timer takes a number of seconds >= 0, not {seconds}"
-        ))
-    })
+    match Duration::try_from_secs_f64(seconds) {
+        Ok(delay) if delay <= MAX_DELAY => Ok(delay),
+        _ => Err(mlua::Error::runtime(format!(
+            "a timer takes 0 to {} seconds (a day), not {seconds}",
+            MAX_DELAY.as_secs()
+        ))),
+    }
 }
 
 fn schedule(lua: &Lua, due_in: Duration, every: Option<Duration>, func: Function) -> TimerHandle {
     let mut shared = shared(lua);
     let id = shared.next_timer;
     shared.next_timer += 1;
-    let due = std::time::Instant::now() + due_in;
+    // At most a day from a clock that started with this process: no overflow.
+    let due = shared.now.checked_add(due_in).unwrap_or(shared.now);
     let top_level = shared.loading;
     let timer = Timer {
         due,

@@ -82,6 +82,9 @@ struct Shared {
     loading: bool,
     /// The modules `require` loaded, with the text they were loaded from.
     modules: Vec<(PathBuf, String)>,
+    /// The time as the announcer last said it: timers count from here. The script never reads
+    /// the clock for its timers itself, so that a test (or a simulation) drives time.
+    now: Instant,
 }
 
 /// A loaded game script and its Lua state.
@@ -102,14 +105,16 @@ impl Script {
     /// Loads the script at `path` and runs its top level, with `args` as the Lua `args` table,
     /// under the default [`Limits`].
     pub fn load(path: &Path, args: &BTreeMap<String, String>) -> Result<Script, ScriptError> {
-        Script::load_with(path, args, Limits::default())
+        Script::load_with(path, args, Limits::default(), Instant::now())
     }
 
-    /// [`Script::load`] with given limits on memory and on the time of each call.
+    /// [`Script::load`] with given limits on memory and on the time of each call, its top level
+    /// running at `now`.
     pub fn load_with(
         path: &Path,
         args: &BTreeMap<String, String>,
         limits: Limits,
+        now: Instant,
     ) -> Result<Script, ScriptError> {
         let source = read(path)?;
         let lua = sandbox::new_state().map_err(|e| describe(&e))?;
@@ -124,6 +129,7 @@ impl Script {
             folder,
             loading: false,
             modules: Vec::new(),
+            now,
         });
         api::register(&lua, args).map_err(|e| describe(&e))?;
         limits::install(&lua, limits).map_err(|e| describe(&e))?;
@@ -150,6 +156,11 @@ impl Script {
         let result = limits::guarded(&self.lua, || chunk.call::<()>(()));
         self.shared().loading = false;
         result.map_err(|e| describe_in(&chunk, &e))
+    }
+
+    /// The time is `now`: the timers the next calls start count from it.
+    pub fn set_now(&self, now: Instant) {
+        self.shared().now = now;
     }
 
     /// The files this script is made of: the script, then the modules it required.
@@ -242,7 +253,9 @@ impl Script {
                 match timer.every {
                     // The next tick counts from the one due, not from now, so that `every`
                     // keeps its rhythm; but never in the past, or a slow loop would race.
-                    Some(every) => timer.due = (timer.due + every).max(now),
+                    Some(every) => {
+                        timer.due = timer.due.checked_add(every).unwrap_or(now).max(now);
+                    }
                     None => {
                         shared.timers.remove(&id);
                     }

@@ -174,5 +174,8 @@ fn bad_flags_get_clear_errors() {
         .output()
         .unwrap();
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("an invisible, control or unusual character"));
+    assert!(
+        String::from_utf8_lossy(&output.stderr)
+            .contains("an invisible, control or unusual character")
+    );
 }

@@ -165,15 +165,49 @@ fn a_rogue_process_forges_floods_and_replays_and_nobody_is_fooled() {
     );
 }
 
+/// A game that echoes what players type, saying which announcer answered.
+const ECHO: &str = r#"
+on_message(function(player, text) announce("echo " .. text) end)
+"#;
+
 #[test]
-fn two_announcers_on_one_group_both_report_the_other() {
+fn a_second_announcer_leaves_the_group_to_the_first_unless_it_takes_over() {
+    // Row 12: two announcers on one group split the players between two games.
     let net = Net::fresh();
-    let script = script_file("idle.lua", "-- a game with nothing to say\n");
+    let script = script_file("echo.lua", ECHO);
     let mut first = announcer(&net, &script, &[]);
-    let mut second = announcer(&net, &script, &[]);
-    // Each hears the other's hello and heartbeats.
-    first.wait_stderr("another announcer");
-    second.wait_stderr("another announcer");
+    let mut alice = welcomed_player(&net, "alice");
+    // A second one hears the first before it says anything, and leaves with an error.
+    let (status, stderr) = announcer_fails(&net, &script, &[]);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("another announcer") && stderr.contains("--take-over"),
+        "{stderr}"
+    );
+    alice.say("one");
+    alice.wait_event("the first's echo", |v| text(v) == "echo one");
+    // Started to take over, it gets the group: the first hands its players over and leaves.
+    let mut second = announcer(&net, &script, &["--take-over"]);
+    alice.wait_event("handed over", |v| {
+        v["kind"] == "announcer" && v["state"] == "handed_over"
+    });
+    alice.wait_kind("welcome");
+    assert!(first.wait_exit().success(), "{}", first.stderr());
+    assert!(
+        first.stderr().contains("took this group over"),
+        "{}",
+        first.stderr()
+    );
+    alice.say("two");
+    alice.wait_event("the second's echo", |v| text(v) == "echo two");
+    second.wait_event("the second sent it", |v| {
+        v["dir"] == "sent" && v["text"] == "echo two"
+    });
+    assert!(
+        !alice.events().iter().any(|v| v["kind"] == "close"),
+        "alice never saw the game close: {:?}",
+        alice.events()
+    );
 }
 
 #[test]

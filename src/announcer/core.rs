@@ -1,0 +1,1181 @@
+//! The announcer's logic as a state machine: datagrams, saves, bots' events and the time go
+//! in; [`Reaction`]s come out (datagrams to put on the link, lines for the host's console).
+//! It owns the game's script and calls it, but it never touches a socket, a file watcher or
+//! the clock: the loop in `announcer/mod.rs` does, and tests drive this by hand.
+//!
+//! Its life, in phases:
+//!
+//! ```text
+//!   Listening ──(no older announcer heard for LISTEN_FIRST)──▶ Playing ──(stop(), Ctrl-C,
+//!       │                                                         │      SIGTERM)──▶ Closing ──▶ Done
+//!       └──(an older announcer is running)──▶ Done (an error, nothing sent)
+//!                                                                 └──(an older announcer found
+//!                                                                     later, or a newer one taking
+//!                                                                     over)──▶ Closing (handing
+//!                                                                     its players over) ──▶ Done
+//! ```
+//!
+//! What it decides: who is in the game (the roster, by name and by look-alike skeleton), what
+//! each member may make the script do (a rate per member, one for everyone outside), what a
+//! late joiner is told (the welcome's snapshot and streams), who fell silent (judged only as of
+//! the last read that found the socket empty, and not counting time this process did not run).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::budget::{Budgets, Verdict};
+use crate::event::Event;
+use crate::key::GameKey;
+use crate::protocol::{
+    self, ANNOUNCER_NAME, Announcement, Body, Datagram, Decoded, Entry, Game, Guard, Invalid,
+    MAX_PLAYERS, Origin, Payload, SessionId,
+};
+use crate::reliable::{self, Arrived, Bytes, Peers, Received, Sender};
+use crate::script::{Action, Reload, Script, ScriptError};
+use crate::text;
+
+/// How long a new announcer listens before it says anything: long enough to hear an older
+/// announcer's heartbeat (one every 250 ms when it is quiet), so that two announcers never
+/// split one group's players between two games.
+pub const LISTEN_FIRST: Duration = Duration::from_millis(600);
+
+/// After closing the game, the announcer stays this long to repair its last datagrams for
+/// players who missed them (and beats, so that they notice).
+pub const LINGER: Duration = Duration::from_millis(500);
+
+/// Joins and chat a second from everyone not in the game, together (a flood of made-up
+/// players must not fill the roster or the console).
+const OUTSIDERS_RATE: f64 = 50.0;
+const OUTSIDERS_BURST: f64 = 100.0;
+
+/// Sessions dropped for silence that are remembered, to tell them if they speak again.
+const MAX_DROPPED: usize = 1024;
+
+/// A turn of the loop that comes later than it was due by more than this means the process
+/// did not run meanwhile (stopped, suspended, or busy in a long call): that time does not count
+/// against anyone's silence. Being late by less costs nothing either way.
+pub const STALL: Duration = Duration::from_millis(20);
+
+/// What the announcer's settings are, beyond its script.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How often to beat when there is nothing to say.
+    pub heartbeat: Duration,
+    /// A player is gone after this many of its heartbeats without a word.
+    pub missed: u32,
+    /// Lines a second one player may send to the script (bursts of twice that); 0: no limit.
+    pub rate_limit: f64,
+    /// The game key: every datagram signed, only signed ones accepted. `None`: an open game.
+    pub key: Option<GameKey>,
+    /// Take the group over from an announcer already running there, rather than leave.
+    pub take_over: bool,
+    /// Report every datagram sent and received as JSON.
+    pub json: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            heartbeat: reliable::ANNOUNCER_HEARTBEAT,
+            missed: reliable::MISSED_BEATS,
+            rate_limit: crate::budget::RATE,
+            key: None,
+            take_over: false,
+            json: false,
+        }
+    }
+}
+
+/// What the loop must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reaction {
+    /// Put this datagram on the link (signed already, in a game with a key).
+    Transmit(Bytes),
+    /// A line for the host.
+    Note(String),
+    /// An event for the host's console, rendered as players see it.
+    Show(Event),
+    /// A line of `--json` output: a datagram sent or received, or one dropped.
+    Json(serde_json::Value),
+}
+
+/// How the announcer ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum End {
+    /// The game is over (the script called `stop()`, or the host stopped the announcer): why.
+    Over(String),
+    /// Another announcer runs a game on this group, and this one leaves it to it.
+    Rival {
+        /// The other announcer's session.
+        session: SessionId,
+        /// Where its datagrams come from.
+        source: SocketAddr,
+        /// Whether this one had started (and handed its players over) or left before saying
+        /// anything.
+        handed_over: bool,
+    },
+    /// A newer announcer took the group over (it was started with `--take-over`).
+    TakenOver {
+        /// Its session.
+        session: SessionId,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Phase {
+    /// Listening for an older announcer before saying anything.
+    Listening {
+        until: Instant,
+    },
+    Playing,
+    /// The game is closed; repairs are still answered until `until`.
+    Closing {
+        until: Instant,
+        next_beat: Instant,
+    },
+    Done,
+}
+
+/// One player in the game.
+#[derive(Debug)]
+struct Member {
+    name: String,
+    /// What the name looks like: two members never share one.
+    skeleton: String,
+    session: SessionId,
+    /// The number of our first welcome to it (0 until sent): where its listening starts.
+    welcomed_at: u64,
+}
+
+/// Where the game stands, for players who join in the middle: kept from what was sent.
+#[derive(Debug, Default)]
+struct Snapshot {
+    game: Option<Game>,
+    ranking: Vec<Entry>,
+}
+
+impl Snapshot {
+    fn update(&mut self, announcement: &Announcement) {
+        match announcement {
+            Announcement::GameStart { title, text } => {
+                self.game = Some(Game {
+                    title: title.clone(),
+                    text: text.clone(),
+                });
+                self.ranking.clear();
+            }
+            Announcement::Ranking { entries } => self.ranking = entries.clone(),
+            Announcement::GameEnd { .. } => self.game = None,
+            _ => {}
+        }
+    }
+}
+
+/// Another announcer heard on the group.
+#[derive(Debug, Clone, Copy)]
+struct Rival {
+    first: Instant,
+    count: u32,
+    /// It said it was started to take the group over.
+    takes_over: bool,
+    warned: bool,
+}
+
+/// The most other announcers remembered at once (sessions come from the network).
+const MAX_RIVALS: usize = 16;
+
+/// How much older than ours another announcer's session may be and still be believed: its
+/// session starts with the time it started, and a game of more than a month is not one.
+const RIVAL_MAX_AGE_MS: u64 = 30 * 24 * 3600 * 1000;
+
+/// What the announcer itself must send (before the script's actions, in order).
+#[derive(Debug)]
+enum Outgoing {
+    /// A body of ours: numbered, or a control datagram.
+    Send(Body),
+    /// A NACK for our datagrams from `asker`: send these again.
+    Repair {
+        ranges: Vec<(u64, u64)>,
+        asker: SocketAddr,
+    },
+}
+
+/// The announcer.
+pub struct Announcer {
+    script: Script,
+    settings: Settings,
+    phase: Phase,
+    end: Option<End>,
+    sender: Sender,
+    /// Signs what we send and checks what we receive, when the game has a key.
+    guard: Guard,
+    /// The members' datagrams: in order, repaired, and their liveness.
+    peers: Peers,
+    /// Who is in the game, in join order.
+    roster: Vec<Member>,
+    snapshot: Snapshot,
+    /// What each member may make the script do (messages a second), and what all senders that
+    /// are not in the game may, together (joins, chat): checked before any Lua runs.
+    budgets: Budgets<SessionId>,
+    outsiders: Budgets<()>,
+    /// Players dropped for silence, and when we last told them so: one that speaks again
+    /// (its heartbeats were lost, not the player) is told, and joins again.
+    dropped: HashMap<SessionId, Instant>,
+    /// Other announcers heard on the group: when first and last, how often.
+    rivals: HashMap<SessionId, Rival>,
+    bad_datagrams: u64,
+    /// Whether the host was told what to do about datagrams without our key.
+    key_hint_given: bool,
+    pending: Vec<Outgoing>,
+    out: Vec<Reaction>,
+    /// When the loop was told to come back at the latest: a turn much later than that means
+    /// the process did not run in between.
+    expected: Option<Instant>,
+}
+
+impl std::fmt::Debug for Announcer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Announcer")
+            .field("script", &self.script)
+            .field("phase", &self.phase)
+            .field("roster", &self.roster)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Announcer {
+    /// An announcer for `script` (loaded, its top level run), starting at `now`: it first
+    /// listens for another announcer on the group.
+    pub fn new(script: Script, settings: Settings, now: Instant) -> Announcer {
+        Announcer::with_origin(script, settings, Origin::new(ANNOUNCER_NAME), now)
+    }
+
+    /// [`Announcer::new`] with a given header (tests pick the session).
+    pub fn with_origin(
+        script: Script,
+        settings: Settings,
+        origin: Origin,
+        now: Instant,
+    ) -> Announcer {
+        let session = origin.session();
+        let rate = settings.rate_limit;
+        Announcer {
+            script,
+            phase: Phase::Listening {
+                until: reliable_later(now, LISTEN_FIRST),
+            },
+            end: None,
+            sender: Sender::new(origin, settings.heartbeat, true, now),
+            guard: Guard::new(settings.key.as_ref()),
+            peers: Peers::new(session, MAX_PLAYERS, settings.missed, now),
+            roster: Vec::new(),
+            snapshot: Snapshot::default(),
+            budgets: Budgets::new(rate, 2.0 * rate),
+            outsiders: Budgets::new(OUTSIDERS_RATE, OUTSIDERS_BURST),
+            dropped: HashMap::new(),
+            rivals: HashMap::new(),
+            bad_datagrams: 0,
+            key_hint_given: false,
+            pending: Vec::new(),
+            out: Vec::new(),
+            expected: None,
+            settings,
+        }
+    }
+
+    /// Our session.
+    pub fn session(&self) -> SessionId {
+        self.sender.origin().session()
+    }
+
+    /// The script, for the loop to watch its files.
+    pub fn script(&self) -> &Script {
+        &self.script
+    }
+
+    /// Whether the game is protected by a key.
+    pub fn is_protected(&self) -> bool {
+        self.guard.is_protected()
+    }
+
+    /// Whether the announcer has started its game (it listened first, heard no rival).
+    pub fn is_playing(&self) -> bool {
+        self.phase == Phase::Playing
+    }
+
+    /// How the announcer ended, once it is done.
+    pub fn done(&self) -> Option<&End> {
+        match self.phase {
+            Phase::Done => self.end.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// The names in the game, in join order.
+    pub fn roster(&self) -> Vec<String> {
+        self.roster.iter().map(|m| m.name.clone()).collect()
+    }
+
+    /// When the loop must come back at the latest (a timer, a heartbeat, a NACK, a silence,
+    /// the end of a phase).
+    pub fn next_deadline(&mut self) -> Instant {
+        let phase = match self.phase {
+            Phase::Listening { until } => Some(until),
+            Phase::Closing { until, next_beat } => Some(until.min(next_beat)),
+            Phase::Playing | Phase::Done => None,
+        };
+        let playing = self.phase == Phase::Playing;
+        let at = [
+            phase,
+            playing.then(|| self.sender.heartbeat_due()),
+            self.script.next_deadline().filter(|_| playing),
+            self.peers.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        // Nothing at all to wait for: come back in a minute anyway, harmlessly.
+        .unwrap_or_else(|| reliable_later(self.sender.heartbeat_due(), Duration::from_secs(60)));
+        self.expected = Some(at);
+        at
+    }
+
+    /// A turn of the loop at `now`: if it comes much later than [`Announcer::next_deadline`]
+    /// said, the process did not run meanwhile, and that time counts against nobody.
+    fn turn(&mut self, now: Instant) {
+        self.script.set_now(now);
+        let Some(expected) = self.expected.take() else {
+            return;
+        };
+        let late = now.saturating_duration_since(expected);
+        if late > STALL {
+            self.peers.stalled(late);
+            if late >= Duration::from_secs(1) {
+                self.note(format!(
+                    "note: this process did not run for {:.1} s (stopped, suspended, or busy in \
+                     the script); nobody's silence counts for that time",
+                    late.as_secs_f64()
+                ));
+            }
+        }
+    }
+
+    /// One datagram of `size` bytes from `source`, as it came off the link.
+    pub fn receive(&mut self, bytes: &[u8], source: SocketAddr, now: Instant) -> Vec<Reaction> {
+        self.turn(now);
+        if self.sender.origin().is_own(bytes) {
+            return Vec::new(); // our own, looped back: known by its first bytes
+        }
+        let decoded = self.guard.open(bytes);
+        match self.phase {
+            Phase::Done => {}
+            Phase::Listening { .. } => self.listening(decoded, source),
+            Phase::Closing { .. } => self.closing(decoded, source, now),
+            Phase::Playing => self.playing(decoded, bytes.len(), source, now),
+        }
+        self.apply(now);
+        std::mem::take(&mut self.out)
+    }
+
+    /// A read found the socket empty at `now`: anyone silent until now is silent indeed.
+    pub fn caught_up(&mut self, now: Instant) -> Vec<Reaction> {
+        self.turn(now);
+        self.peers.caught_up(now);
+        if self.phase == Phase::Playing {
+            for session in self.peers.silent() {
+                if self.dropped.len() >= MAX_DROPPED {
+                    self.dropped.clear();
+                }
+                self.dropped.insert(session, now);
+                self.remove(session, "connection lost", "timeout");
+            }
+        }
+        self.apply(now);
+        std::mem::take(&mut self.out)
+    }
+
+    /// What came due at `now`: the end of listening first, timers, NACKs, gaps given up on,
+    /// a heartbeat, the end of closing.
+    pub fn tick(&mut self, now: Instant) -> Vec<Reaction> {
+        self.turn(now);
+        match self.phase {
+            Phase::Listening { until } if now >= until => self.start(now),
+            Phase::Playing => {
+                for error in self.script.fire_due(now) {
+                    self.script_error(&error);
+                }
+                let due = self.peers.poll(now);
+                for (session, ranges) in due.nacks {
+                    self.pending.push(Outgoing::Send(Body::Nack {
+                        to: session,
+                        ranges,
+                    }));
+                }
+                self.deliver(due.arrived, now);
+            }
+            Phase::Closing { until, next_beat } => {
+                if now >= until {
+                    self.phase = Phase::Done;
+                } else if now >= next_beat {
+                    let beat = self.sender.beat(now);
+                    self.transmit(&beat);
+                    self.phase = Phase::Closing {
+                        until,
+                        next_beat: reliable_later(next_beat, LINGER / 5),
+                    };
+                }
+            }
+            Phase::Listening { .. } | Phase::Done => {}
+        }
+        self.apply(now);
+        std::mem::take(&mut self.out)
+    }
+
+    /// The host stopped the announcer (Ctrl-C, SIGTERM, SIGHUP): the game closes as if the
+    /// script had called `stop()`.
+    pub fn stop(&mut self, now: Instant) -> Vec<Reaction> {
+        self.turn(now);
+        match self.phase {
+            Phase::Listening { .. } => {
+                self.end = Some(End::Over("the host stopped the announcer".into()));
+                self.phase = Phase::Done;
+            }
+            Phase::Playing => self.close("the host stopped the announcer", None, now),
+            Phase::Closing { .. } | Phase::Done => {}
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// The script's files were saved: run the new version, or say why the old one goes on.
+    /// Returns whether the files it is made of may have changed (to watch them again).
+    pub fn reload(&mut self, now: Instant) -> (bool, Vec<Reaction>) {
+        self.turn(now);
+        let mut changed = false;
+        // Between an editor's delete and its re-create the file is missing: wait for it.
+        if self.script.path().exists() {
+            match self.script.reload() {
+                Ok(Reload::Unchanged) => self.note(format!(
+                    "{} saved unchanged: the running version goes on",
+                    self.script.path().display()
+                )),
+                Ok(Reload::Reloaded(took)) => {
+                    changed = true;
+                    self.note(format!(
+                        "reloaded {} in {:.2} ms",
+                        self.script.path().display(),
+                        took.as_secs_f64() * 1000.0
+                    ));
+                }
+                Err(error) => self.note(format!(
+                    "reload failed, the previous version goes on: {error}"
+                )),
+            }
+        }
+        match self.phase {
+            Phase::Playing => self.apply(now),
+            // Still listening: what the new version queued goes out when the game starts.
+            Phase::Listening { .. } => {}
+            // The game is over: nothing of it goes out any more.
+            Phase::Closing { .. } | Phase::Done => drop(self.script.take_actions()),
+        }
+        (changed, std::mem::take(&mut self.out))
+    }
+
+    /// The bot `bot` saw `event`: what it types, if anything (the loop types it later, as a
+    /// person would).
+    pub fn bot_saw(
+        &mut self,
+        bot: &str,
+        event: &Event,
+        now: Instant,
+    ) -> (Option<String>, Vec<Reaction>) {
+        self.turn(now);
+        let line = match self.script.bot(bot, event) {
+            Ok(line) => line,
+            Err(error) => {
+                self.script_error(&error);
+                None
+            }
+        };
+        (line, std::mem::take(&mut self.out))
+    }
+
+    /// Lines a second one player may send (0: no limit): bots type no faster.
+    pub fn rate_limit(&self) -> f64 {
+        self.budgets.rate()
+    }
+
+    /// The host's closing line: what was sent and repaired, and what the key's checks dropped.
+    pub fn summary(&self) -> String {
+        let reason = match &self.end {
+            Some(End::Over(reason)) => reason.clone(),
+            Some(End::Rival { session, .. }) => {
+                format!("another announcer (session {session}) runs the game on this group")
+            }
+            Some(End::TakenOver { session }) => {
+                format!("a newer announcer (session {session}) took the group over")
+            }
+            None => "still running".into(),
+        };
+        let sent = self.sender.stats();
+        let rejected = self.guard.stats();
+        format!(
+            "announcer stopped: {reason} (sent {} datagrams, {} bytes, {} heartbeats; \
+             repaired {} for {} NACKs, {} expired{}{})",
+            sent.datagrams,
+            sent.bytes,
+            sent.heartbeats,
+            sent.repairs,
+            sent.nacks,
+            sent.expired,
+            if sent.throttled > 0 {
+                format!(", {} NACKs throttled", sent.throttled)
+            } else {
+                String::new()
+            },
+            if self.guard.is_protected() {
+                format!(
+                    "; dropped {} unsigned, {} forged, {} replayed",
+                    rejected.unsigned, rejected.forged, rejected.replayed
+                )
+            } else {
+                String::new()
+            }
+        )
+    }
+
+    /// Listening first: only another announcer matters.
+    fn listening(&mut self, decoded: Decoded, source: SocketAddr) {
+        let Decoded::Datagram(datagram) = decoded else {
+            return;
+        };
+        if !is_live_announcer(&datagram.body) {
+            return;
+        }
+        // Only an older run counts: two started together each hear the other, and the newer
+        // one leaves.
+        if self.is_older_rival(datagram.session) && !self.settings.take_over {
+            self.end = Some(End::Rival {
+                session: datagram.session,
+                source,
+                handed_over: false,
+            });
+            self.phase = Phase::Done;
+        }
+    }
+
+    /// Whether `session` is another announcer's that started before ours, as far as a session
+    /// can be believed: sessions start with the time their run started (a session from years
+    /// ago is made up).
+    fn is_older_rival(&self, session: SessionId) -> bool {
+        let ours = self.session();
+        let started = |session: SessionId| session >> 11;
+        session < ours && started(ours).saturating_sub(started(session)) <= RIVAL_MAX_AGE_MS
+    }
+
+    /// Listening is over and no older announcer was heard: say hello and start the game.
+    fn start(&mut self, now: Instant) {
+        self.phase = Phase::Playing;
+        // Players already on the group join again when they hear our hello, which carries the
+        // moves the script's top level declared: its own announcement of them is not needed.
+        self.pending.push(Outgoing::Send(Body::Hello {
+            moves: self.script.moves(),
+            take_over: self.settings.take_over,
+        }));
+        let actions: Vec<Action> = self
+            .script
+            .take_actions()
+            .into_iter()
+            .filter(|action| !matches!(action, Action::Moves(_)))
+            .collect();
+        self.carry_out(actions, now);
+    }
+
+    /// Playing: a datagram from a member, a join, the lab's chat, a NACK, another announcer.
+    fn playing(&mut self, decoded: Decoded, size: usize, source: SocketAddr, now: Instant) {
+        let datagram = match decoded {
+            Decoded::Datagram(datagram) => datagram,
+            Decoded::Text { from, text } => {
+                let from = from.unwrap_or_else(|| source.to_string());
+                self.json(serde_json::json!({
+                    "dir": "received", "kind": "text", "from": from, "text": text,
+                    "source": source.to_string(),
+                }));
+                if self.outsiders.take(&(), now) == Verdict::Allow {
+                    self.out.push(Reaction::Show(Event::Chat { from, text }));
+                }
+                return;
+            }
+            Decoded::Invalid(why) => return self.invalid(why, source),
+        };
+        self.log("received", &datagram);
+        if datagram.body.is_from_announcer() {
+            return self.other_announcer(&datagram, source, now);
+        }
+        match self.peers.receive(datagram, size, now) {
+            Received::Arrived(arrived) => self.deliver(arrived, now),
+            Received::Repair(ranges) => self.pending.push(Outgoing::Repair {
+                ranges,
+                asker: source,
+            }),
+            Received::Pass(datagram) => self.outsider_said(datagram, now),
+        }
+    }
+
+    /// Closing: only repairs of our last datagrams are answered.
+    fn closing(&mut self, decoded: Decoded, source: SocketAddr, now: Instant) {
+        if let Decoded::Datagram(Datagram {
+            body: Body::Nack { to, ranges },
+            ..
+        }) = decoded
+            && to == self.session()
+        {
+            for bytes in self.sender.nacked(&ranges, source, now) {
+                self.transmit(&bytes);
+            }
+        }
+    }
+
+    /// Something only an announcer sends, from another session: a rival on the group. The
+    /// older one keeps the game; the newer one hands its players over and leaves (unless it was
+    /// started to take over, and then the older one does). Either leaves only for a rival heard
+    /// for a while, several times: one forged datagram must not end a game.
+    fn other_announcer(&mut self, datagram: &Datagram, source: SocketAddr, now: Instant) {
+        if !is_live_announcer(&datagram.body) {
+            return;
+        }
+        let session = datagram.session;
+        if !self.rivals.contains_key(&session) && self.rivals.len() >= MAX_RIVALS {
+            self.rivals.clear();
+        }
+        let older = self.is_older_rival(session) && !self.settings.take_over;
+        let newer = session > self.session();
+        let rival = self.rivals.entry(session).or_insert(Rival {
+            first: now,
+            count: 0,
+            takes_over: false,
+            warned: false,
+        });
+        rival.count = rival.count.saturating_add(1);
+        if matches!(
+            datagram.body,
+            Body::Hello {
+                take_over: true,
+                ..
+            }
+        ) {
+            rival.takes_over = true;
+        }
+        let sustained =
+            rival.count >= 3 && now.saturating_duration_since(rival.first) >= LISTEN_FIRST;
+        let newer_taking_over = rival.takes_over && newer;
+        let warn = !std::mem::replace(&mut rival.warned, true);
+        if sustained && newer_taking_over {
+            self.end = Some(End::TakenOver { session });
+            return self.close(
+                "a newer announcer took this group over; its game goes on",
+                Some(session),
+                now,
+            );
+        }
+        if sustained && older {
+            self.end = Some(End::Rival {
+                session,
+                source,
+                handed_over: true,
+            });
+            return self.close(
+                "another announcer already runs a game on this group; joining it",
+                Some(session),
+                now,
+            );
+        }
+        if warn {
+            self.note(format!(
+                "warning: another announcer ({source}, session {session}) is sending on this \
+                 group; {} keeps the game",
+                if older || newer_taking_over {
+                    "it"
+                } else {
+                    "this one"
+                }
+            ));
+        }
+    }
+
+    /// A datagram that could not be read.
+    fn invalid(&mut self, why: Invalid, source: SocketAddr) {
+        self.bad(&source.to_string(), &why.to_string());
+        // The first time, what the host can do about it.
+        if matches!(why, Invalid::Unsigned | Invalid::Forged) && !self.key_hint_given {
+            self.key_hint_given = true;
+            self.note(
+                "  (if a player sends these, it lacks this game's key or has another one: \
+                 every player needs the same key, from --key-file or GAMECAST_KEY)"
+                    .into(),
+            );
+        }
+    }
+
+    /// Hands what members' inboxes let through to [`Announcer::handle`], in order.
+    fn deliver(&mut self, arrived: Vec<(SessionId, Arrived)>, now: Instant) {
+        for (session, arrived) in arrived {
+            // The game is over, or the member left meanwhile: the rest is not for the script.
+            if self.script.stop_requested() || self.phase != Phase::Playing {
+                return;
+            }
+            let Some(name) = self.member(session).map(|m| m.name.clone()) else {
+                continue;
+            };
+            match arrived {
+                Arrived::Whole(datagram) => self.handle(datagram, now),
+                Arrived::Lost(count) => {
+                    self.note(format!(
+                        "{count} datagrams from {} were lost",
+                        text::visible(&name)
+                    ));
+                }
+                Arrived::Unreadable(why) => self.bad(&name, &why.to_string()),
+            }
+        }
+    }
+
+    fn member(&self, session: SessionId) -> Option<&Member> {
+        self.roster.iter().find(|m| m.session == session)
+    }
+
+    /// A member's datagram, in its order.
+    fn handle(&mut self, datagram: Datagram, now: Instant) {
+        let name = datagram.from;
+        if matches!(datagram.body, Body::Chat { .. } | Body::Move { .. }) {
+            match self.budgets.take(&datagram.session, now) {
+                Verdict::Allow => {}
+                Verdict::FirstDrop => {
+                    // The sender is told too: a player whose move vanished without a word
+                    // would wait for an answer that never comes.
+                    let rate = self.budgets.rate();
+                    self.pending.push(Outgoing::Send(
+                        Announcement::Tell {
+                            to: name.clone(),
+                            text: format!(
+                                "you send too fast: your lines are ignored until you slow \
+                                 down (at most {rate} a second)"
+                            ),
+                        }
+                        .into(),
+                    ));
+                    return self.note(format!(
+                        "warning: {} sends too fast: dropping their lines until they slow down \
+                         (at most {rate} a second, bursts of {}; --rate-limit)",
+                        text::visible(&name),
+                        self.budgets.burst()
+                    ));
+                }
+                Verdict::Drop => return,
+            }
+        }
+        match datagram.body {
+            Body::Join => self.join(&name, datagram.session, datagram.seq, now),
+            Body::Leave { reason } => self.remove(datagram.session, &reason, &reason),
+            Body::Chat { text } => {
+                self.out.push(Reaction::Show(Event::Chat {
+                    from: name.clone(),
+                    text: text.clone(),
+                }));
+                let result = self.script.message(&name, &text);
+                self.report(result);
+            }
+            Body::Move { text } => {
+                self.note(format!(
+                    "{} plays {}",
+                    text::visible(&name),
+                    text::visible_quoted(&text)
+                ));
+                let result = self.script.message(&name, &text);
+                self.report(result);
+            }
+            _ => {}
+        }
+    }
+
+    /// A datagram from a session that is not in the game: a join, the lab's chat, or a
+    /// player we dropped that is still there.
+    fn outsider_said(&mut self, datagram: Datagram, now: Instant) {
+        if matches!(datagram.body, Body::Join | Body::Chat { .. }) {
+            match self.outsiders.take(&(), now) {
+                Verdict::Allow => {}
+                Verdict::FirstDrop => {
+                    return self.note(format!(
+                        "warning: too many joins and lines from outside the game \
+                         ({OUTSIDERS_RATE}/s): dropping them until it calms down"
+                    ));
+                }
+                Verdict::Drop => return,
+            }
+        }
+        match datagram.body {
+            Body::Join => self.join(&datagram.from, datagram.session, datagram.seq, now),
+            Body::Chat { text } => {
+                let skeleton = text::skeleton(&datagram.from);
+                if self.roster.iter().any(|m| m.skeleton == skeleton) {
+                    let why = format!(
+                        "chat signed {} from session {}, not that player's",
+                        text::visible_quoted(&datagram.from),
+                        datagram.session
+                    );
+                    return self.bad(&datagram.from, &why);
+                }
+                self.out.push(Reaction::Show(Event::Chat {
+                    from: datagram.from,
+                    text,
+                }));
+            }
+            Body::Move { .. } | Body::Heartbeat { .. } => {
+                self.tell_dropped(datagram.session, &datagram.from, now);
+            }
+            _ => {}
+        }
+    }
+
+    /// A player we dropped for silence speaks: tell it (once a second at most), so that it
+    /// joins again.
+    fn tell_dropped(&mut self, session: SessionId, name: &str, now: Instant) {
+        let Some(told) = self.dropped.get_mut(&session) else {
+            return;
+        };
+        if now.saturating_duration_since(*told) < Duration::from_secs(1) {
+            return;
+        }
+        *told = now;
+        self.pending.push(Outgoing::Send(Body::Left {
+            player: name.to_string(),
+            to_session: session,
+            reason: "connection lost".into(),
+        }));
+    }
+
+    /// A player asks to join: welcome them, or refuse a name that is taken (or looks like one
+    /// that is), invalid, or a game that is full. A member asking again (it did not get our
+    /// welcome) is welcomed again.
+    fn join(&mut self, name: &str, session: SessionId, seq: u64, now: Instant) {
+        let member = self.member(session).is_some();
+        let skeleton = text::skeleton(name);
+        let refusal = if member {
+            None
+        } else if let Some(problem) = text::name_problem(name) {
+            Some(problem)
+        } else if let Some(taken) = self.roster.iter().find(|m| m.skeleton == skeleton) {
+            Some(if taken.name == name {
+                format!(
+                    "the name {} is taken in this game; pick another with --name",
+                    text::visible_quoted(name)
+                )
+            } else {
+                format!(
+                    "the name {} looks like {}, who is in this game; pick another with --name",
+                    text::visible_quoted(name),
+                    text::visible_quoted(&taken.name)
+                )
+            })
+        } else if self.roster.len() >= MAX_PLAYERS {
+            Some(format!(
+                "the game is full ({MAX_PLAYERS} players); try again when someone leaves"
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            self.note(format!("refused {}: {reason}", text::visible_quoted(name)));
+            self.pending.push(Outgoing::Send(Body::Refuse {
+                player: name.to_string(),
+                to_session: session,
+                reason,
+            }));
+            return;
+        }
+        if !member {
+            self.dropped.remove(&session);
+            if !self.peers.listen(session, name, seq.saturating_add(1), now) {
+                return; // cannot happen: the roster and the table have the same bound
+            }
+            self.roster.push(Member {
+                name: name.to_string(),
+                skeleton,
+                session,
+                welcomed_at: 0,
+            });
+            self.note(format!(
+                "+ {} joined ({} in the game)",
+                text::visible(name),
+                self.roster.len()
+            ));
+        }
+        self.pending
+            .push(Outgoing::Send(self.welcome(name, session)));
+        if !member {
+            let result = self.script.join(name);
+            self.report(result);
+        }
+    }
+
+    /// The welcome for `name`: who is here, the moves, where the game stands and where each
+    /// other player's datagrams stand. A welcome must fit one event: if the snapshot's
+    /// ranking or the streams make it too large, they are left out (the player sees the next
+    /// ranking, and hears the others from their next datagram).
+    fn welcome(&self, name: &str, session: SessionId) -> Body {
+        let mut welcome = Body::Welcome {
+            player: name.to_string(),
+            to_session: session,
+            players: self.roster.iter().map(|m| m.name.clone()).collect(),
+            moves: self.script.moves(),
+            game: self.snapshot.game.clone(),
+            ranking: self.snapshot.ranking.clone(),
+            streams: self
+                .roster
+                .iter()
+                .filter(|m| m.session != session)
+                .filter_map(|m| {
+                    let peer = self.peers.get(m.session)?;
+                    Some(protocol::Stream {
+                        name: m.name.clone(),
+                        session: m.session,
+                        last: peer.last(),
+                    })
+                })
+                .collect(),
+        };
+        if Payload::new(&welcome).is_err()
+            && let Body::Welcome { ranking, .. } = &mut welcome
+        {
+            ranking.clear();
+        }
+        if Payload::new(&welcome).is_err()
+            && let Body::Welcome { streams, .. } = &mut welcome
+        {
+            streams.clear();
+        }
+        welcome
+    }
+
+    /// A member is gone: tell everyone (`shown` is the reason players see), then the script
+    /// (`reason`).
+    fn remove(&mut self, session: SessionId, shown: &str, reason: &str) {
+        let Some(index) = self.roster.iter().position(|m| m.session == session) else {
+            return;
+        };
+        let member = self.roster.remove(index);
+        self.peers.forget(session);
+        self.pending.push(Outgoing::Send(Body::Left {
+            player: member.name.clone(),
+            to_session: session,
+            reason: shown.to_string(),
+        }));
+        let result = self.script.leave(&member.name, reason);
+        self.report(result);
+    }
+
+    /// Closes the game: tells the players (and whose game goes on, if another announcer's),
+    /// then stays a moment to repair.
+    fn close(&mut self, reason: &str, successor: Option<SessionId>, now: Instant) {
+        // What the script queued before is sent first; nothing of it reaches the script again.
+        self.apply(now);
+        if self.end.is_none() {
+            self.end = Some(End::Over(reason.to_string()));
+        }
+        self.send(
+            Body::Close {
+                text: reason.to_string(),
+                successor,
+            },
+            now,
+        );
+        self.sender.close();
+        let beat = self.sender.beat(now);
+        self.transmit(&beat);
+        self.phase = if self.roster.is_empty() {
+            Phase::Done
+        } else {
+            Phase::Closing {
+                until: reliable_later(now, LINGER),
+                next_beat: reliable_later(now, LINGER / 5),
+            }
+        };
+    }
+
+    /// Carries out what the announcer and the script asked for since the last call, then
+    /// beats if quiet.
+    fn apply(&mut self, now: Instant) {
+        if self.phase != Phase::Playing {
+            // Repairs are still answered while closing; nothing else goes out.
+            for outgoing in std::mem::take(&mut self.pending) {
+                if let (Phase::Closing { .. }, Outgoing::Repair { ranges, asker }) =
+                    (self.phase, outgoing)
+                {
+                    for bytes in self.sender.nacked(&ranges, asker, now) {
+                        self.transmit(&bytes);
+                    }
+                }
+            }
+            return;
+        }
+        let actions = self.script.take_actions();
+        self.carry_out(actions, now);
+        if let Some(beat) = self.sender.heartbeat(now) {
+            self.transmit(&beat);
+        }
+    }
+
+    /// What the announcer queued, then the script's `actions`, in order.
+    fn carry_out(&mut self, actions: Vec<Action>, now: Instant) {
+        for outgoing in std::mem::take(&mut self.pending) {
+            match outgoing {
+                Outgoing::Repair { ranges, asker } => {
+                    for bytes in self.sender.nacked(&ranges, asker, now) {
+                        self.transmit(&bytes);
+                    }
+                }
+                Outgoing::Send(body) => {
+                    let welcomed = match &body {
+                        Body::Welcome { to_session, .. } => Some(*to_session),
+                        _ => None,
+                    };
+                    let first = self.sender.origin().last_seq().saturating_add(1);
+                    self.send(body, now);
+                    // A player whose first welcome was lost learns where it was, and asks.
+                    if let Some(to_session) = welcomed
+                        && let Some(m) = self.roster.iter_mut().find(|m| m.session == to_session)
+                    {
+                        if m.welcomed_at == 0 {
+                            m.welcomed_at = first;
+                        }
+                        let admit = Body::Admit {
+                            to_session,
+                            at: m.welcomed_at,
+                        };
+                        self.send(admit, now);
+                    }
+                }
+            }
+        }
+        let mut stop = false;
+        for action in actions {
+            match action {
+                Action::Send(announcement, payload) => {
+                    self.snapshot.update(&announcement);
+                    self.send_payload(announcement.into(), &payload, now);
+                }
+                Action::Moves(moves) => self.send(
+                    Body::Hello {
+                        moves,
+                        take_over: false,
+                    },
+                    now,
+                ),
+                Action::Print(line) => self.note(format!("[script] {}", text::visible(&line))),
+                Action::Stop => stop = true,
+            }
+        }
+        if stop && self.phase == Phase::Playing {
+            self.close("the game is over", None, now);
+        }
+    }
+
+    fn send(&mut self, body: Body, now: Instant) {
+        if !body.is_numbered() {
+            let bytes = self.sender.control(&body);
+            return self.transmit(&bytes);
+        }
+        match Payload::new(&body) {
+            Ok(payload) => self.send_payload(body, &payload, now),
+            Err(too_large) => self.note(format!("error: not sent: {too_large}")),
+        }
+    }
+
+    /// Sends a numbered body (in pieces if it is large), and shows it on the console.
+    fn send_payload(&mut self, body: Body, payload: &Payload, now: Instant) {
+        for bytes in self.sender.send(payload, now) {
+            self.transmit(&bytes);
+        }
+        let datagram = Datagram {
+            v: protocol::VERSION,
+            from: ANNOUNCER_NAME.to_string(),
+            session: self.session(),
+            seq: self.sender.origin().last_seq(),
+            body,
+        };
+        self.log("sent", &datagram);
+        if let Some(event) = Event::from_datagram(&datagram) {
+            self.out.push(Reaction::Show(event));
+        }
+    }
+
+    fn transmit(&mut self, bytes: &Bytes) {
+        let sealed = match self.guard.seal(bytes) {
+            std::borrow::Cow::Borrowed(_) => bytes.clone(),
+            std::borrow::Cow::Owned(signed) => signed.into(),
+        };
+        self.out.push(Reaction::Transmit(sealed));
+    }
+
+    fn note(&mut self, line: String) {
+        self.out.push(Reaction::Note(line));
+    }
+
+    fn report(&mut self, result: Result<(), ScriptError>) {
+        if let Err(error) = result {
+            self.script_error(&error);
+        }
+    }
+
+    fn script_error(&mut self, error: &ScriptError) {
+        self.note(format!("script error: {error}"));
+    }
+
+    fn bad(&mut self, source: &str, why: &str) {
+        self.bad_datagrams = self.bad_datagrams.saturating_add(1);
+        self.json(serde_json::json!({
+            "dir": "dropped", "reason": why, "source": source,
+        }));
+        // The first few in full, then one line per hundred: noise must not bury the game.
+        if self.bad_datagrams <= 5 || self.bad_datagrams.is_multiple_of(100) {
+            // The reason may quote the datagram: escaped, like anything from the network.
+            self.note(format!(
+                "ignored a datagram from {}: {} ({} so far)",
+                text::visible(source),
+                text::visible(why),
+                self.bad_datagrams
+            ));
+        }
+    }
+
+    fn log(&mut self, dir: &str, datagram: &Datagram) {
+        if self.settings.json {
+            let mut value = serde_json::to_value(datagram).expect("a Datagram always serializes");
+            value["dir"] = dir.into();
+            self.out.push(Reaction::Json(value));
+        }
+    }
+
+    fn json(&mut self, value: serde_json::Value) {
+        if self.settings.json {
+            self.out.push(Reaction::Json(value));
+        }
+    }
+}
+
+/// `at + by`, saturating (see `reliable::later`).
+fn reliable_later(at: Instant, by: Duration) -> Instant {
+    at.checked_add(by).unwrap_or(at)
+}
+
+/// Whether `body` says that an announcer is running a game (not one that is closing).
+fn is_live_announcer(body: &Body) -> bool {
+    match body {
+        Body::Heartbeat {
+            announcer, closing, ..
+        } => *announcer && !closing,
+        Body::Close { .. } => false,
+        body => body.is_from_announcer(),
+    }
+}

@@ -1,0 +1,227 @@
+//! The announcer: one link onto the group, one Lua script, one event loop. It admits players,
+//! hands what they do to the script, fires the script's timers, sends what the script says,
+//! and shows it all on the host's console. `--bots` players are run here too.
+//!
+//! The logic is a state machine ([`core::Announcer`]) that takes datagrams, saves and the
+//! time and says what to do; [`run`] is the loop around it: it waits on the link, the file
+//! watcher, the bots and the clock, hands each to the state machine, and carries out its
+//! [`Reaction`]s. Like mini-redis's `server::run(listener, shutdown)`, it takes where the
+//! game is (a [`Network`]) and what stops it, so that tests run it on an in-memory group.
+
+pub mod bots;
+pub mod console;
+pub mod core;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+pub use self::console::Console;
+pub use self::core::{Announcer, End, Reaction, Settings};
+use crate::link::{Link, Network};
+use crate::reliable;
+use crate::script::{Limits, Script};
+use crate::transport;
+use crate::watch::Watcher;
+
+/// Everything an announcer run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The game script.
+    pub script: PathBuf,
+    /// `--set key=value` pairs, the script's `args`.
+    pub args: BTreeMap<String, String>,
+    /// Timing, limits, the key.
+    pub settings: Settings,
+    /// How many simulated players to add.
+    pub bots: usize,
+    /// The longest a bot thinks before it types (it takes between a quarter of it and all of it).
+    pub bot_think: Duration,
+    /// Reload the script when its files are saved.
+    pub watch: bool,
+    /// What the script may take: memory, and time per call.
+    pub limits: Limits,
+}
+
+/// How long the files must stay quiet after a change before we reload: editors save with a
+/// burst of events (write, rename, delete a backup…), and the burst must make one reload.
+pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(20);
+
+/// The time, as the loop tells it to the state machine: tokio's clock, so that a test on a
+/// paused runtime drives it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Runs a game until the script calls `stop()`, `shutdown` completes, or another announcer
+/// turns out to run this group. A script that does not load is an error (with its file:line);
+/// errors while the game runs are shown and survived.
+pub async fn run<N: Network>(
+    config: Config,
+    network: &N,
+    mut console: Console,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<End> {
+    let script = Script::load_with(&config.script, &config.args, config.limits, now())
+        .map_err(anyhow::Error::new)?;
+    let link = network
+        .open()
+        .with_context(|| format!("cannot open the group {}", network.describe()))?;
+    if let Some(warning) = link.warning() {
+        console.note(&format!("warning: {warning}"));
+    }
+    let (mut watcher, mut changes) = if config.watch {
+        let (mut watcher, changes) = Watcher::new()?;
+        watcher.watch(&script.files())?;
+        (Some(watcher), Some(changes))
+    } else {
+        (None, None)
+    };
+    let mut core = Announcer::new(script, config.settings.clone(), now());
+    console.note(&format!(
+        "gamecast announcer: {} on {}{}",
+        config.script.display(),
+        network.describe(),
+        if watcher.is_some() {
+            ", reloading on save"
+        } else {
+            ""
+        },
+    ));
+    console.note(if core.is_protected() {
+        "protected by a game key: every datagram is signed; players need the same key"
+    } else {
+        "not protected: anyone on this network can send to the game (see --key-file)"
+    });
+    let mut bots = bots::Bots::new(config.bot_think);
+    let mut bots_started = config.bots == 0;
+    let mut reload_due: Option<Instant> = None;
+    let mut stopping = false;
+    let mut buf = transport::recv_buffer();
+    tokio::pin!(shutdown);
+    let end = loop {
+        console.flush();
+        if let Some(end) = core.done() {
+            break end.clone();
+        }
+        if core.is_playing() && !bots_started {
+            bots_started = true;
+            bots.spawn(config.bots, network, config.settings.key.as_ref(), now())?;
+        }
+        let wake = tokio::time::Instant::from_std(core.next_deadline());
+        let change = async {
+            match changes.as_mut() {
+                Some(changes) => changes.recv().await,
+                None => std::future::pending().await,
+            }
+        };
+        let reload_at = reload_due.map(tokio::time::Instant::from_std);
+        let reactions = tokio::select! {
+            Some(_) = change => {
+                reload_due = Some(now() + RELOAD_DEBOUNCE);
+                Vec::new()
+            }
+            () = sleep_until(reload_at) => {
+                reload_due = None;
+                let (changed, reactions) = core.reload(now());
+                // A new version may require other modules, in other folders.
+                if changed
+                    && let Some(watcher) = watcher.as_mut()
+                    && let Err(e) = watcher.watch(&core.script().files())
+                {
+                    console.note(&format!("warning: {e:#}"));
+                }
+                reactions
+            }
+            received = link.recv(&mut buf) => match received {
+                Ok((len, source)) => {
+                    let mut reactions = core.receive(&buf[..len], source, now());
+                    read_queued(&link, &mut core, &mut buf, &mut reactions, &mut console);
+                    reactions
+                }
+                Err(e) => {
+                    console.note(&format!("warning: receive failed: {e}"));
+                    Vec::new()
+                }
+            },
+            () = tokio::time::sleep_until(wake) => {
+                // Read what is queued first: a member's heartbeat may be waiting there.
+                let mut reactions = Vec::new();
+                read_queued(&link, &mut core, &mut buf, &mut reactions, &mut console);
+                reactions.extend(core.tick(now()));
+                reactions
+            }
+            Some((bot, event)) = bots.events.recv() => {
+                let (line, reactions) = core.bot_saw(&bot, &event, now());
+                if let Some(line) = line {
+                    bots.type_later(&bot, line, core.rate_limit(), now());
+                }
+                reactions
+            }
+            () = &mut shutdown, if !stopping => {
+                stopping = true;
+                core.stop(now())
+            }
+        };
+        carry_out(reactions, &link, &mut console).await;
+    };
+    console.note(&core.summary());
+    console.flush();
+    for problem in bots.finish().await {
+        console.note(&format!("warning: {problem}"));
+    }
+    console.flush();
+    Ok(end)
+}
+
+/// Sleeps until `at`, or forever without one.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads what else is queued, a batch at most. Having read everything (the link said it is
+/// empty, from the kernel itself), the announcer has caught up: a player silent until now is
+/// silent indeed, not queued behind a burst.
+fn read_queued(
+    link: &impl Link,
+    core: &mut Announcer,
+    buf: &mut [u8],
+    reactions: &mut Vec<Reaction>,
+    console: &mut Console,
+) {
+    for _ in 0..reliable::BATCH {
+        match link.try_recv(buf) {
+            Ok(Some((len, source))) => reactions.extend(core.receive(&buf[..len], source, now())),
+            Ok(None) => {
+                reactions.extend(core.caught_up(now()));
+                return;
+            }
+            Err(e) => {
+                console.note(&format!("warning: receive failed: {e}"));
+                return;
+            }
+        }
+    }
+}
+
+/// Carries out what the state machine said: datagrams onto the link, lines onto the console.
+async fn carry_out(reactions: Vec<Reaction>, link: &impl Link, console: &mut Console) {
+    for reaction in reactions {
+        match reaction {
+            Reaction::Transmit(bytes) => {
+                if let Err(e) = link.send(&bytes).await {
+                    console.note(&format!("warning: cannot send to {}: {e}", link.describe()));
+                }
+            }
+            Reaction::Note(line) => console.note(&line),
+            Reaction::Show(event) => console.show(&event),
+            Reaction::Json(value) => console.json(&value),
+        }
+    }
+}

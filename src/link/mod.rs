@@ -1,0 +1,52 @@
+//! The datagram link: what the announcer and player loops move bytes over. They know nothing of
+//! how the bytes travel, only that a link sends one datagram to everyone and receives what
+//! everyone sends, with its source.
+//!
+//! Two links exist: the multicast socket ([`crate::transport::Transport`], for real games) and
+//! an in-memory hub ([`memory::Hub`]) with seeded loss and reordering, which runs whole games
+//! inside one test on tokio's paused clock: loss, silence, restarts and late joins are tested
+//! in milliseconds, deterministically, without root or a network.
+//!
+//! A [`Network`] opens links: the announcer opens its own and one for each `--bots` player.
+
+pub mod memory;
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+
+/// One member's way onto the group.
+pub trait Link: Send + Sync + 'static {
+    /// Sends one datagram to the group (this member gets its own copy back, as with
+    /// multicast loop).
+    fn send(&self, bytes: &[u8]) -> impl Future<Output = io::Result<()>> + Send;
+
+    /// Waits for the next datagram: how long it is (in `buf`) and who sent it.
+    fn recv(&self, buf: &mut [u8]) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + Send;
+
+    /// The next datagram if one is queued, `None` when none is. This must really look at the
+    /// queue (for a socket, a system call), never at a cached "nothing to read": the loops
+    /// judge silence only after it said `None`, and a stale answer after a stall would make
+    /// every member look silent.
+    fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>>;
+
+    /// Where this link sends, for messages: `224.1.1.1:5007`.
+    fn describe(&self) -> String;
+
+    /// Something the host should know about this link (a receive buffer too small for bursts).
+    fn warning(&self) -> Option<String> {
+        None
+    }
+}
+
+/// Where links come from.
+pub trait Network {
+    /// The links it opens.
+    type Link: Link;
+
+    /// Opens a new member's link.
+    fn open(&self) -> anyhow::Result<Self::Link>;
+
+    /// Where the game is, for the host's first line: `224.1.1.1:5007 via 127.0.0.1 (ttl 1)`.
+    fn describe(&self) -> String;
+}

@@ -1,0 +1,117 @@
+//! A player's session: join the group, send what is typed (chat or a move), turn what arrives
+//! into [`Event`]s, leave. Used by the `player` binary and by the announcer's `--bots`.
+//!
+//! The logic is a state machine ([`Player`]) that takes what arrives or is typed, and the time,
+//! and says what to show and send, so it is tested without a network; [`play`] is the loop that
+//! wires it to a link and a clock.
+
+pub mod core;
+#[cfg(test)]
+mod tests;
+
+use std::future::Future;
+use std::time::Instant;
+
+use tokio::sync::mpsc;
+
+pub use self::core::{JOIN_RETRY, Options, Outcome, Player, Reaction};
+use crate::event::Event;
+use crate::link::Link;
+use crate::protocol::Origin;
+use crate::protocol::seal::GuardStats;
+use crate::reliable::{self, ReceiveStats};
+use crate::transport;
+
+/// How a player's session went.
+#[derive(Debug, Clone)]
+pub struct Played {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// What loss repair did.
+    pub stats: ReceiveStats,
+    /// What the game key's checks dropped.
+    pub rejected: GuardStats,
+}
+
+/// The time, as the loop tells it to the state machine: tokio's clock, so that a test on a
+/// paused runtime drives it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// Plays as `name` on `link` until the person quits, the input ends, the announcer closes the
+/// game or refuses us, or `shutdown` completes. Lines typed arrive on `input`; everything to
+/// show goes to `show`.
+pub async fn play(
+    name: &str,
+    link: impl Link,
+    options: Options,
+    mut input: mpsc::Receiver<String>,
+    mut show: impl FnMut(Event),
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<Played> {
+    if let Some(problem) = crate::text::name_problem(name) {
+        anyhow::bail!("--name: {problem}");
+    }
+    let mut player = Player::new(Origin::new(name), options, now());
+    let mut buf = transport::recv_buffer();
+    let mut reactions = player.start(now());
+    tokio::pin!(shutdown);
+    loop {
+        for reaction in reactions {
+            match reaction {
+                Reaction::Show(event) => show(event),
+                Reaction::Transmit(bytes) => link
+                    .send(&bytes)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot send to {}: {e}", link.describe()))?,
+                Reaction::Exit(outcome) => {
+                    return Ok(Played {
+                        outcome,
+                        stats: player.stats().clone(),
+                        rejected: player.rejected().clone(),
+                    });
+                }
+            }
+        }
+        let wake = tokio::time::Instant::from_std(player.next_deadline());
+        reactions = tokio::select! {
+            received = link.recv(&mut buf) => {
+                let (len, source) = received?;
+                let mut reactions = player.receive(&buf[..len], source, now());
+                read_queued(&link, &mut player, &mut buf, &mut reactions)?;
+                reactions
+            }
+            line = input.recv() => match line {
+                Some(line) => player.typed(&line, now()),
+                None => player.leave("end of input", Outcome::Left, now()),
+            },
+            () = tokio::time::sleep_until(wake) => {
+                // Read what is queued first: the announcer's heartbeat may be waiting there.
+                let mut reactions = Vec::new();
+                read_queued(&link, &mut player, &mut buf, &mut reactions)?;
+                reactions.extend(player.tick(now()));
+                reactions
+            }
+            () = &mut shutdown => player.leave("interrupted", Outcome::Interrupted, now()),
+        };
+    }
+}
+
+/// Reads what else is queued on the link, a batch at most, telling the player when a read
+/// found it empty.
+fn read_queued(
+    link: &impl Link,
+    player: &mut Player,
+    buf: &mut [u8],
+    reactions: &mut Vec<Reaction>,
+) -> std::io::Result<()> {
+    for _ in 0..reliable::BATCH {
+        let Some((len, source)) = link.try_recv(buf)? else {
+            reactions.extend(player.caught_up(now()));
+            return Ok(());
+        };
+        reactions.extend(player.receive(&buf[..len], source, now()));
+    }
+    Ok(())
+}

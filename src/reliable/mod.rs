@@ -1,0 +1,212 @@
+//! Delivery you can trust over a lossy group: numbered datagrams, gaps noticed and asked for
+//! again, repairs, and what cannot be repaired reported as lost, never dropped silently.
+//!
+//! UDP multicast loses, duplicates and reorders datagrams. Like PGM (RFC 3208) and NORM
+//! (RFC 5740), gamecast repairs with negative acknowledgements: a sender numbers what it sends
+//! and keeps the recent past in an [`Outbox`]; a receiver keeps one [`Inbox`] per sender,
+//! delivers in order and once, and when a number is missing it waits a short random time and
+//! multicasts a NACK. Everyone missing the same datagram hears that NACK and holds back, so
+//! twenty players missing one datagram send a handful of NACKs, and one repair serves them all.
+//! A sender that no longer keeps a datagram says so (`expired`), and the receiver shows the gap.
+//! Heartbeats carry the sender's latest number, so that a lost *last* datagram is noticed too.
+//!
+//! The parts: [`outbox`] (what a sender keeps, its heartbeat, and how much it repairs for whom),
+//! [`inbox`] (one sender's datagrams put in order, with its gaps), and [`peers`] (the receive
+//! table both roles share: one inbox, reassembly and liveness per sender, and what heartbeats,
+//! NACKs and expiries do to them). Nothing here does I/O or reads a clock: time comes in as
+//! arguments, so that the tests drive every case by hand.
+//!
+//! Everything that grows from what arrives is bounded (the numbers are the constants below):
+//! datagrams and bytes held per sender and in all, gaps a heartbeat may open, senders tracked,
+//! bytes repaired per asker and in all.
+
+// Numbers here come from the network: every sum and difference says what happens at the edge.
+#![deny(clippy::arithmetic_side_effects)]
+
+use std::time::Duration;
+
+use crate::protocol::{Datagram, Invalid, Reassembly};
+
+pub mod inbox;
+pub mod outbox;
+pub mod peers;
+
+pub use inbox::{Inbox, ReceiveStats};
+pub use outbox::{Bytes, Outbox, Repair, SendStats, Sender};
+pub use peers::{Peer, Peers, Received};
+
+/// The sender always keeps at least this many of its latest datagrams for repair…
+pub const WINDOW_MIN: usize = 1024;
+/// …and beyond those, the ones younger than this…
+pub const WINDOW_AGE: Duration = Duration::from_secs(30);
+/// …as long as they fit in this many bytes (a script announcing 100,000 events a second would
+/// otherwise keep 30 s of them).
+pub const WINDOW_BYTES: usize = 2 << 20;
+
+/// A receiver waits between 0 and this before its first NACK for a gap, so that receivers
+/// missing the same datagram do not all ask at once.
+pub const NACK_DELAY: Duration = Duration::from_millis(10);
+
+/// Then it asks again this often while the gap stays open…
+pub const NACK_RETRY: Duration = Duration::from_millis(50);
+
+/// …this many times at most, before it reports the datagrams as lost.
+pub const NACK_TRIES: u32 = 12;
+
+/// The most datagrams an inbox holds behind its gaps, and the widest gap it opens at once. A
+/// receiver that fell further behind gives up the oldest gaps (shown as lost) rather than grow,
+/// and a datagram numbered further ahead than this is a sender we lost track of: the jump is
+/// reported lost. A heartbeat claiming more opens only this many (a forged one cannot make a
+/// receiver track millions of numbers, nor skip a sender's real datagrams).
+pub const MAX_AHEAD: usize = 4096;
+
+/// [`MAX_AHEAD`] as a distance between sequence numbers.
+pub const MAX_GAP: u64 = 4096;
+
+/// The most bytes one sender's inbox holds behind its gaps: what its outbox keeps at most
+/// ([`WINDOW_BYTES`]); more could not be repaired anyway.
+pub const PEER_BYTES: usize = WINDOW_BYTES;
+
+/// The most bytes all inboxes of one receiver hold together: past this, the inbox holding the
+/// most gives up its oldest gap. Fake senders each parking datagrams behind a gap cost at most
+/// this much together, whatever their number.
+pub const TOTAL_BYTES: usize = 8 << 20;
+
+/// How often an announcer beats when it has nothing to say: a lost last datagram is noticed
+/// within about this, and players tell a silent announcer from a quiet one.
+pub const ANNOUNCER_HEARTBEAT: Duration = Duration::from_millis(250);
+
+/// How often a player beats when quiet: the announcer's proof that it is still there.
+pub const PLAYER_HEARTBEAT: Duration = Duration::from_millis(500);
+
+/// A peer silent for this many of its heartbeats is gone (a player), or unreachable (an
+/// announcer).
+pub const MISSED_BEATS: u32 = 3;
+
+/// Datagrams read in one go before the event loop looks at its other work.
+pub const BATCH: usize = 256;
+
+/// What an [`Inbox`] hands over, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delivery<T> {
+    /// The next datagram.
+    Item(T),
+    /// This many datagrams in a row could not be had: show the gap.
+    Lost(u64),
+}
+
+/// One sender's datagram as it arrives, in order, with events split in pieces put back
+/// together.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Arrived {
+    /// A whole datagram.
+    Whole(Datagram),
+    /// This many datagrams in a row could not be had.
+    Lost(u64),
+    /// An event put back together that cannot be read.
+    Unreadable(Invalid),
+}
+
+/// What a sender's inbox let through, its pieces put back together with that sender's
+/// `reassembly`, in the order it came. A loss drops the event it cut.
+pub fn reassemble(
+    reassembly: &mut Reassembly,
+    deliveries: Vec<Delivery<Datagram>>,
+) -> Vec<Arrived> {
+    let mut arrived = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        match delivery {
+            Delivery::Item(datagram) => match reassembly.add(datagram) {
+                Ok(Some(whole)) => arrived.push(Arrived::Whole(whole)),
+                Ok(None) => {}
+                Err(why) => arrived.push(Arrived::Unreadable(why)),
+            },
+            Delivery::Lost(count) => {
+                reassembly.reset();
+                arrived.push(Arrived::Lost(count));
+            }
+        }
+    }
+    arrived
+}
+
+/// Joins consecutive losses into one, so that a gap of three shows as "3 messages lost".
+fn merge_lost<T>(deliveries: Vec<Delivery<T>>) -> Vec<Delivery<T>> {
+    let mut out: Vec<Delivery<T>> = Vec::with_capacity(deliveries.len());
+    for delivery in deliveries {
+        match (out.last_mut(), delivery) {
+            (Some(Delivery::Lost(count)), Delivery::Lost(more)) => {
+                *count = count.saturating_add(more);
+            }
+            (_, delivery) => out.push(delivery),
+        }
+    }
+    out
+}
+
+/// Sorted numbers as inclusive ranges, at most `limit` of them.
+fn ranges_of(sorted: &[u64], limit: usize) -> Vec<(u64, u64)> {
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    for &seq in sorted {
+        if let Some((_, to)) = ranges.last_mut()
+            && to.checked_add(1) == Some(seq)
+        {
+            *to = seq;
+        } else if ranges.len() == limit {
+            break;
+        } else {
+            ranges.push((seq, seq));
+        }
+    }
+    ranges
+}
+
+/// A random duration between zero and `max`.
+fn jitter(max: Duration) -> Duration {
+    max.mul_f64(fastrand::f64())
+}
+
+/// `at + by`. The durations added here are at most hours (heartbeat intervals of at most a
+/// minute, times at most a thousand missed beats), far from the end of `Instant`; should one
+/// ever get there, the deadline becomes a day away rather than a panic.
+fn later(at: std::time::Instant, by: Duration) -> std::time::Instant {
+    at.checked_add(by)
+        .or_else(|| at.checked_add(Duration::from_secs(86_400)))
+        .unwrap_or(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_are_compact_and_bounded() {
+        assert_eq!(
+            ranges_of(&[1, 2, 3, 7, 9, 10], 10),
+            vec![(1, 3), (7, 7), (9, 10)]
+        );
+        assert_eq!(ranges_of(&[1, 3, 5], 2), vec![(1, 1), (3, 3)]);
+        assert_eq!(
+            ranges_of(&[u64::MAX - 1, u64::MAX], 2),
+            vec![(u64::MAX - 1, u64::MAX)]
+        );
+    }
+
+    #[test]
+    fn losses_in_a_row_are_one_gap() {
+        let merged = merge_lost(vec![
+            Delivery::Lost(2),
+            Delivery::Lost(u64::MAX),
+            Delivery::Item(1),
+            Delivery::Lost(1),
+        ]);
+        assert_eq!(
+            merged,
+            vec![
+                Delivery::Lost(u64::MAX),
+                Delivery::Item(1),
+                Delivery::Lost(1)
+            ]
+        );
+    }
+}
