@@ -81,23 +81,8 @@ pub async fn run<N: Network>(
         (None, None)
     };
     let mut core = Announcer::new(script, config.settings.clone(), now());
-    console.note(&format!(
-        "gamecast announcer: {} on {}{}",
-        config.script.display(),
-        network.describe(),
-        if watcher.is_some() {
-            ", reloading on save"
-        } else {
-            ""
-        },
-    ));
-    console.note(if core.is_protected() {
-        "protected by a game key: every datagram is signed; players need the same key"
-    } else {
-        "not protected: anyone on this network can send to the game (see --key-file)"
-    });
     let mut bots = bots::Bots::new(config.bot_think);
-    let mut bots_started = config.bots == 0;
+    let mut started = false;
     let mut reload_due: Option<Instant> = None;
     let mut stopping = false;
     let mut buf = transport::recv_buffer();
@@ -107,8 +92,25 @@ pub async fn run<N: Network>(
         if let Some(end) = core.done() {
             break end.clone();
         }
-        if core.is_playing() && !bots_started {
-            bots_started = true;
+        if core.is_playing() && !started {
+            // No other announcer runs this group: the game is open.
+            started = true;
+            console.note(&format!(
+                "gamecast announcer: {} on {}{}",
+                config.script.display(),
+                network.describe(),
+                if watcher.is_some() {
+                    ", reloading on save"
+                } else {
+                    ""
+                },
+            ));
+            console.note(if core.is_protected() {
+                "protected by a game key: every datagram is signed; players need the same key"
+            } else {
+                "not protected: anyone on this network can send to the game (see --key-file)"
+            });
+            console.flush();
             bots.spawn(config.bots, network, config.settings.key.as_ref(), now())?;
         }
         let wake = tokio::time::Instant::from_std(core.next_deadline());
