@@ -330,7 +330,9 @@ impl Announcer {
             phase,
             playing.then(|| self.sender.heartbeat_due()),
             self.script.next_deadline().filter(|_| playing),
-            self.peers.next_deadline(),
+            // Only a game in play asks for repairs and judges silence: while closing, a gap
+            // still open must not wake the loop (nothing would handle it, and it would spin).
+            self.peers.next_deadline().filter(|_| playing),
         ]
         .into_iter()
         .flatten()
@@ -610,6 +612,14 @@ impl Announcer {
             Decoded::Invalid(why) => return self.invalid(why, source),
         };
         self.log("received", &datagram);
+        if datagram.session == self.session() {
+            // Our own session but not our bytes (those are skipped by their first bytes): made
+            // up by someone else.
+            return self.bad(
+                &source.to_string(),
+                "a datagram claiming this announcer's session",
+            );
+        }
         if datagram.body.is_from_announcer() {
             return self.other_announcer(&datagram, source, now);
         }

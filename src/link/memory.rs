@@ -56,6 +56,8 @@ struct State {
     /// Members whose deliveries are held (a member that is not running): they arrive, all at
     /// once, when it is let go.
     held: HashMap<u16, Vec<Delivery>>,
+    /// Members whose datagrams nobody hears (a member cut off on its way out).
+    muted: std::collections::HashSet<u16>,
     next_port: u16,
     /// Deliveries made so far, for tests: (sent, delivered).
     counts: (u64, u64),
@@ -98,6 +100,7 @@ impl Hub {
                 conditions,
                 members: BTreeMap::new(),
                 held: HashMap::new(),
+                muted: std::collections::HashSet::new(),
                 next_port: 40_000,
                 counts: (0, 0),
             })),
@@ -158,6 +161,17 @@ impl Hub {
         }
     }
 
+    /// Whether what the member at `address` sends reaches anyone (itself included) from now
+    /// on: a member whose way out is cut, while it still hears everything.
+    pub fn mute(&self, address: SocketAddr, muted: bool) {
+        let mut state = self.lock();
+        if muted {
+            state.muted.insert(address.port());
+        } else {
+            state.muted.remove(&address.port());
+        }
+    }
+
     /// Datagrams sent and copies delivered so far.
     pub fn counts(&self) -> (u64, u64) {
         self.lock().counts
@@ -166,6 +180,9 @@ impl Hub {
     fn deliver(&self, from: u16, bytes: &[u8]) {
         let mut state = self.lock();
         state.counts.0 = state.counts.0.saturating_add(1);
+        if state.muted.contains(&from) {
+            return;
+        }
         let now = Instant::now();
         let Conditions {
             loss,
