@@ -11,6 +11,8 @@
 pub mod bots;
 pub mod console;
 pub mod core;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -1,0 +1,365 @@
+//! The announcer's state machine driven by hand: a real script, datagrams made with an
+//! [`Origin`], the time moved by the test.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::core::*;
+use crate::protocol::{self, Body, Datagram, Decoded, MAX_PLAYERS, Origin};
+use crate::reliable;
+use crate::script::Script;
+
+const SOURCE: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    4000,
+));
+
+/// The announcer's session in these tests: "started" now, so that rivals' sessions compare.
+fn our_session() -> u64 {
+    protocol::new_session()
+}
+
+/// An announcer running `source` (written to a file of its own), started at `t0`, past its
+/// listening.
+fn playing(source: &str, t0: Instant) -> (Announcer, Instant) {
+    let dir = std::env::temp_dir().join(format!("gamecast-core-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("game.lua");
+    std::fs::write(&path, source).unwrap();
+    let script = Script::load_with(&path, &Default::default(), Default::default(), t0).unwrap();
+    let mut core = Announcer::with_origin(
+        script,
+        Settings::default(),
+        Origin::with_session(protocol::ANNOUNCER_NAME, our_session()),
+        t0,
+    );
+    let start = t0 + LISTEN_FIRST;
+    core.next_deadline();
+    let hello = core.tick(start);
+    assert!(core.is_playing());
+    assert!(sent(&hello).iter().any(|b| matches!(b, Body::Hello { .. })));
+    (core, start)
+}
+
+fn from(origin: &mut Origin, body: Body) -> Vec<u8> {
+    protocol::encode(&origin.stamp(body)).unwrap()
+}
+
+/// What went out, decoded (heartbeats left out).
+fn sent(reactions: &[Reaction]) -> Vec<Body> {
+    reactions
+        .iter()
+        .filter_map(|r| match r {
+            Reaction::Transmit(bytes) => match protocol::decode(bytes) {
+                Decoded::Datagram(d) if !matches!(d.body, Body::Heartbeat { .. }) => Some(d.body),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect()
+}
+
+fn notes(reactions: &[Reaction]) -> Vec<String> {
+    reactions
+        .iter()
+        .filter_map(|r| match r {
+            Reaction::Note(line) => Some(line.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn beat(origin: &Origin) -> Vec<u8> {
+    protocol::encode(&Datagram {
+        v: protocol::VERSION,
+        from: origin.name().to_string(),
+        session: origin.session(),
+        seq: 0,
+        body: Body::Heartbeat {
+            last: origin.last_seq(),
+            every_ms: 500,
+            announcer: false,
+            closing: false,
+        },
+    })
+    .unwrap()
+}
+
+#[test]
+fn it_listens_first_and_says_nothing_until_then() {
+    let t0 = Instant::now();
+    let dir = std::env::temp_dir().join(format!("gamecast-core-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("game.lua");
+    std::fs::write(&path, "announce('hi')\n").unwrap();
+    let script = Script::load_with(&path, &Default::default(), Default::default(), t0).unwrap();
+    let mut core = Announcer::new(script, Settings::default(), t0);
+    assert_eq!(core.next_deadline(), t0 + LISTEN_FIRST);
+    let mut alice = Origin::new("alice");
+    let early = core.receive(&from(&mut alice, Body::Join), SOURCE, t0);
+    assert!(sent(&early).is_empty(), "{early:?}");
+    assert!(core.tick(t0 + LISTEN_FIRST / 2).is_empty());
+    let started = core.tick(t0 + LISTEN_FIRST);
+    let bodies = sent(&started);
+    assert!(matches!(bodies[0], Body::Hello { .. }), "{bodies:?}");
+    assert!(bodies.iter().any(|b| matches!(b, Body::Announcement(_))));
+}
+
+#[test]
+fn an_older_announcer_heard_while_listening_keeps_the_group() {
+    let t0 = Instant::now();
+    let script_path = std::env::temp_dir().join(format!("gamecast-core-{}.lua", fastrand::u64(..)));
+    std::fs::write(&script_path, "").unwrap();
+    let script =
+        Script::load_with(&script_path, &Default::default(), Default::default(), t0).unwrap();
+    let ours = our_session();
+    let mut core = Announcer::with_origin(
+        script,
+        Settings::default(),
+        Origin::with_session("announcer", ours),
+        t0,
+    );
+    let older = Origin::with_session("announcer", ours - (5_000 << 11));
+    let heartbeat = Body::Heartbeat {
+        last: 10,
+        every_ms: 250,
+        announcer: true,
+        closing: false,
+    };
+    let out = core.receive(
+        &protocol::encode(&Datagram {
+            v: 1,
+            from: "announcer".into(),
+            session: older.session(),
+            seq: 0,
+            body: heartbeat.clone(),
+        })
+        .unwrap(),
+        SOURCE,
+        t0,
+    );
+    assert!(out.is_empty());
+    assert!(matches!(
+        core.done(),
+        Some(End::Rival {
+            handed_over: false,
+            ..
+        })
+    ));
+    // A session from years before ours is made up: not a rival.
+    let script =
+        Script::load_with(&script_path, &Default::default(), Default::default(), t0).unwrap();
+    let mut core = Announcer::with_origin(
+        script,
+        Settings::default(),
+        Origin::with_session("announcer", ours),
+        t0,
+    );
+    let made_up = protocol::encode(&Datagram {
+        v: 1,
+        from: "announcer".into(),
+        session: 7_000_000_000_001,
+        seq: 0,
+        body: heartbeat,
+    })
+    .unwrap();
+    core.receive(&made_up, SOURCE, t0);
+    assert!(core.done().is_none());
+}
+
+#[test]
+fn an_announcer_paused_longer_than_the_silence_drops_nobody() {
+    // Row 7: paused 2-3 s (SIGSTOP, a laptop lid, a timer stuck in Lua), the announcer dropped
+    // every player as "connection lost" and the game ended.
+    let t0 = Instant::now();
+    let (mut core, start) = playing("", t0);
+    let mut alice = Origin::new("alice");
+    core.receive(&from(&mut alice, Body::Join), SOURCE, start);
+    assert_eq!(core.roster(), ["alice"]);
+    // The loop asks when to come back, then does not run for 3 s; the heartbeats alice sent
+    // meanwhile were lost (a full socket buffer, say).
+    let due = core.next_deadline();
+    let resumed = start + Duration::from_secs(3);
+    assert!(resumed > due + STALL);
+    let out = core.caught_up(resumed);
+    assert_eq!(core.roster(), ["alice"], "{out:?}");
+    assert!(notes(&out).iter().any(|n| n.contains("did not run")));
+    // The same silence without a stall: alice is gone.
+    let (mut other, start) = playing("", t0);
+    let mut bob = Origin::new("bob");
+    other.receive(&from(&mut bob, Body::Join), SOURCE, start);
+    let out = other.caught_up(start + Duration::from_secs(3));
+    assert!(other.roster().is_empty());
+    assert!(sent(&out).iter().any(|b| matches!(b, Body::Left { .. })));
+}
+
+#[test]
+fn a_player_silent_as_of_the_last_empty_read_is_gone_not_before() {
+    let t0 = Instant::now();
+    let (mut core, start) = playing("", t0);
+    let mut alice = Origin::new("alice");
+    core.receive(&from(&mut alice, Body::Join), SOURCE, start);
+    let silence = reliable::PLAYER_HEARTBEAT * reliable::MISSED_BEATS;
+    // The loop wakes at each deadline; until a read finds the socket empty, nobody is gone.
+    let mut now = start;
+    while now < start + silence {
+        now = core.next_deadline().min(start + silence);
+        core.tick(now);
+        assert_eq!(core.roster(), ["alice"]);
+    }
+    // Her heartbeat was queued behind a burst: read before the empty read, she stays.
+    core.receive(&beat(&alice), SOURCE, now);
+    core.caught_up(now);
+    assert_eq!(core.roster(), ["alice"]);
+}
+
+#[test]
+fn look_alike_names_and_a_full_game_are_refused() {
+    let t0 = Instant::now();
+    let (mut core, start) = playing("", t0);
+    let mut alice = Origin::new("alice");
+    core.receive(&from(&mut alice, Body::Join), SOURCE, start);
+    // Row 14: "аlice" with a Cyrillic a looks exactly like alice.
+    let mut fake = Origin::new("\u{0430}lice");
+    let out = core.receive(&from(&mut fake, Body::Join), SOURCE, start);
+    let refusal = sent(&out)
+        .into_iter()
+        .find_map(|b| match b {
+            Body::Refuse { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .expect("refused");
+    assert!(refusal.contains("looks like"), "{refusal}");
+    // Invisible characters a hand-written list missed.
+    let mut hidden = Origin::new("ali\u{034F}ce");
+    let out = core.receive(&from(&mut hidden, Body::Join), SOURCE, start);
+    assert!(sent(&out).iter().any(|b| matches!(b, Body::Refuse { .. })));
+    assert_eq!(core.roster(), ["alice"]);
+}
+
+#[test]
+fn the_roster_is_bounded_and_every_welcome_fits_an_event() {
+    // Row 10: without a bound, joins filled the roster until no welcome fit in an event.
+    let t0 = Instant::now();
+    // A script whose ranking is as large as an event may be.
+    let (mut core, start) = playing(
+        r#"
+local scores = {}
+for i = 1, 1200 do scores[("p%04d-%s"):format(i, ("x"):rep(20))] = i end
+pcall(ranking, scores)
+"#,
+        t0,
+    );
+    let mut now = start;
+    let mut welcomed = 0;
+    for i in 0..(MAX_PLAYERS + 20) {
+        // Long names, four bytes a character: the largest welcome there can be.
+        let name: String = format!("{i:04}")
+            .chars()
+            .chain("🎲".repeat(20).chars())
+            .collect();
+        let mut player = Origin::new(name);
+        now += Duration::from_millis(25); // within the outsiders' budget
+        let out = core.receive(&from(&mut player, Body::Join), SOURCE, now);
+        assert!(
+            !notes(&out).iter().any(|n| n.contains("not sent")),
+            "{:?}",
+            notes(&out)
+        );
+        // A large welcome goes in pieces: its first piece stands for it.
+        welcomed += sent(&out)
+            .iter()
+            .filter(|b| matches!(b, Body::Welcome { .. } | Body::Fragment { part: 1, .. }))
+            .count();
+        // They all beat, so that none is dropped meanwhile.
+        core.receive(&beat(&player), SOURCE, now);
+    }
+    assert_eq!(core.roster().len(), MAX_PLAYERS);
+    assert_eq!(welcomed, MAX_PLAYERS);
+}
+
+mod properties {
+    //! Arbitrary datagrams at the announcer: from arbitrary sessions (duplicates, 0, 2^64 - 1),
+    //! with numbers at the edges, reversed ranges, huge gaps, as any kind; and ticks, empty
+    //! reads and stalls. No panic, and the roster and the receive table stay within bounds.
+    use super::*;
+    use proptest::prelude::*;
+
+    use crate::reliable::inbox::tests::properties::edgy;
+
+    #[derive(Debug, Clone)]
+    enum Step {
+        Datagram(u64, u64, serde_json::Value),
+        Tick(u64),
+        CaughtUp,
+    }
+
+    fn body() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::json;
+        let ranges = prop::collection::vec((edgy(), edgy()), 0..3).prop_map(|r| {
+            r.into_iter()
+                .map(|(a, b)| json!([a, b]))
+                .collect::<Vec<_>>()
+        });
+        prop_oneof![
+            Just(json!({"kind": "join"})),
+            Just(json!({"kind": "chat", "text": "x"})),
+            Just(json!({"kind": "move", "text": "roll"})),
+            Just(json!({"kind": "leave", "reason": "quit"})),
+            (edgy(), any::<bool>(), any::<bool>()).prop_map(|(last, announcer, closing)| json!(
+                {"kind": "heartbeat", "last": last, "every_ms": 500, "announcer": announcer,
+                 "closing": closing})),
+            (edgy(), ranges.clone()).prop_map(|(to, ranges)| json!(
+                {"kind": "nack", "to": to, "ranges": ranges})),
+            ranges.prop_map(|ranges| json!({"kind": "expired", "ranges": ranges})),
+            (1u32..5, 0u32..5).prop_map(|(part, parts)| json!(
+                {"kind": "fragment", "part": part, "parts": parts, "data": "{\"kind\":"})),
+            any::<bool>().prop_map(|take_over| json!(
+                {"kind": "hello", "moves": [], "take_over": take_over})),
+            edgy().prop_map(|s| json!({"kind": "close", "text": "x", "successor": s})),
+            Just(json!({"kind": "announce", "text": "forged"})),
+        ]
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            6 => (prop_oneof![1u64..6, edgy()], edgy(), body())
+                .prop_map(|(session, seq, body)| Step::Datagram(session, seq, body)),
+            2 => (0u64..3000).prop_map(Step::Tick),
+            1 => Just(Step::CaughtUp),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(crate::reliable::peers::tests::config())]
+
+        #[test]
+        fn the_announcer_survives_anything(steps in prop::collection::vec(step(), 1..60)) {
+            let t0 = Instant::now();
+            let (mut core, mut now) = playing(
+                "on_message(function(p, t) announce(p .. ': ' .. t) end)\n",
+                t0,
+            );
+            for step in steps {
+                let _ = core.next_deadline();
+                match step {
+                    Step::Datagram(session, seq, body) => {
+                        let mut object = serde_json::json!(
+                            {"v": 1, "from": format!("p{}", session % 7), "session": session, "seq": seq});
+                        object.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+                        let bytes = serde_json::to_vec(&object).unwrap();
+                        let _ = core.receive(&bytes, SOURCE, now);
+                    }
+                    Step::Tick(ms) => {
+                        now += Duration::from_millis(ms);
+                        let _ = core.tick(now);
+                    }
+                    Step::CaughtUp => {
+                        let _ = core.caught_up(now);
+                    }
+                }
+                prop_assert!(core.roster().len() <= MAX_PLAYERS);
+            }
+        }
+    }
+}
