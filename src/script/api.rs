@@ -54,7 +54,10 @@ fn shared(lua: &Lua) -> mlua::AppDataRefMut<'_, Shared> {
 /// Queues an announcement, refusing one that cannot fit in a datagram while the script can
 /// still be told where.
 fn send(lua: &Lua, announcement: Announcement) -> mlua::Result<()> {
+    // Encoding a large announcement is work the instruction hook does not see.
+    super::limits::charge(lua)?;
     let payload = Payload::announcement(&announcement).map_err(mlua::Error::runtime)?;
+    super::limits::spend_queued(lua, payload.len())?;
     shared(lua)
         .actions
         .push(Action::Send(announcement, payload));
@@ -304,13 +307,44 @@ fn stop(lua: &Lua, (): ()) -> mlua::Result<()> {
     Ok(())
 }
 
+/// The longest line `print` puts on the host's console, in bytes; the rest is cut.
+const MAX_PRINT_LINE: usize = 2048;
+
 /// `print(...)`: a line on the host's console, values separated by tabs as Lua's own print.
+/// A line is cut at [`MAX_PRINT_LINE`] bytes and a call prints [`super::limits::MAX_PRINTED`]
+/// bytes at most: the lines live outside the Lua heap, where the memory limit does not reach.
 fn print(lua: &Lua, values: Variadic<Value>) -> mlua::Result<()> {
+    super::limits::charge(lua)?;
     let tostring: Function = lua.globals().get("tostring")?;
-    let mut parts = Vec::with_capacity(values.len());
-    for value in values {
-        parts.push(tostring.call::<String>(value)?);
+    let mut line = String::new();
+    for (i, value) in values.into_iter().enumerate() {
+        if i > 0 {
+            line.push('\t');
+        }
+        let text: mlua::LuaString = tostring.call(value)?;
+        let bytes = text.as_bytes();
+        let room = MAX_PRINT_LINE.saturating_sub(line.len());
+        line.push_str(&String::from_utf8_lossy(&bytes[..bytes.len().min(room)]));
+        if line.len() >= MAX_PRINT_LINE {
+            break;
+        }
     }
-    shared(lua).actions.push(Action::Print(parts.join("\t")));
+    if line.len() >= MAX_PRINT_LINE {
+        let mut cut = MAX_PRINT_LINE;
+        while !line.is_char_boundary(cut) {
+            cut = cut.saturating_sub(1);
+        }
+        line.truncate(cut);
+        line.push_str(" … (cut)");
+    }
+    let before = super::limits::spend_printed(lua, 0);
+    if super::limits::spend_printed(lua, line.len()) {
+        shared(lua).actions.push(Action::Print(line));
+    } else if before {
+        shared(lua).actions.push(Action::Print(format!(
+            "… (this call printed over {} KiB: the rest of its output is dropped)",
+            super::limits::MAX_PRINTED >> 10
+        )));
+    }
     Ok(())
 }

@@ -10,7 +10,7 @@
 
 use std::time::{Duration, Instant};
 
-use mlua::{Function, HookTriggers, Lua, MultiValue, Table, VmState};
+use mlua::{Function, HookTriggers, Lua, MultiValue, Table, Value, VmState};
 
 /// Lua instructions between two looks at the clock: a look costs about as much as a few dozen
 /// instructions, so this keeps the hook's cost near 1% while stopping a loop within
@@ -35,6 +35,14 @@ impl Default for Limits {
     }
 }
 
+/// What one call may print on the host's console, in bytes: a `print` in a loop must not
+/// fill the host's memory (its lines live outside the Lua heap) nor bury the game.
+pub const MAX_PRINTED: usize = 64 << 10;
+
+/// What one call may queue to send, in bytes (announcements are encoded when they are made,
+/// outside the Lua heap): far more than any game sends at once, far less than the host has.
+pub const MAX_QUEUED: usize = 16 << 20;
+
 /// The state of the watchdog, kept as the Lua state's app data.
 #[derive(Debug, Default)]
 struct Watchdog {
@@ -44,6 +52,9 @@ struct Watchdog {
     stopped: Option<String>,
     limit: Duration,
     memory: usize,
+    /// What the running call printed and queued so far, in bytes.
+    printed: usize,
+    queued: usize,
 }
 
 /// Puts `limits` on `lua`: the memory limit, the hook, and the re-raising `pcall`, `xpcall`
@@ -67,31 +78,55 @@ pub fn install(lua: &Lua, limits: Limits) -> mlua::Result<()> {
         if let Some(why) = &watchdog.stopped {
             return Err(mlua::Error::runtime(why.clone()));
         }
-        match watchdog.deadline {
-            Some(deadline) if Instant::now() > deadline => {
-                let source = debug.source();
-                let file = source.short_src.as_deref().unwrap_or("?").to_string();
-                let line = debug.current_line().unwrap_or(0);
-                let why = format!(
-                    "{file}:{line}: stopped after {} ms of work in one call \
-                     (an endless loop?); the game goes on",
-                    watchdog.limit.as_millis()
-                );
-                watchdog.stopped = Some(why.clone());
-                Err(mlua::Error::runtime(why))
-            }
-            _ => Ok(VmState::Continue),
+        let now = Instant::now();
+        // Lua running outside any call we made: a finalizer (`__gc`) run by a collection
+        // that an allocation of ours started. It gets the same time as a call.
+        let limit = watchdog.limit;
+        let deadline = *watchdog.deadline.get_or_insert(now + limit);
+        if now <= deadline {
+            return Ok(VmState::Continue);
         }
+        let source = debug.source();
+        let file = source.short_src.as_deref().unwrap_or("?").to_string();
+        let line = debug.current_line().unwrap_or(0);
+        let why = stopped_at(&file, line, limit);
+        watchdog.stopped = Some(why.clone());
+        Err(mlua::Error::runtime(why))
     })?;
     let globals = lua.globals();
-    for name in ["pcall", "xpcall"] {
-        let raw: Function = globals.get(name)?;
-        globals.set(name, reraising(lua, raw)?)?;
-    }
+    let raw: Function = globals.get("pcall")?;
+    globals.set("pcall", reraising(lua, raw)?)?;
+    let raw: Function = globals.get("xpcall")?;
+    globals.set(
+        "xpcall",
+        lua.create_function(move |lua, args| xpcall(lua, &raw, args))?,
+    )?;
     let coroutine: Table = globals.get("coroutine")?;
     let raw: Function = coroutine.get("resume")?;
     coroutine.set("resume", reraising(lua, raw)?)?;
     Ok(())
+}
+
+/// `xpcall(f, handler, ...)`, raising again the error of a stopped call. Lua calls a message
+/// handler for an error raised by the hook with the hook turned off (and does not turn it back
+/// on first), so a handler that loops could never be stopped: once the call is stopped, the
+/// handler is not run at all.
+fn xpcall(lua: &Lua, raw: &Function, args: MultiValue) -> mlua::Result<MultiValue> {
+    let mut args: Vec<Value> = args.into_iter().collect();
+    if let Some(Value::Function(handler)) = args.get(1).cloned() {
+        let guarded_handler = lua.create_function(move |lua, error: MultiValue| {
+            if stopped(lua).is_some() {
+                return Ok(error);
+            }
+            handler.call::<MultiValue>(error)
+        })?;
+        args[1] = Value::Function(guarded_handler);
+    }
+    let results: MultiValue = raw.call(MultiValue::from_iter(args))?;
+    if let Some(why) = stopped(lua) {
+        return Err(mlua::Error::runtime(why));
+    }
+    Ok(results)
 }
 
 /// `raw` (a function that catches errors), raising again the error of a stopped call.
@@ -108,12 +143,97 @@ fn reraising(lua: &Lua, raw: Function) -> mlua::Result<Function> {
     })
 }
 
+/// Why a call was stopped, at `file:line`.
+fn stopped_at(file: &str, line: usize, limit: Duration) -> String {
+    format!(
+        "{file}:{line}: stopped after {} ms of work in one call (an endless loop, or work \
+         too large for one call?); the game goes on",
+        limit.as_millis()
+    )
+}
+
+/// For functions that work in Rust on the script's behalf (a pattern match, say): an error
+/// once the call in progress is out of time, placed at the script's line that called them.
+pub fn charge(lua: &Lua) -> mlua::Result<()> {
+    let (stopped, deadline, limit) = match lua.app_data_ref::<Watchdog>() {
+        Some(w) => (w.stopped.clone(), w.deadline, w.limit),
+        None => return Ok(()),
+    };
+    if let Some(why) = stopped {
+        return Err(mlua::Error::runtime(why));
+    }
+    if deadline.is_none_or(|deadline| Instant::now() <= deadline) {
+        return Ok(());
+    }
+    // Level 1: the Lua function that called the Rust one now running.
+    let (file, line) = lua
+        .inspect_stack(1, |debug| {
+            (
+                debug
+                    .source()
+                    .short_src
+                    .as_deref()
+                    .unwrap_or("?")
+                    .to_string(),
+                debug.current_line().unwrap_or(0),
+            )
+        })
+        .unwrap_or_else(|| ("?".to_string(), 0));
+    let why = stopped_at(&file, line, limit);
+    if let Some(mut watchdog) = lua.app_data_mut::<Watchdog>() {
+        watchdog.stopped = Some(why.clone());
+    }
+    Err(mlua::Error::runtime(why))
+}
+
+/// Why the call in progress was stopped, if it was.
+pub fn stopped(lua: &Lua) -> Option<String> {
+    lua.app_data_ref::<Watchdog>()?.stopped.clone()
+}
+
+/// How many bytes the script may still allocate.
+pub fn memory_room(lua: &Lua) -> usize {
+    let limit = lua
+        .app_data_ref::<Watchdog>()
+        .map_or(usize::MAX, |w| w.memory);
+    limit.saturating_sub(lua.used_memory())
+}
+
+/// Takes `bytes` from what the call in progress may print: false once it printed
+/// [`MAX_PRINTED`].
+pub fn spend_printed(lua: &Lua, bytes: usize) -> bool {
+    let Some(mut watchdog) = lua.app_data_mut::<Watchdog>() else {
+        return true;
+    };
+    let fits = watchdog.printed.saturating_add(bytes) <= MAX_PRINTED;
+    watchdog.printed = watchdog.printed.saturating_add(bytes);
+    fits
+}
+
+/// Takes `bytes` from what the call in progress may queue to send: an error past
+/// [`MAX_QUEUED`].
+pub fn spend_queued(lua: &Lua, bytes: usize) -> mlua::Result<()> {
+    let Some(mut watchdog) = lua.app_data_mut::<Watchdog>() else {
+        return Ok(());
+    };
+    watchdog.queued = watchdog.queued.saturating_add(bytes);
+    if watchdog.queued > MAX_QUEUED {
+        return Err(mlua::Error::runtime(format!(
+            "this call queued over {} MiB to send: that is more than a game sends at once",
+            MAX_QUEUED >> 20
+        )));
+    }
+    Ok(())
+}
+
 /// Runs `call` with the time limit armed. Calls do not nest: the runtime calls into the script
 /// one at a time.
 pub fn guarded<R>(lua: &Lua, call: impl FnOnce() -> mlua::Result<R>) -> mlua::Result<R> {
     if let Some(mut watchdog) = lua.app_data_mut::<Watchdog>() {
         watchdog.deadline = Some(Instant::now() + watchdog.limit);
         watchdog.stopped = None;
+        watchdog.printed = 0;
+        watchdog.queued = 0;
     }
     let result = call();
     let stopped = lua.app_data_mut::<Watchdog>().and_then(|mut w| {

@@ -6,7 +6,9 @@
 //! (sending datagrams, printing, stopping). The script never touches the network itself.
 
 mod api;
+mod bounded;
 mod limits;
+pub mod patterns;
 mod reload;
 mod sandbox;
 

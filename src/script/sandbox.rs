@@ -38,6 +38,23 @@ pub fn new_state() -> mlua::Result<Lua> {
         lua.create_function(move |lua, args| text_only_load(lua, &raw_load, args))?,
     )?;
     globals.set("require", lua.create_function(require)?)?;
+    // Lua runs finalizers with its hooks off: a `__gc` that loops could never be stopped.
+    let raw_setmetatable: mlua::Function = globals.get("setmetatable")?;
+    globals.set(
+        "setmetatable",
+        lua.create_function(move |_, (table, metatable): (Value, Value)| {
+            if let Value::Table(metatable) = &metatable
+                && !metatable.raw_get::<Value>("__gc")?.is_nil()
+            {
+                return Err(mlua::Error::runtime(
+                    "setmetatable: __gc finalizers are not available to game scripts (Lua runs \
+                     them where the time limit cannot stop them)",
+                ));
+            }
+            raw_setmetatable.call::<Value>((table, metatable))
+        })?,
+    )?;
+    super::bounded::register(&lua)?;
     Ok(lua)
 }
 
@@ -53,6 +70,38 @@ fn text_only_load(
         args.push(Value::Nil);
     }
     args[2] = Value::String(lua.create_string("t")?);
+    // The parser runs in C: a chunk's size bounds its time. A reader function's pieces are
+    // gathered first (the reader is Lua: its own work is counted), then parsed at once.
+    if let Value::Function(reader) = &args[0] {
+        let mut chunk = Vec::new();
+        loop {
+            let piece: Value = reader.call(())?;
+            match piece {
+                Value::String(piece) if !piece.as_bytes().is_empty() => {
+                    chunk.extend_from_slice(&piece.as_bytes());
+                }
+                Value::Nil | Value::String(_) => break,
+                other => {
+                    return Err(mlua::Error::runtime(format!(
+                        "load: the reader returned a {}, not a string",
+                        other.type_name()
+                    )));
+                }
+            }
+            if chunk.len() > super::bounded::MAX_CHUNK {
+                break;
+            }
+        }
+        args[0] = Value::String(lua.create_string(&chunk)?);
+    }
+    if let Value::String(chunk) = &args[0]
+        && chunk.as_bytes().len() > super::bounded::MAX_CHUNK
+    {
+        return Err(mlua::Error::runtime(format!(
+            "load: a chunk of over {} KiB is more than a game script compiles at once",
+            super::bounded::MAX_CHUNK >> 10
+        )));
+    }
     raw_load.call(MultiValue::from_iter(args))
 }
 

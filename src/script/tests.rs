@@ -387,3 +387,145 @@ fn an_endless_top_level_is_stopped_at_load() {
         "{err}"
     );
 }
+
+/// Runs the runaway handler on a thread of its own, so that a hang fails the test instead of
+/// freezing it; returns the error and how long the call took.
+fn run_guarded(body: &'static str) -> (Result<(), ScriptError>, std::time::Duration) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let s = runaway(body);
+        let started = std::time::Instant::now();
+        let result = s.message("alice", "run");
+        let took = started.elapsed();
+        // The game goes on after it.
+        s.take_actions();
+        let alive = s.message("alice", "hi").is_ok()
+            && s.take_actions()
+                == vec![sent(Announcement::Announce {
+                    text: "alive".into(),
+                })];
+        let _ = tx.send((result, took, alive));
+    });
+    let (result, took, alive) = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("hung: {body}"));
+    assert!(alive, "the game did not go on after: {body}");
+    (result, took)
+}
+
+#[test]
+fn work_inside_c_is_stopped_within_the_call_limit() {
+    // Rows 3, 4 and 8: each hung the announcer, or ran seconds past the limit, inside C where
+    // the instruction hook never fires. Each is now stopped (or refused) with an error at the
+    // script's line, and the game goes on. The time bound is a hang check (10 times the limit
+    // of 100 ms), not a benchmark.
+    let cases: &[(&str, &str)] = &[
+        // Backtracking patterns.
+        (
+            "    string.find(('a'):rep(3000), '.-.-.-.-b')",
+            "stopped after",
+        ),
+        (
+            "    for _ in ('a'):rep(5000):gmatch('.-.-.-b') do end",
+            "stopped after",
+        ),
+        (
+            "    local s = 'a' .. (' '):rep(60000) .. 'b'\n    s:gsub('%s+$', '')",
+            "stopped after",
+        ),
+        ("    ('x'):rep(30000000):gsub('x', 'yy')", "stopped after"),
+        ("    ('x'):rep(20000000):gsub('.', {})", "stopped after"),
+        (
+            "    pcall(string.find, ('a'):rep(3000), '.-.-.-.-b')",
+            "stopped after",
+        ),
+        // Loops in C over sizes the arguments give.
+        (
+            "    string.rep('', math.maxinteger)\n    string.rep('', 1e9, '')\n    while true do end",
+            "stopped after",
+        ),
+        ("    string.rep('x', 1e10)", "memory limit"),
+        (
+            "    table.move({}, 1, math.maxinteger - 1, 1, {})",
+            "stopped after",
+        ),
+        (
+            "    table.insert(setmetatable({}, {__len = function() return math.maxinteger - 1 end}), 1, 1)",
+            "stopped after",
+        ),
+        (
+            "    table.remove(setmetatable({}, {__len = function() return math.maxinteger - 1 end}), 1)",
+            "stopped after",
+        ),
+        (
+            "    os.date(('%c'):rep(100000))",
+            "bad argument #1 to 'date'",
+        ),
+        ("    load(('x = 1 '):rep(1000000))", "load: a chunk of over"),
+        // Handlers Lua calls by itself: a message handler, a finalizer.
+        (
+            "    xpcall(error, function() while true do end end)",
+            "stopped after",
+        ),
+        (
+            "    setmetatable({}, {__gc = function() while true do end end})",
+            "__gc finalizers are not available",
+        ),
+        // Output outside the Lua heap: print and announcements in a loop.
+        (
+            "    local s = ('x'):rep(16 << 20)\n    for i = 1, 1000 do print(s) end\n    while true do end",
+            "stopped after",
+        ),
+        // Refused by its size, or stopped by its time, whichever comes first on this machine.
+        (
+            "    local s = ('x'):rep(60000)\n    while true do announce(s) end",
+            "queued over 16 MiB|stopped after",
+        ),
+        // Timers past a day.
+        (
+            "    after(1e19, function() end)",
+            "a timer takes 0 to 86400 seconds",
+        ),
+        (
+            "    every(1e10, function() end)",
+            "a timer takes 0 to 86400 seconds",
+        ),
+    ];
+    for (body, wanted) in cases {
+        let (result, took) = run_guarded(body);
+        let error = result.expect_err(body).0;
+        assert!(
+            wanted.split('|').any(|w| error.contains(w)),
+            "{body}: {error}"
+        );
+        assert!(error.contains("game.lua:"), "{body}: no place in {error}");
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "{body}: took {took:?} ({error})"
+        );
+    }
+}
+
+#[test]
+fn print_is_cut_and_bounded_per_call() {
+    let s = runaway(
+        "    print(('x'):rep(10000))\n    for i = 1, 5000 do print('twenty bytes a line') end",
+    );
+    s.message("alice", "run").unwrap();
+    let printed: Vec<String> = s
+        .take_actions()
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Print(line) => Some(line),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        printed[0].len() <= 2100 && printed[0].ends_with("(cut)"),
+        "{}",
+        printed[0].len()
+    );
+    let total: usize = printed.iter().map(String::len).sum();
+    assert!(total <= limits::MAX_PRINTED + 200, "{total}");
+    assert!(printed.last().unwrap().contains("dropped"));
+}
