@@ -23,9 +23,16 @@ state.bot_bye  = state.bot_bye or {}      -- bot name -> true once it said Adió
 -- Turns a chat line into a comparable word: "  ADIÓS!! " -> "adios".
 -- string.lower only knows ASCII letters, so the accented O (UTF-8 bytes
 -- C3 93 for "Ó", C3 B3 for "ó") is replaced by a plain "o" by hand.
+-- (The end is trimmed by looking for the last character to keep from the end, in the
+-- reversed text: a pattern like "%s+$" backtracks over a long run of spaces.)
+local function trim_end(s, keep)
+  local from_end = s:reverse():find(keep)
+  return from_end and s:sub(1, #s - from_end + 1) or ""
+end
+
 local function simplify(text)
-  local s = text:gsub("^%s+", ""):gsub("%s+$", "")  -- surrounding spaces
-  s = s:gsub("[%p%s]+$", "")                          -- trailing "!", ".", "?"...
+  local s = text:sub(text:find("%S") or #text + 1)   -- leading spaces
+  s = trim_end(s, "[^%p%s]")                          -- trailing spaces, "!", ".", "?"...
   s = s:lower()
   s = s:gsub("^\194\161", "")                        -- a leading "¡" too
   s = s:gsub("\195\147", "o"):gsub("\195\179", "o")   -- "Ó" / "ó" -> "o"

@@ -107,9 +107,20 @@ function lobby.short_list(items, limit)
   return text
 end
 
+-- `text` up to its last character that matches `keep` (a pattern for one character, like
+-- "%S"). It looks from the end, in the reversed text: `gsub("%s+$", "")` would try every run
+-- of spaces against the end, which takes seconds on a long line of spaces.
+function lobby.trim_end(text, keep)
+  local from_end = text:reverse():find(keep)
+  if not from_end then return "" end
+  return text:sub(1, #text - from_end + 1)
+end
+
 -- "  Roll \n" -> "roll": moves are compared trimmed and case-insensitively.
 function lobby.normalize(text)
-  return (text:gsub("^%s+", ""):gsub("%s+$", ""):lower())
+  local first = text:find("%S")
+  if not first then return "" end
+  return lobby.trim_end(text:sub(first), "%S"):lower()
 end
 
 ---------------------------------------------------------------------------

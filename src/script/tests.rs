@@ -529,3 +529,35 @@ fn print_is_cut_and_bounded_per_call() {
     assert!(total <= limits::MAX_PRINTED + 200, "{total}");
     assert!(printed.last().unwrap().contains("dropped"));
 }
+
+#[test]
+fn the_bundled_lobby_trims_a_long_line_of_spaces_at_once() {
+    // Row 3: `gsub("%s+$", "")` on "a", 60,000 spaces and "b" froze the announcer 34-47 s.
+    let dir = std::env::temp_dir().join(format!("gamecast-unit-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    let lobby = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lib/lobby.lua");
+    std::fs::copy(lobby, dir.join("lib/lobby.lua")).unwrap();
+    let path = dir.join("game.lua");
+    std::fs::write(
+        &path,
+        "local lobby = require 'lib.lobby'\n\
+         on_message(function(player, text) announce('[' .. lobby.normalize(text) .. ']') end)\n",
+    )
+    .unwrap();
+    let s = Script::load(&path, &BTreeMap::new()).unwrap();
+    let line = format!("a{}b", " ".repeat(60_000));
+    s.message("alice", &line).unwrap();
+    s.message("alice", &format!("  Roll {}", " ".repeat(60_000))).unwrap();
+    s.message("alice", &" ".repeat(60_000)).unwrap();
+    let texts: Vec<String> = s
+        .take_actions()
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Send(Announcement::Announce { text }, _) => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts[1], "[roll]");
+    assert_eq!(texts[2], "[]");
+    assert_eq!(texts[0].len(), 60_004);
+}
