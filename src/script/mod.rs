@@ -62,6 +62,7 @@ struct Hooks {
 }
 
 /// A pending `after` or `every`.
+#[derive(Clone)]
 struct Timer {
     due: Instant,
     every: Option<Duration>,
@@ -290,8 +291,8 @@ impl Script {
 
 /// Reads a script file, with its name in the error.
 fn read(path: &Path) -> Result<String, ScriptError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| ScriptError(format!("{}: cannot read the script: {e}", path.display())))
+    sandbox::read_source(path)
+        .map_err(|why| ScriptError(format!("{}: cannot read the script: {why}", path.display())))
 }
 
 /// Words an mlua error for the host's console, leading with the script's `file:line`.

@@ -5,8 +5,12 @@
 //! the players. Before it runs, the handlers are cleared (a handler removed from the file stops
 //! being called) and modules are forgotten (`require` reads them again). A reload is all or
 //! nothing: if the file does not compile, fails while its top level runs, or its `on_reload`
-//! fails, every global, handler, move, timer and queued event is put back as it was, and the
-//! previous version goes on as if nothing happened.
+//! fails, every global, handler, move, timer (a cancelled one too) and queued event is put back
+//! as it was, and so is `state`, every table in it restored in place (other code that holds
+//! one of its tables sees it as it was); the previous version goes on as if nothing happened.
+//!
+//! A save that leaves the files as the running version (undoing a broken edit, say) changes
+//! nothing: the announcer says so, and `on_reload` does not run (nothing was reloaded).
 
 use std::time::{Duration, Instant};
 
@@ -31,9 +35,39 @@ struct Snapshot {
     hooks: Hooks,
     moves: Vec<String>,
     actions: usize,
+    timers: std::collections::HashMap<u64, super::Timer>,
     first_new_timer: u64,
     loaded: Option<Table>,
     modules: Vec<(std::path::PathBuf, String)>,
+    /// Every table reachable from `state`, with its entries and metatable.
+    state: Vec<(Table, Vec<(Value, Value)>, Option<Table>)>,
+}
+
+/// Every table reachable from `root` (through keys and values), each with its entries and its
+/// metatable: what it takes to put `state` back exactly, in place.
+fn tables_under(root: &Table) -> mlua::Result<Vec<(Table, Vec<(Value, Value)>, Option<Table>)>> {
+    let mut seen = std::collections::HashSet::new();
+    let mut pending = vec![root.clone()];
+    let mut tables = Vec::new();
+    while let Some(table) = pending.pop() {
+        if !seen.insert(table.to_pointer()) {
+            continue;
+        }
+        let entries = table
+            .clone()
+            .pairs::<Value, Value>()
+            .collect::<mlua::Result<Vec<_>>>()?;
+        for (key, value) in &entries {
+            for inner in [key, value] {
+                if let Value::Table(inner) = inner {
+                    pending.push(inner.clone());
+                }
+            }
+        }
+        let metatable = table.metatable();
+        tables.push((table, entries, metatable));
+    }
+    Ok(tables)
 }
 
 impl Script {
@@ -77,7 +111,7 @@ impl Script {
         self.shared()
             .modules
             .iter()
-            .all(|(path, source)| std::fs::read_to_string(path).is_ok_and(|now| now == *source))
+            .all(|(path, source)| super::sandbox::read_source(path).is_ok_and(|now| now == *source))
     }
 
     fn snapshot(&self) -> mlua::Result<Snapshot> {
@@ -86,15 +120,19 @@ impl Script {
             .globals()
             .pairs::<Value, Value>()
             .collect::<mlua::Result<Vec<_>>>()?;
+        let state: Table = self.lua.named_registry_value(STATE_KEY)?;
+        let state = tables_under(&state)?;
         let shared = self.shared();
         Ok(Snapshot {
             globals,
             hooks: shared.hooks.clone(),
             moves: shared.moves.clone(),
             actions: shared.actions.len(),
+            timers: shared.timers.clone(),
             first_new_timer: shared.next_timer,
             loaded: self.lua.named_registry_value(LOADED_KEY)?,
             modules: shared.modules.clone(),
+            state,
         })
     }
 
@@ -114,11 +152,27 @@ impl Script {
         }
         self.lua
             .set_named_registry_value(LOADED_KEY, snapshot.loaded)?;
+        // `state`'s tables, each emptied and filled again as it was (raw: no metamethod runs).
+        for (table, entries, metatable) in snapshot.state {
+            let keys: Vec<Value> = table
+                .clone()
+                .pairs::<Value, Value>()
+                .map(|pair| pair.map(|(key, _)| key))
+                .collect::<mlua::Result<_>>()?;
+            for key in keys {
+                table.raw_set(key, Value::Nil)?;
+            }
+            for (key, value) in entries {
+                table.raw_set(key, value)?;
+            }
+            table.set_metatable(metatable)?;
+        }
         let mut shared = self.shared();
         shared.hooks = snapshot.hooks;
         shared.moves = snapshot.moves;
         shared.actions.truncate(snapshot.actions);
-        shared.timers.retain(|id, _| *id < snapshot.first_new_timer);
+        // Timers the failed version started go; those it cancelled come back.
+        shared.timers = snapshot.timers;
         shared.modules = snapshot.modules;
         Ok(())
     }

@@ -5,7 +5,7 @@
 //! `time`, `clock` and `date`, no `debug`, no C modules, no `dofile`/`loadfile`, and `load`
 //! accepts text only (Lua does not verify bytecode: a crafted binary chunk can crash the host).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use mlua::{Lua, LuaOptions, MultiValue, StdLib, Table, Value};
 
@@ -133,11 +133,8 @@ fn require(lua: &Lua, name: String) -> mlua::Result<Value> {
         .map(|shared| shared.folder.clone())
         .unwrap_or_default();
     let file: PathBuf = folder.join(format!("{}.lua", name.replace('.', "/")));
-    let source = std::fs::read_to_string(&file).map_err(|e| {
-        mlua::Error::runtime(format!(
-            "require {name:?}: cannot read {}: {e}",
-            file.display()
-        ))
+    let source = read_module(&folder, &file).map_err(|why| {
+        mlua::Error::runtime(format!("require {name:?}: {}: {why}", file.display()))
     })?;
     if let Some(mut shared) = lua.app_data_mut::<Shared>() {
         shared.modules.push((file.clone(), source.clone()));
@@ -155,4 +152,70 @@ fn require(lua: &Lua, name: String) -> mlua::Result<Value> {
     };
     loaded.set(name.as_str(), &value)?;
     Ok(value)
+}
+
+/// The largest script or module read, in bytes (its parser runs in C).
+pub const MAX_SOURCE: u64 = super::bounded::MAX_CHUNK as u64;
+
+/// Reads a game's source file: a regular file (not a FIFO, which would block, nor a device,
+/// which would never end) of at most [`MAX_SOURCE`] bytes. The file is checked on its path,
+/// opened without blocking, checked again on what was opened, and what was checked is read.
+pub fn read_source(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let before = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    check_source(&before)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .map_err(|e| e.to_string())?;
+    let opened = file.metadata().map_err(|e| e.to_string())?;
+    if (opened.dev(), opened.ino()) != (before.dev(), before.ino()) {
+        return Err("the file changed while it was being opened".into());
+    }
+    check_source(&opened)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SOURCE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() as u64 > MAX_SOURCE {
+        return Err(format!(
+            "over {} KiB, more than a game script",
+            MAX_SOURCE >> 10
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+}
+
+fn check_source(metadata: &std::fs::Metadata) -> Result<(), String> {
+    if !metadata.is_file() {
+        return Err("not a regular file".into());
+    }
+    if metadata.len() > MAX_SOURCE {
+        return Err(format!(
+            "over {} KiB, more than a game script",
+            MAX_SOURCE >> 10
+        ));
+    }
+    Ok(())
+}
+
+/// Reads module `file` for `require`: inside the script's `folder` only, even through links
+/// (a link to a secret elsewhere is not a module).
+fn read_module(folder: &Path, file: &Path) -> Result<String, String> {
+    let folder = std::fs::canonicalize(if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    })
+    .map_err(|e| e.to_string())?;
+    let real = std::fs::canonicalize(file).map_err(|e| e.to_string())?;
+    if !real.starts_with(&folder) {
+        return Err(format!(
+            "it leads outside the script's folder (to {}); modules are read from there only",
+            real.display()
+        ));
+    }
+    read_source(&real)
 }

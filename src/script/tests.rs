@@ -320,10 +320,17 @@ fn sent(announcement: Announcement) -> Action {
 /// A script whose `on_message` runs `body` for the message "run", and announces "alive" for
 /// any other message: the test of whether the game goes on.
 fn runaway(body: &str) -> Script {
+    runaway_with(body, Limits::default())
+}
+
+/// [`runaway`] under `limits`.
+fn runaway_with(body: &str, limits: Limits) -> Script {
     let source = format!(
         "on_message(function(player, text)\n  if text == 'run' then\n{body}\n  end\n  announce('alive')\nend)\n"
     );
-    script(&source).unwrap()
+    let path = script("").map(|s| s.path().to_path_buf()).unwrap();
+    std::fs::write(&path, source).unwrap();
+    Script::load_with(&path, &BTreeMap::new(), limits, Instant::now()).unwrap()
 }
 
 /// Runs the runaway handler, checks its error, then checks that the game goes on.
@@ -362,11 +369,20 @@ fn an_endless_loop_inside_pcall_is_stopped_too() {
 
 #[test]
 fn a_script_eating_memory_is_stopped() {
-    let s = runaway("    local s = 'x'\n    while true do s = s .. s end");
+    // Time enough that memory runs out first, even on a slow debug build.
+    let memory_only = Limits {
+        per_call: Duration::from_secs(30),
+        ..Limits::default()
+    };
+    let s = runaway_with(
+        "    local s = 'x'\n    while true do s = s .. s end",
+        memory_only,
+    );
     assert_stopped_then_alive(&s, &["game.lua:1:", "memory limit of 64 MiB"]);
     // Inside pcall the script gets the error and may go on: its memory is back.
-    let s = runaway(
+    let s = runaway_with(
         "    local ok = pcall(function() local s = 'x' while true do s = s .. s end end)\n    announce(tostring(ok))",
+        memory_only,
     );
     s.message("alice", "run").unwrap();
     assert_eq!(
@@ -547,7 +563,8 @@ fn the_bundled_lobby_trims_a_long_line_of_spaces_at_once() {
     let s = Script::load(&path, &BTreeMap::new()).unwrap();
     let line = format!("a{}b", " ".repeat(60_000));
     s.message("alice", &line).unwrap();
-    s.message("alice", &format!("  Roll {}", " ".repeat(60_000))).unwrap();
+    s.message("alice", &format!("  Roll {}", " ".repeat(60_000)))
+        .unwrap();
     s.message("alice", &" ".repeat(60_000)).unwrap();
     let texts: Vec<String> = s
         .take_actions()
@@ -560,4 +577,113 @@ fn the_bundled_lobby_trims_a_long_line_of_spaces_at_once() {
     assert_eq!(texts[1], "[roll]");
     assert_eq!(texts[2], "[]");
     assert_eq!(texts[0].len(), 60_004);
+}
+
+#[test]
+fn require_reads_only_regular_files_inside_the_scripts_folder() {
+    // Row 18: a symlink to a secret elsewhere was read and could be announced; a FIFO or a
+    // link to /dev/zero hung the announcer or read gigabytes.
+    let dir = std::env::temp_dir().join(format!("gamecast-unit-{}", fastrand::u64(..)));
+    let outside = std::env::temp_dir().join(format!("gamecast-secret-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(dir.join("lib")).unwrap();
+    std::fs::write(&outside, "return 'the secret'").unwrap();
+    std::os::unix::fs::symlink(&outside, dir.join("secret.lua")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.lua")).unwrap();
+    nix::unistd::mkfifo(
+        &dir.join("fifo.lua"),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    std::fs::write(dir.join("big.lua"), "-- ".repeat(400_000)).unwrap();
+    // A link inside the folder is fine.
+    std::fs::write(dir.join("lib/real.lua"), "return 'inside'").unwrap();
+    std::os::unix::fs::symlink(dir.join("lib/real.lua"), dir.join("alias.lua")).unwrap();
+    let path = dir.join("game.lua");
+    std::fs::write(
+        &path,
+        "on_message(function(player, text) announce(tostring(require(text))) end)\n",
+    )
+    .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let s = Script::load(&path, &BTreeMap::new()).unwrap();
+        let outcomes: Vec<Result<(), String>> = ["secret", "zero", "fifo", "big", "alias"]
+            .iter()
+            .map(|module| s.message("alice", module).map_err(|e| e.0))
+            .collect();
+        let _ = tx.send((outcomes, s.take_actions()));
+    });
+    let (outcomes, actions) = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("require of a FIFO or a device does not hang");
+    let error = |i: usize| outcomes[i].clone().unwrap_err();
+    assert!(
+        error(0).contains("outside the script's folder"),
+        "{}",
+        error(0)
+    );
+    assert!(
+        error(1).contains("outside the script's folder"),
+        "{}",
+        error(1)
+    );
+    assert!(error(2).contains("not a regular file"), "{}", error(2));
+    assert!(error(3).contains("more than a game script"), "{}", error(3));
+    assert!(outcomes[4].is_ok());
+    assert_eq!(
+        actions,
+        vec![sent(Announcement::Announce {
+            text: "inside".into()
+        })]
+    );
+    // The script itself: a FIFO is refused at once.
+    let fifo = dir.join("game-fifo.lua");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let err = Script::load(&fifo, &BTreeMap::new()).unwrap_err().0;
+    assert!(err.contains("not a regular file"), "{err}");
+}
+
+#[test]
+fn a_failed_reload_puts_state_and_cancelled_timers_back() {
+    // Row 19: a broken save whose top level wrote to `state` or cancelled a timer before its
+    // error kept the write and the cancel.
+    let v1 = r#"
+        state.round = state.round or 1
+        state.scores = state.scores or { alice = 3 }
+        state.timer = state.timer or every(0.001, function() announce("tick " .. state.round) end)
+        on_message(function(p, t) announce("round " .. state.round .. " alice " .. state.scores.alice) end)
+        "#;
+    let mut s = script(v1).unwrap();
+    // Another holder of one of state's tables (a closure, a local) sees the same table.
+    let scores: mlua::Table = s.lua.load("return state.scores").eval().unwrap();
+    let broken = r#"
+        state.round = 1000
+        state.scores.alice = -1
+        state.scores.mallory = 99
+        state.extra = { nested = true }
+        state.timer:cancel()
+        setmetatable(state, { __index = function() return "made up" end })
+        error("half way")
+        "#;
+    assert!(edit(&mut s, broken).is_err());
+    s.take_actions();
+    s.message("alice", "x").unwrap();
+    s.fire_due(Instant::now() + Duration::from_millis(5));
+    assert_eq!(
+        s.take_actions(),
+        vec![
+            sent(Announcement::Announce {
+                text: "round 1 alice 3".into()
+            }),
+            sent(Announcement::Announce {
+                text: "tick 1".into()
+            }),
+        ]
+    );
+    let mallory: Value = scores.get("mallory").unwrap();
+    assert!(mallory.is_nil());
+    let extra: Value = s.lua.load("return state.extra").eval().unwrap();
+    assert!(extra.is_nil(), "no metatable, no extra: {extra:?}");
+    // An unchanged save is not a reload.
+    assert!(matches!(edit(&mut s, v1), Ok(Reload::Unchanged)));
 }
