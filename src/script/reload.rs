@@ -39,13 +39,16 @@ struct Snapshot {
     first_new_timer: u64,
     loaded: Option<Table>,
     modules: Vec<(std::path::PathBuf, String)>,
-    /// Every table reachable from `state`, with its entries and metatable.
-    state: Vec<(Table, Vec<(Value, Value)>, Option<Table>)>,
+    /// Every table reachable from `state`, as it was.
+    state: Vec<SavedTable>,
 }
+
+/// A table, its entries and its metatable, as they were.
+type SavedTable = (Table, Vec<(Value, Value)>, Option<Table>);
 
 /// Every table reachable from `root` (through keys and values), each with its entries and its
 /// metatable: what it takes to put `state` back exactly, in place.
-fn tables_under(root: &Table) -> mlua::Result<Vec<(Table, Vec<(Value, Value)>, Option<Table>)>> {
+fn tables_under(root: &Table) -> mlua::Result<Vec<SavedTable>> {
     let mut seen = std::collections::HashSet::new();
     let mut pending = vec![root.clone()];
     let mut tables = Vec::new();
