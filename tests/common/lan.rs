@@ -45,7 +45,7 @@ impl Lan {
     pub fn build(hosts: usize) -> Option<Lan> {
         assert!((1..=254).contains(&hosts), "a /24 holds 1 to 254 hosts");
         if let Some(why) = missing() {
-            eprintln!("skipped: {why}");
+            super::skip(&why);
             return None;
         }
         remove_stale();

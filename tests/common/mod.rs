@@ -67,6 +67,24 @@ impl Net {
     }
 }
 
+/// The variable that makes every skipped test a failure: `.ci/run` sets it, so that a CI
+/// machine missing root or a tool fails instead of passing what it did not test.
+pub const NO_SKIP: &str = "GAMECAST_NO_SKIP";
+
+/// A test that cannot run here says so where the person running the tests sees it (straight
+/// to the terminal: libtest hides what a passing test prints), and returns; with
+/// [`NO_SKIP`] set, it fails instead.
+pub fn skip(why: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    if std::env::var_os(NO_SKIP).is_some_and(|v| !v.is_empty()) {
+        panic!("{test} cannot run here: {why} ({NO_SKIP} is set, so a skip is a failure)");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
 /// Whether this process runs as root (tests that build network namespaces need it).
 pub fn is_root() -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();

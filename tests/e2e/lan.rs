@@ -1,7 +1,8 @@
 //! The namespace LAN (tests/common/lan.rs) itself: multicast crosses its bridge between the
 //! real binaries, and its nftables loss drops the share of datagrams it is told to.
 //!
-//! Both tests need root, `ip` and `nft`; without them they print why and pass.
+//! Both tests need root, `ip` and `nft`; without them they print SKIPPED and why (a failure
+//! where `GAMECAST_NO_SKIP` is set, as in CI).
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::os::unix::process::ExitStatusExt as _;

@@ -2,7 +2,8 @@
 //! namespaces of a LAN, nftables dropping datagrams at random on the players' receive paths.
 //! What every player shows must be what the announcer sent: all of it, in order, once.
 //!
-//! These need root, `ip` and `nft` (CI has them); without them each test prints why and passes.
+//! These need root, `ip` and `nft` (CI has them); without them each test prints SKIPPED and
+//! why, or fails where `GAMECAST_NO_SKIP` is set (in CI).
 
 use serde_json::Value;
 
