@@ -13,3 +13,4 @@ mod lan;
 mod reliable;
 mod reload;
 mod scripts;
+mod signals;
