@@ -44,6 +44,11 @@ fn main() {
         fanout::helper(&args[1..]);
         return;
     }
+    // The baselines' receiving process (procs::Counted::raw).
+    if args.first().is_some_and(|a| a == "--raw-receiver") {
+        procs::raw_receiver_main(&args[1..]);
+        return;
+    }
     let smoke = args.iter().any(|a| a == "--smoke");
     let mut suites: Vec<&str> = args
         .iter()

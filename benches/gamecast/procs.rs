@@ -46,10 +46,29 @@ impl Counted {
 
     /// Starts a player through a command prefix, with more flags (`--stats`).
     pub fn player_with(prefix: &[&str], net: &Net, name: &str, extra: &[&str]) -> Counted {
-        let mut child = command(prefix, env!("CARGO_BIN_EXE_player"))
+        let mut player = command(prefix, env!("CARGO_BIN_EXE_player"));
+        player
             .args(["--json", "--name", name])
             .args(net.flags())
-            .args(extra)
+            .args(extra);
+        Counted::start(player, name)
+    }
+
+    /// The baselines' receiver: a process with a raw socket in the group that prints each plain
+    /// text datagram as the JSON line a player would (no rate limit, no decoding, no repair).
+    pub fn raw(net: &Net, name: &str) -> Counted {
+        let mut receiver = Command::new(std::env::current_exe().unwrap());
+        receiver.args([
+            "--raw-receiver",
+            &net.group.to_string(),
+            &net.port.to_string(),
+            name,
+        ]);
+        Counted::start(receiver, name)
+    }
+
+    fn start(mut command: Command, name: &str) -> Counted {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -287,4 +306,27 @@ pub fn raw_receiver(net: &Net, timeout: Duration) -> std::net::UdpSocket {
         .unwrap();
     socket.set_read_timeout(Some(timeout)).unwrap();
     socket.into()
+}
+
+/// `--raw-receiver GROUP PORT NAME`: the baselines' receiving process ([`Counted::raw`]). It
+/// joins the group on loopback, says so as a player's join line, then prints each `raw: …`
+/// datagram as a player's chat line, one write a line (as a player's stdout does).
+pub fn raw_receiver_main(args: &[String]) {
+    let [group, port, name] = args else {
+        panic!("--raw-receiver GROUP PORT NAME");
+    };
+    let net = Net {
+        group: group.parse().unwrap(),
+        port: port.parse().unwrap(),
+        iface: std::net::Ipv4Addr::LOCALHOST,
+    };
+    let socket = raw_receiver(&net, Duration::from_secs(3600));
+    println!("{{\"kind\":\"join\",\"player\":\"{name}\"}}");
+    let mut buf = vec![0u8; 65536];
+    while let Ok(len) = socket.recv(&mut buf) {
+        if let Some(text) = buf[..len].strip_prefix(b"raw: ") {
+            let text = String::from_utf8_lossy(text);
+            println!("{{\"kind\":\"chat\",\"from\":\"raw\",\"text\":\"{text}\"}}");
+        }
+    }
 }

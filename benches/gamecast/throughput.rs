@@ -48,9 +48,10 @@ pub fn run(smoke: bool) -> String {
          benches/lua/announce.lua announces ~200-byte events at a rising rate (10k, 25k, 50k, \
          100k, 200k events/s, then as fast as it can) to real `player --json` processes; the \
          baseline is a raw socket sending datagrams of the same size, pre-encoded, at the same \
-         rates to the same players (as the lab's plain text, which a player shows at once: it \
-         shows gamecast's only from its own announcer, in order). A step counts when every player got every event; the rate shown is \
-         what the slowest player received.\n\n\
+         rates to as many receiving processes, each a raw socket in the group printing a line \
+         per datagram as a player does (no decoding, no order, no repair, no rate limit: the \
+         wire and a process's stdout). A step counts when every receiver got every event; the \
+         rate shown is what the slowest one received.\n\n\
          | players | gamecast: best zero-loss rate | raw socket: best zero-loss rate | gamecast vs raw | gamecast: first step with loss | raw: first step with loss |\n\
          | --- | --- | --- | --- | --- | --- |\n\
          {}\n\n{memory}\n{startup}",
@@ -145,7 +146,11 @@ fn trial(players: usize, rate: u64, count: u64, sender: Sender, extra: &[&str]) 
         Host::start(&net, &bench_script("announce.lua"), &args, &[])
     });
     let mut receivers: Vec<Counted> = (0..players)
-        .map(|i| Counted::player_with(&[], &net, &format!("p{i}"), extra))
+        .map(|i| match sender {
+            Sender::Gamecast => Counted::player_with(&[], &net, &format!("p{i}"), extra),
+            // Players rate-limit plain text: the baseline needs a receiver that does not.
+            Sender::Raw => Counted::raw(&net, &format!("p{i}")),
+        })
         .collect();
     match sender {
         Sender::Gamecast => receivers[0].say("go"),

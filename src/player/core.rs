@@ -582,7 +582,13 @@ impl Player {
             unreachable: false,
         });
         self.peers.forget(session);
-        self.track(session, ANNOUNCER_NAME, 1, now);
+        if !self.peers.contains(session)
+            && self.peers.len() >= MAX_SENDERS
+            && let Some(oldest) = self.peers.least_recent(None)
+        {
+            self.peers.forget(oldest);
+        }
+        self.peers.listen_wide(session, ANNOUNCER_NAME, 1, now);
         self.phase = Phase::Placing {
             kept: BTreeMap::new(),
         };

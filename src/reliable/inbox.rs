@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::{
-    Delivery, MAX_AHEAD, MAX_GAP, NACK_DELAY, NACK_RETRY, NACK_TRIES, PEER_BYTES, jitter, later,
+    Delivery, NACK_DELAY, NACK_RETRY, NACK_TRIES, PEER_BYTES, Reach, WIDE, jitter, later,
     merge_lost, ranges_of,
 };
 use crate::protocol::{MAX_NUMBER, MAX_RANGES};
@@ -70,11 +70,18 @@ pub struct Inbox<T> {
     missing: BTreeMap<u64, Missing>,
     /// The bytes of the datagrams in `ahead`.
     bytes: usize,
+    reach: Reach,
 }
 
 impl<T> Inbox<T> {
-    /// Starts listening to a sender at number `next`: nothing before it is asked for.
+    /// Starts listening to a sender at number `next`: nothing before it is asked for. Its
+    /// reach is [`WIDE`].
     pub fn starting_at(next: u64) -> Inbox<T> {
+        Inbox::reaching(next, WIDE)
+    }
+
+    /// [`Inbox::starting_at`], with a given reach.
+    pub fn reaching(next: u64, reach: Reach) -> Inbox<T> {
         let next = next.clamp(1, MAX_NUMBER);
         let before = next.saturating_sub(1);
         Inbox {
@@ -84,6 +91,7 @@ impl<T> Inbox<T> {
             ahead: BTreeMap::new(),
             missing: BTreeMap::new(),
             bytes: 0,
+            reach,
         }
     }
 
@@ -129,7 +137,7 @@ impl<T> Inbox<T> {
         }
         let mut out = Vec::new();
         // Here seq >= next.
-        if seq.abs_diff(self.next) > MAX_GAP {
+        if seq.abs_diff(self.next) > self.reach.gap {
             out = self.jump_to(seq, stats);
         }
         if let Some(missing) = self.missing.remove(&seq) {
@@ -139,13 +147,13 @@ impl<T> Inbox<T> {
                 stats.repair_us.push(u32::try_from(us).unwrap_or(u32::MAX));
             }
         }
-        // seq - next <= MAX_GAP: at most MAX_GAP numbers to mark.
+        // seq - next <= the reach's gap: at most that many numbers to mark.
         self.note_known(seq.saturating_sub(1), now, stats);
         self.known = self.known.max(seq);
         self.received = self.received.max(seq);
         self.ahead.insert(seq, Slot::Item(item, size));
         self.bytes = self.bytes.saturating_add(size);
-        while self.ahead.len() > MAX_AHEAD || self.bytes > PEER_BYTES {
+        while self.ahead.len() > self.reach.ahead || self.bytes > PEER_BYTES {
             let Some(delivered) = self.shed(stats) else {
                 break;
             };
@@ -156,10 +164,10 @@ impl<T> Inbox<T> {
     }
 
     /// The sender's latest number is `last` (from its heartbeat): anything up to it that has
-    /// not arrived is missing, [`MAX_GAP`] numbers past what we have at most. A heartbeat never
+    /// not arrived is missing, the reach's gap past what we have at most. A heartbeat never
     /// moves where delivery stands.
     pub fn heard_last(&mut self, last: u64, now: Instant, stats: &mut ReceiveStats) {
-        let upto = last.min(self.next.saturating_sub(1).saturating_add(MAX_GAP));
+        let upto = last.min(self.next.saturating_sub(1).saturating_add(self.reach.gap));
         self.note_known(upto, now, stats);
     }
 
@@ -339,6 +347,7 @@ impl<T> Inbox<T> {
 #[allow(clippy::arithmetic_side_effects)]
 pub(crate) mod tests {
     use super::*;
+    use crate::reliable::{MAX_AHEAD, MAX_GAP};
     use std::time::Duration;
 
     fn ms(n: u64) -> Duration {
@@ -592,11 +601,13 @@ pub(crate) mod tests {
             #[test]
             fn no_panic_and_every_bound_holds(
                 start in edgy(),
-                steps in prop::collection::vec(step(), 1..60),
+                wide in prop::bool::weighted(0.25),
+                steps in prop::collection::vec(step(), 1..40),
             ) {
                 let mut now = Instant::now();
                 let mut stats = ReceiveStats::default();
-                let mut inbox: Inbox<u64> = Inbox::starting_at(start);
+                let reach = if wide { crate::reliable::WIDE } else { crate::reliable::NARROW };
+                let mut inbox: Inbox<u64> = Inbox::reaching(start, reach);
                 let mut last_delivered = 0u64;
                 for step in steps {
                     let delivered = match step {
@@ -623,9 +634,9 @@ pub(crate) mod tests {
                         }
                     }
                     let (ahead, bytes, missing) = inbox.held();
-                    prop_assert!(ahead <= MAX_AHEAD);
+                    prop_assert!(ahead <= reach.ahead);
                     prop_assert!(bytes <= PEER_BYTES);
-                    prop_assert!(missing as u64 <= MAX_GAP);
+                    prop_assert!(missing as u64 <= reach.gap);
                     prop_assert!(inbox.next() <= MAX_NUMBER + 1);
                 }
             }

@@ -53,15 +53,40 @@ pub const NACK_RETRY: Duration = Duration::from_millis(50);
 /// …this many times at most, before it reports the datagrams as lost.
 pub const NACK_TRIES: u32 = 12;
 
-/// The most datagrams an inbox holds behind its gaps, and the widest gap it opens at once. A
-/// receiver that fell further behind gives up the oldest gaps (shown as lost) rather than grow,
-/// and a datagram numbered further ahead than this is a sender we lost track of: the jump is
-/// reported lost. A heartbeat claiming more opens only this many (a forged one cannot make a
-/// receiver track millions of numbers, nor skip a sender's real datagrams).
-pub const MAX_AHEAD: usize = 4096;
+/// How far one sender's inbox reaches: the widest gap it opens at once (a datagram numbered
+/// further ahead is a sender we lost track of: the jump is reported lost; a heartbeat claiming
+/// more opens only this many, so that a forged one cannot make a receiver track millions of
+/// numbers, nor skip a sender's real datagrams), and the most datagrams it holds behind its
+/// gaps (past that it gives up the oldest gap, shown as lost, rather than grow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reach {
+    /// The widest gap, in sequence numbers.
+    pub gap: u64,
+    /// The most datagrams held behind gaps.
+    pub ahead: usize,
+}
 
-/// [`MAX_AHEAD`] as a distance between sequence numbers.
-pub const MAX_GAP: u64 = 4096;
+/// The reach of a player's inbox for the announcer it follows: as far back as the announcer
+/// keeps (its window holds 2 MiB, some 10,000 small events), so that a player that fell behind
+/// a burst still gets it repaired.
+pub const WIDE: Reach = Reach {
+    gap: 16_384,
+    ahead: 16_384,
+};
+
+/// The reach of every other inbox (players' lines, at the announcer and at each other player):
+/// a player sends tens of lines a second. With at most 256 senders listened to, a receiver
+/// tracks at most 16,384 + 255 × 1,024 missing numbers, whatever heartbeats claim.
+pub const NARROW: Reach = Reach {
+    gap: 1_024,
+    ahead: 1_024,
+};
+
+/// The widest reach, as a distance between sequence numbers.
+pub const MAX_GAP: u64 = WIDE.gap;
+
+/// The widest reach, in datagrams held.
+pub const MAX_AHEAD: usize = WIDE.ahead;
 
 /// The most bytes one sender's inbox holds behind its gaps: what its outbox keeps at most
 /// ([`WINDOW_BYTES`]); more could not be repaired anyway.

@@ -2,9 +2,12 @@
 //! ([`Sender`]): its header and numbering, its heartbeat, and how much it repairs for whom.
 //!
 //! A NACK is small and a repair can be large: without a limit, anyone could make a sender
-//! flood the group by asking for its whole window. Repairs are paid from two budgets of bytes,
-//! one per asking address and one for everyone together ([`REPAIR_PER_ASKER`],
-//! [`REPAIR_TOTAL`]); what a budget cannot pay is left for the next NACK.
+//! flood the group by asking for its whole window. Repairs are paid from two budgets of bytes:
+//! one per asking address ([`REPAIR_PER_ASKER`]), and one for everyone together, which earns
+//! [`REPAIR_BASE`] a second plus a byte for each byte the sender sends: a busy game can repair
+//! as much as it sends (a player that fell behind a burst catches up), a quiet one little, and
+//! nobody can make a sender send more than twice its own traffic plus that base. What a budget
+//! cannot pay is left for the next NACK.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -25,12 +28,15 @@ const REPAIR_HOLDOFF: Duration = Duration::from_millis(5);
 /// The most datagrams one NACK makes a sender repeat.
 const MAX_REPAIRS_PER_NACK: usize = 256;
 
-/// Bytes of repairs one asking address may have, a second, and at once: 128 KiB/s, bursts of
-/// 256 KiB (about 180 full datagrams: a burst of loss on a busy game).
-pub const REPAIR_PER_ASKER: (f64, f64) = (128.0 * 1024.0, 256.0 * 1024.0);
+/// Bytes of repairs one asking address may have, a second, and at once: 2 MiB/s, bursts of the
+/// whole window (what one player that fell behind a busy game needs to catch up).
+pub const REPAIR_PER_ASKER: (f64, f64) = (2.0 * 1048576.0, WINDOW_BYTES as f64);
 
-/// Bytes of repairs everyone together may have, a second, and at once.
-pub const REPAIR_TOTAL: (f64, f64) = (1024.0 * 1024.0, 1024.0 * 1024.0);
+/// Bytes of repairs everyone together may have a second, besides what the sender sends.
+pub const REPAIR_BASE: f64 = 1048576.0;
+
+/// The most repair bytes saved up for everyone together: twice the window.
+const REPAIR_SAVED: f64 = 2.0 * WINDOW_BYTES as f64;
 
 /// What a sender keeps for repair.
 #[derive(Debug, Default)]
@@ -147,9 +153,11 @@ pub struct Sender {
     announcer: bool,
     /// The sender closed: its heartbeats say so.
     closing: bool,
-    /// Repair bytes per asking address, and for everyone.
+    /// Repair bytes per asking address, and for everyone: earned with time and with every
+    /// byte sent, as of `earned_at`.
     per_asker: Budgets<SocketAddr>,
-    total: Budgets<()>,
+    pool: f64,
+    earned_at: Instant,
     stats: SendStats,
 }
 
@@ -185,7 +193,8 @@ impl Sender {
             announcer,
             closing: false,
             per_asker: Budgets::new(REPAIR_PER_ASKER.0, REPAIR_PER_ASKER.1),
-            total: Budgets::new(REPAIR_TOTAL.0, REPAIR_TOTAL.1),
+            pool: WINDOW_BYTES as f64,
+            earned_at: now,
             stats: SendStats::default(),
         }
     }
@@ -213,6 +222,7 @@ impl Sender {
             .into_iter()
             .map(|(seq, bytes)| {
                 let bytes: Bytes = bytes.into();
+                self.pool = (self.pool + bytes.len() as f64).min(REPAIR_SAVED);
                 add(&mut self.stats.datagrams, 1);
                 add(&mut self.stats.bytes, bytes.len());
                 self.outbox.keep(seq, bytes.clone(), now);
@@ -261,13 +271,18 @@ impl Sender {
     /// pay for, then an `expired` for what is gone.
     pub fn nacked(&mut self, ranges: &[(u64, u64)], asker: SocketAddr, now: Instant) -> Vec<Bytes> {
         add(&mut self.stats.nacks, 1);
-        let (per_asker, total) = (&mut self.per_asker, &mut self.total);
+        let earned = now.saturating_duration_since(self.earned_at).as_secs_f64() * REPAIR_BASE;
+        self.pool = (self.pool + earned).min(REPAIR_SAVED);
+        self.earned_at = self.earned_at.max(now);
+        let (per_asker, pool) = (&mut self.per_asker, &mut self.pool);
         let mut throttled = false;
         let repair = self.outbox.repair(ranges, now, |bytes| {
             // Each datagram is paid whole from both budgets, or not sent.
             let cost = bytes as f64;
-            let paid = per_asker.take_many(&asker, cost, now) == Verdict::Allow
-                && total.take_many(&(), cost, now) == Verdict::Allow;
+            let paid = *pool >= cost && per_asker.take_many(&asker, cost, now) == Verdict::Allow;
+            if paid {
+                *pool -= cost;
+            }
             throttled |= !paid;
             paid
         });
@@ -417,11 +432,32 @@ mod tests {
                 out += bytes.len();
             }
         }
+        // One asker: its own budget, a burst of the window and 2 MiB a second.
         let (rate, burst) = REPAIR_PER_ASKER;
         let budget = (burst + rate * 1.0) as usize;
         assert!(out <= budget + 2048, "{out} bytes out for {nack_bytes} in");
         assert!(out >= budget / 2, "the asker still gets repairs: {out}");
         assert!(sender.stats().throttled > 900);
+        // Many askers (made-up addresses) together: what the sender sent, what it saved up,
+        // and 1 MiB a second; never the window a thousand times over.
+        let mut quiet = Sender::new(Origin::new("announcer"), ms(250), true, t0);
+        let small = Payload::new(&Body::Chat {
+            text: "x".repeat(500),
+        })
+        .unwrap();
+        for i in 0..2000 {
+            quiet.send(&small, t0 + ms(i));
+        }
+        let sent = quiet.stats().bytes as usize;
+        let mut out = 0usize;
+        for i in 0..1000u64 {
+            let asker = SocketAddr::from(([127, 0, 0, 1], 5000 + i as u16));
+            for bytes in quiet.nacked(&[(1, 2000)], asker, start + ms(i)) {
+                out += bytes.len();
+            }
+        }
+        let bound = 2 * WINDOW_BYTES + (REPAIR_BASE * 1.0) as usize;
+        assert!(out <= bound + 2048, "{out} bytes out, {sent} sent");
         // Another asker is not starved by the first.
         let other: SocketAddr = "127.0.0.1:4001".parse().unwrap();
         assert!(

@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::{
-    Arrived, Delivery, Inbox, PLAYER_HEARTBEAT, ReceiveStats, TOTAL_BYTES, later, reassemble,
+    Arrived, Delivery, Inbox, NARROW, PLAYER_HEARTBEAT, Reach, ReceiveStats, TOTAL_BYTES, WIDE,
+    later, reassemble,
 };
 use crate::protocol::{Body, Datagram, Reassembly, SessionId};
 
@@ -20,6 +21,7 @@ use crate::protocol::{Body, Datagram, Reassembly, SessionId};
 pub struct Peer {
     name: String,
     inbox: Inbox<Datagram>,
+    reach: Reach,
     reassembly: Reassembly,
     heard: Instant,
     every: Duration,
@@ -106,10 +108,26 @@ impl Peers {
         }
     }
 
-    /// Starts listening to `session` (called `name`) from its number `next`, as of `now`.
-    /// Returns false when the table is full (the role may [`Peers::forget`] someone first); a
-    /// session listened to already is left as it is.
+    /// Starts listening to `session` (called `name`) from its number `next`, as of `now`, with
+    /// the [`NARROW`] reach of a player's lines. Returns false when the table is full (the role
+    /// may [`Peers::forget`] someone first); a session listened to already is left as it is.
     pub fn listen(&mut self, session: SessionId, name: &str, next: u64, now: Instant) -> bool {
+        self.listen_reaching(session, name, next, NARROW, now)
+    }
+
+    /// [`Peers::listen`] with the [`WIDE`] reach of an announcer's events.
+    pub fn listen_wide(&mut self, session: SessionId, name: &str, next: u64, now: Instant) -> bool {
+        self.listen_reaching(session, name, next, WIDE, now)
+    }
+
+    fn listen_reaching(
+        &mut self,
+        session: SessionId,
+        name: &str,
+        next: u64,
+        reach: Reach,
+        now: Instant,
+    ) -> bool {
         if self.peers.contains_key(&session) {
             return true;
         }
@@ -120,7 +138,8 @@ impl Peers {
             session,
             Peer {
                 name: name.to_string(),
-                inbox: Inbox::starting_at(next),
+                inbox: Inbox::reaching(next, reach),
+                reach,
                 reassembly: Reassembly::default(),
                 heard: now,
                 every: PLAYER_HEARTBEAT,
@@ -134,7 +153,7 @@ impl Peers {
     pub fn restart(&mut self, session: SessionId, next: u64) {
         if let Some(peer) = self.peers.get_mut(&session) {
             self.bytes = self.bytes.saturating_sub(peer.inbox.held().1);
-            peer.inbox = Inbox::starting_at(next);
+            peer.inbox = Inbox::reaching(next, peer.reach);
             peer.reassembly = Reassembly::default();
         }
     }
@@ -355,7 +374,7 @@ impl Peers {
 pub(crate) mod tests {
     use super::*;
     use crate::protocol::{MAX_NUMBER, Origin};
-    use crate::reliable::{MAX_GAP, NACK_DELAY, NACK_RETRY, NACK_TRIES, PEER_BYTES};
+    use crate::reliable::{NACK_DELAY, NACK_RETRY, NACK_TRIES, PEER_BYTES};
     use proptest::prelude::*;
 
     /// How many cases each property runs: a thousand in CI, more with `PROPTEST_CASES`
@@ -621,9 +640,10 @@ pub(crate) mod tests {
                 prop_assert_eq!(counted, table.held_bytes());
                 for (_, peer) in table.iter() {
                     let (ahead, bytes, missing) = peer.held();
-                    prop_assert!(ahead <= crate::reliable::MAX_AHEAD);
+                    // Listened to with `listen`: the narrow reach of a player's lines.
+                    prop_assert!(ahead <= crate::reliable::NARROW.ahead);
                     prop_assert!(bytes <= PEER_BYTES);
-                    prop_assert!(missing as u64 <= MAX_GAP);
+                    prop_assert!(missing as u64 <= crate::reliable::NARROW.gap);
                     prop_assert!(peer.last() <= MAX_NUMBER);
                 }
                 let _ = table.next_deadline();
