@@ -923,8 +923,8 @@ mod tests {
         }
 
         fn config() -> ProptestConfig {
-            // Bounded, so that CI stays fast: a few thousand cases over the three properties.
-            ProptestConfig::with_cases(1000)
+            // A thousand cases each in CI; more with PROPTEST_CASES (the long run).
+            crate::reliable::peers::tests::config()
         }
 
         /// Text that is likely to find edge cases: JSON punctuation, escapes, controls, wide
