@@ -150,12 +150,12 @@ struct Member {
 
 /// Where the game stands, for players who join in the middle: kept from what was sent.
 #[derive(Debug, Default)]
-struct Snapshot {
+struct Standing {
     game: Option<Game>,
     ranking: Vec<Entry>,
 }
 
-impl Snapshot {
+impl Standing {
     fn update(&mut self, announcement: &Announcement) {
         match announcement {
             Announcement::GameStart { title, text } => {
@@ -214,7 +214,7 @@ pub struct Announcer {
     peers: Peers,
     /// Who is in the game, in join order.
     roster: Vec<Member>,
-    snapshot: Snapshot,
+    standing: Standing,
     /// What each member may make the script do (messages a second), and what all senders that
     /// are not in the game may, together (joins, chat): checked before any Lua runs.
     budgets: Budgets<SessionId>,
@@ -270,7 +270,7 @@ impl Announcer {
             guard: Guard::new(settings.key.as_ref()),
             peers: Peers::new(session, MAX_PLAYERS, settings.missed, now),
             roster: Vec::new(),
-            snapshot: Snapshot::default(),
+            standing: Standing::default(),
             budgets: Budgets::new(rate, 2.0 * rate),
             outsiders: Budgets::new(OUTSIDERS_RATE, OUTSIDERS_BURST),
             dropped: HashMap::new(),
@@ -939,8 +939,8 @@ impl Announcer {
             to_session: session,
             players: self.roster.iter().map(|m| m.name.clone()).collect(),
             moves: self.script.moves(),
-            game: self.snapshot.game.clone(),
-            ranking: self.snapshot.ranking.clone(),
+            game: self.standing.game.clone(),
+            ranking: self.standing.ranking.clone(),
             streams: self
                 .roster
                 .iter()
@@ -1072,7 +1072,7 @@ impl Announcer {
         for action in actions {
             match action {
                 Action::Send(announcement, payload) => {
-                    self.snapshot.update(&announcement);
+                    self.standing.update(&announcement);
                     self.send_payload(announcement.into(), &payload, now);
                 }
                 Action::Moves(moves) => self.send(
