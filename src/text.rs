@@ -85,6 +85,12 @@ pub fn name_problem(name: &str) -> Option<String> {
             u32::from(bad)
         ));
     }
+    if skeleton(name) == skeleton(crate::protocol::ANNOUNCER_NAME) {
+        return Some(format!(
+            "{} is the announcer's name; pick another",
+            quoted_name(name)
+        ));
+    }
     if name.trim() != name {
         return Some(format!(
             "{} starts or ends with white space",
@@ -138,6 +144,7 @@ mod tests {
         assert!(name_problem("a\u{1b}[31m").is_some());
         assert!(name_problem(" alice").is_some());
         assert!(name_problem("ali\u{a0}ce").is_some(), "a no-break space");
+        assert!(name_problem("announcer").is_some(), "the announcer's own");
     }
 
     #[test]

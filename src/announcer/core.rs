@@ -146,6 +146,9 @@ struct Member {
     session: SessionId,
     /// The number of our first welcome to it (0 until sent): where its listening starts.
     welcomed_at: u64,
+    /// When it was last welcomed: a member asking again sooner is not answered (each welcome
+    /// can be a 64 KiB event to the whole group).
+    welcomed: Option<Instant>,
 }
 
 /// Where the game stands, for players who join in the middle: kept from what was sent.
@@ -176,9 +179,12 @@ impl Standing {
 #[derive(Debug, Clone, Copy)]
 struct Rival {
     first: Instant,
+    last: Instant,
     count: u32,
     /// It said it was started to take the group over.
     takes_over: bool,
+    /// It closed its game: what it sends now (repairs, a last heartbeat) is no rival's.
+    closed: bool,
     warned: bool,
 }
 
@@ -197,7 +203,7 @@ enum Outgoing {
     /// A NACK for our datagrams from `asker`: send these again.
     Repair {
         ranges: Vec<(u64, u64)>,
-        asker: SocketAddr,
+        asker: reliable::Asker,
     },
 }
 
@@ -227,6 +233,8 @@ pub struct Announcer {
     bad_datagrams: u64,
     /// Whether the host was told what to do about datagrams without our key.
     key_hint_given: bool,
+    /// When this announcer last said it takes the group over.
+    take_over_said: Instant,
     pending: Vec<Outgoing>,
     out: Vec<Reaction>,
     /// When the loop was told to come back at the latest: a turn much later than that means
@@ -277,6 +285,7 @@ impl Announcer {
             rivals: HashMap::new(),
             bad_datagrams: 0,
             key_hint_given: false,
+            take_over_said: now,
             pending: Vec::new(),
             out: Vec::new(),
             expected: None,
@@ -372,7 +381,7 @@ impl Announcer {
         let decoded = self.guard.open(bytes);
         match self.phase {
             Phase::Done => {}
-            Phase::Listening { .. } => self.listening(decoded, source),
+            Phase::Listening { .. } => self.listening(decoded, source, now),
             Phase::Closing { .. } => self.closing(decoded, source, now),
             Phase::Playing => self.playing(decoded, bytes.len(), source, now),
         }
@@ -404,6 +413,7 @@ impl Announcer {
         match self.phase {
             Phase::Listening { until } if now >= until => self.start(now),
             Phase::Playing => {
+                self.repeat_take_over(now);
                 for error in self.script.fire_due(now) {
                     self.script_error(&error);
                 }
@@ -548,16 +558,16 @@ impl Announcer {
     }
 
     /// Listening first: only another announcer matters.
-    fn listening(&mut self, decoded: Decoded, source: SocketAddr) {
+    fn listening(&mut self, decoded: Decoded, source: SocketAddr, now: Instant) {
         let Decoded::Datagram(datagram) = decoded else {
             return;
         };
-        if !is_live_announcer(&datagram.body) {
+        let Some(rival) = self.rival_heard(&datagram, now) else {
             return;
-        }
-        // Only an older run counts: two started together each hear the other, and the newer
-        // one leaves.
-        if self.is_older_rival(datagram.session) && !self.settings.take_over {
+        };
+        // Only an older run counts (two started together each hear the other, and the newer
+        // one leaves), heard twice: a live announcer beats every 250 ms.
+        if rival.count >= 2 && self.is_older_rival(datagram.session) && !self.settings.take_over {
             self.end = Some(End::Rival {
                 session: datagram.session,
                 source,
@@ -565,6 +575,48 @@ impl Announcer {
             });
             self.phase = Phase::Done;
         }
+    }
+
+    /// Another announcer's datagram: recorded, and what is known of it so far; `None` when it
+    /// is none of our business (not from an announcer, from one of our members' sessions, or
+    /// from an announcer that closed its game and only repairs).
+    fn rival_heard(&mut self, datagram: &Datagram, now: Instant) -> Option<Rival> {
+        let session = datagram.session;
+        if datagram.from != ANNOUNCER_NAME
+            || !datagram.body.is_from_announcer()
+            || self.member(session).is_some()
+        {
+            return None;
+        }
+        if !self.rivals.contains_key(&session) && self.rivals.len() >= MAX_RIVALS {
+            self.rivals.clear();
+        }
+        let rival = self.rivals.entry(session).or_insert(Rival {
+            first: now,
+            last: now,
+            count: 0,
+            takes_over: false,
+            closed: false,
+            warned: false,
+        });
+        if !is_live_announcer(&datagram.body) {
+            rival.closed = true;
+        }
+        if rival.closed {
+            return None;
+        }
+        rival.count = rival.count.saturating_add(1);
+        rival.last = now;
+        if matches!(
+            datagram.body,
+            Body::Hello {
+                take_over: true,
+                ..
+            }
+        ) {
+            rival.takes_over = true;
+        }
+        Some(*rival)
     }
 
     /// Whether `session` is another announcer's that started before ours, as far as a session
@@ -625,9 +677,9 @@ impl Announcer {
         }
         match self.peers.receive(datagram, size, now) {
             Received::Arrived(arrived) => self.deliver(arrived, now),
-            Received::Repair(ranges) => self.pending.push(Outgoing::Repair {
+            Received::Repair { ranges, asker } => self.pending.push(Outgoing::Repair {
                 ranges,
-                asker: source,
+                asker: (source, asker),
             }),
             Received::Pass(datagram) => self.outsider_said(datagram, now),
         }
@@ -637,11 +689,12 @@ impl Announcer {
     fn closing(&mut self, decoded: Decoded, source: SocketAddr, now: Instant) {
         if let Decoded::Datagram(Datagram {
             body: Body::Nack { to, ranges },
+            session,
             ..
         }) = decoded
             && to == self.session()
         {
-            for bytes in self.sender.nacked(&ranges, source, now) {
+            for bytes in self.sender.nacked(&ranges, (source, session), now) {
                 self.transmit(&bytes);
             }
         }
@@ -652,35 +705,14 @@ impl Announcer {
     /// started to take over, and then the older one does). Either leaves only for a rival heard
     /// for a while, several times: one forged datagram must not end a game.
     fn other_announcer(&mut self, datagram: &Datagram, source: SocketAddr, now: Instant) {
-        if !is_live_announcer(&datagram.body) {
+        let Some(rival) = self.rival_heard(datagram, now) else {
             return;
-        }
+        };
         let session = datagram.session;
-        if !self.rivals.contains_key(&session) && self.rivals.len() >= MAX_RIVALS {
-            self.rivals.clear();
-        }
         let older = self.is_older_rival(session) && !self.settings.take_over;
-        let newer = session > self.session();
-        let rival = self.rivals.entry(session).or_insert(Rival {
-            first: now,
-            count: 0,
-            takes_over: false,
-            warned: false,
-        });
-        rival.count = rival.count.saturating_add(1);
-        if matches!(
-            datagram.body,
-            Body::Hello {
-                take_over: true,
-                ..
-            }
-        ) {
-            rival.takes_over = true;
-        }
+        let newer_taking_over = rival.takes_over && session > self.session();
         let sustained =
             rival.count >= 3 && now.saturating_duration_since(rival.first) >= LISTEN_FIRST;
-        let newer_taking_over = rival.takes_over && newer;
-        let warn = !std::mem::replace(&mut rival.warned, true);
         if sustained && newer_taking_over {
             self.end = Some(End::TakenOver { session });
             return self.close(
@@ -701,16 +733,42 @@ impl Announcer {
                 now,
             );
         }
-        if warn {
+        if !rival.warned
+            && let Some(rival) = self.rivals.get_mut(&session)
+        {
+            rival.warned = true;
+            let keeper = if older || newer_taking_over {
+                "it"
+            } else {
+                "this one"
+            };
             self.note(format!(
                 "warning: another announcer ({source}, session {session}) is sending on this \
-                 group; {} keeps the game",
-                if older || newer_taking_over {
-                    "it"
-                } else {
-                    "this one"
-                }
+                 group; {keeper} keeps the game"
             ));
+        }
+    }
+
+    /// Started to take over, while the announcer it takes over from is still heard: it says so
+    /// again every heartbeat, since one lost hello must not leave two games on the group.
+    fn repeat_take_over(&mut self, now: Instant) {
+        if !self.settings.take_over
+            || now.saturating_duration_since(self.take_over_said) < self.settings.heartbeat
+        {
+            return;
+        }
+        let ours = self.session();
+        let older_alive = self.rivals.iter().any(|(&session, rival)| {
+            session < ours
+                && !rival.closed
+                && now.saturating_duration_since(rival.last) < Duration::from_secs(2)
+        });
+        if older_alive {
+            self.take_over_said = now;
+            self.pending.push(Outgoing::Send(Body::Hello {
+                moves: self.script.moves(),
+                take_over: true,
+            }));
         }
     }
 
@@ -914,12 +972,25 @@ impl Announcer {
                 skeleton,
                 session,
                 welcomed_at: 0,
+                welcomed: None,
             });
             self.note(format!(
                 "+ {} joined ({} in the game)",
                 text::visible(name),
                 self.roster.len()
             ));
+        }
+        // A member asking again is welcomed again (its welcome was lost), once a join retry at
+        // most: every welcome goes to the whole group.
+        let again_too_soon = self
+            .member(session)
+            .and_then(|m| m.welcomed)
+            .is_some_and(|at| now.saturating_duration_since(at) < crate::player::JOIN_RETRY / 2);
+        if again_too_soon {
+            return;
+        }
+        if let Some(m) = self.roster.iter_mut().find(|m| m.session == session) {
+            m.welcomed = Some(now);
         }
         self.pending
             .push(Outgoing::Send(self.welcome(name, session)));
@@ -931,8 +1002,12 @@ impl Announcer {
 
     /// The welcome for `name`: who is here, the moves, where the game stands and where each
     /// other player's datagrams stand. A welcome must fit one event: if the snapshot's
-    /// ranking or the streams make it too large, they are left out (the player sees the next
-    /// ranking, and hears the others from their next datagram).
+    /// ranking, the streams or the game's title and text make it too large, they are left out
+    /// in that order (the player sees the next ranking, hears the others from their next
+    /// datagram, and the game's next events). Names are at most 24 characters and 256 players a
+    /// game, so what is left always fits, unless the script's moves alone do not (they are
+    /// lines of at most 512 bytes, a few dozen of them fill an event): then the welcome is not
+    /// sent, and the host is told.
     fn welcome(&self, name: &str, session: SessionId) -> Body {
         let mut welcome = Body::Welcome {
             player: name.to_string(),
@@ -964,6 +1039,11 @@ impl Announcer {
             && let Body::Welcome { streams, .. } = &mut welcome
         {
             streams.clear();
+        }
+        if Payload::new(&welcome).is_err()
+            && let Body::Welcome { game, .. } = &mut welcome
+        {
+            *game = None;
         }
         welcome
     }
@@ -1051,9 +1131,10 @@ impl Announcer {
                         _ => None,
                     };
                     let first = self.sender.origin().last_seq().saturating_add(1);
-                    self.send(body, now);
+                    let sent = self.send(body, now);
                     // A player whose first welcome was lost learns where it was, and asks.
-                    if let Some(to_session) = welcomed
+                    if sent
+                        && let Some(to_session) = welcomed
                         && let Some(m) = self.roster.iter_mut().find(|m| m.session == to_session)
                     {
                         if m.welcomed_at == 0 {
@@ -1075,13 +1156,15 @@ impl Announcer {
                     self.standing.update(&announcement);
                     self.send_payload(announcement.into(), &payload, now);
                 }
-                Action::Moves(moves) => self.send(
-                    Body::Hello {
-                        moves,
-                        take_over: false,
-                    },
-                    now,
-                ),
+                Action::Moves(moves) => {
+                    self.send(
+                        Body::Hello {
+                            moves,
+                            take_over: false,
+                        },
+                        now,
+                    );
+                }
                 Action::Print(line) => self.note(format!("[script] {}", text::visible(&line))),
                 Action::Stop => stop = true,
             }
@@ -1091,14 +1174,22 @@ impl Announcer {
         }
     }
 
-    fn send(&mut self, body: Body, now: Instant) {
+    /// Sends a body of ours; false when it was too large to send (the host is told).
+    fn send(&mut self, body: Body, now: Instant) -> bool {
         if !body.is_numbered() {
             let bytes = self.sender.control(&body);
-            return self.transmit(&bytes);
+            self.transmit(&bytes);
+            return true;
         }
         match Payload::new(&body) {
-            Ok(payload) => self.send_payload(body, &payload, now),
-            Err(too_large) => self.note(format!("error: not sent: {too_large}")),
+            Ok(payload) => {
+                self.send_payload(body, &payload, now);
+                true
+            }
+            Err(too_large) => {
+                self.note(format!("error: not sent: {too_large}"));
+                false
+            }
         }
     }
 

@@ -427,6 +427,10 @@ impl Player {
             if !datagram.body.is_numbered() {
                 return; // liveness is all a heartbeat says before we are placed
             }
+            // The announcer closes, or hands over, before we were placed: that is ours at once.
+            if matches!(datagram.body, Body::Close { .. }) {
+                return self.handle(datagram, now);
+            }
             let ours = matches!(
                 datagram.body,
                 Body::Welcome { to_session, .. } | Body::Refuse { to_session, .. }
@@ -449,8 +453,8 @@ impl Player {
     fn hand_to_table(&mut self, datagram: Datagram, size: usize, source: SocketAddr, now: Instant) {
         match self.peers.receive(datagram, size, now) {
             Received::Arrived(arrived) => self.deliver(arrived, now),
-            Received::Repair(ranges) => {
-                for bytes in self.sender.nacked(&ranges, source, now) {
+            Received::Repair { ranges, asker } => {
+                for bytes in self.sender.nacked(&ranges, (source, asker), now) {
                     self.transmit(&bytes);
                 }
             }

@@ -433,6 +433,22 @@ fn a_handed_over_game_is_joined_at_the_announcer_that_keeps_it() {
 }
 
 #[test]
+fn a_close_before_the_welcome_is_acted_on() {
+    // A review found this: a player not yet placed kept the announcer's `close` with the
+    // rest, and waited for ever.
+    let t0 = Instant::now();
+    let mut alice = alice(t0);
+    let mut host = Origin::new("announcer");
+    alice.receive(&from(&mut host, hello()), SOURCE, t0);
+    let close = Body::Close {
+        text: "the game is over".into(),
+        successor: None,
+    };
+    let reactions = alice.receive(&from(&mut host, close), SOURCE, t0);
+    assert_eq!(reactions.last(), Some(&Reaction::Exit(Outcome::Closed)));
+}
+
+#[test]
 fn chat_under_a_look_alike_of_a_players_name_is_not_shown_as_theirs() {
     let t0 = Instant::now();
     let (mut alice, _) = welcomed(t0);

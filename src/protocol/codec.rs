@@ -216,12 +216,26 @@ pub fn check_body(body: &Body) -> Result<(), String> {
             to_session,
             players,
             streams,
+            ranking,
             ..
         } => {
             number("to_session", *to_session)?;
             if players.len() > MAX_PLAYERS || streams.len() > MAX_PLAYERS {
                 return Err(format!("a welcome listing over {MAX_PLAYERS} players"));
             }
+            let names = players.iter().chain(streams.iter().map(|s| &s.name));
+            if let Some(long) = names
+                .into_iter()
+                .find(|n| n.chars().count() > MAX_NAME_CHARS)
+            {
+                return Err(format!(
+                    "a player's name of {} characters in a welcome",
+                    long.chars().count()
+                ));
+            }
+            ranking
+                .iter()
+                .try_for_each(|entry| ranked_name(&entry.name))?;
             streams.iter().try_for_each(|s| {
                 number("a stream's session", s.session)?;
                 number("a stream's last", s.last)
@@ -263,8 +277,26 @@ pub fn check_body(body: &Body) -> Result<(), String> {
             }
             Ok(())
         }
-        Body::Join | Body::Hello { .. } | Body::Close { .. } | Body::Announcement(_) => Ok(()),
+        Body::Close { successor, .. } => number("successor", successor.unwrap_or(0)),
+        Body::Announcement(Announcement::Ranking { entries }) => entries
+            .iter()
+            .try_for_each(|entry| ranked_name(&entry.name)),
+        Body::Join | Body::Hello { .. } | Body::Announcement(_) => Ok(()),
     }
+}
+
+/// The longest name a ranking entry may have, in characters: rankings name players, and teams
+/// or anything else a script ranks ("Red team").
+pub const MAX_RANKED_NAME: usize = 64;
+
+fn ranked_name(name: &str) -> Result<(), String> {
+    let chars = name.chars().count();
+    if chars > MAX_RANKED_NAME {
+        return Err(format!(
+            "a ranked name of {chars} characters, over {MAX_RANKED_NAME}"
+        ));
+    }
+    Ok(())
 }
 
 fn number(field: &str, value: u64) -> Result<(), String> {

@@ -177,11 +177,15 @@ impl Guard {
         // A session never heard, older than one heard from the same name: a recording of an
         // earlier run. (A session already heard goes on being accepted even when a newer one
         // of that name shows up: two live players who picked one name are the announcer's to
-        // sort out, and neither must be cut off by the other.)
-        if self
-            .newest
-            .get(from)
-            .is_some_and(|&newest| newest > session)
+        // sort out, and neither must be cut off by the other.) Not for announcers: two of them
+        // on one group hand over to the older, which its players must then hear; which one a
+        // player follows is the player's rule (only the one it joined, or the one that one
+        // names), not the guard's.
+        if from != super::ANNOUNCER_NAME
+            && self
+                .newest
+                .get(from)
+                .is_some_and(|&newest| newest > session)
         {
             return Err(Invalid::Stale);
         }
@@ -412,6 +416,19 @@ mod tests {
         let later = sender.seal(&chat(&mut alice, "still here")).into_owned();
         assert!(matches!(receiver.open(&later), Decoded::Datagram(_)));
         assert_eq!(receiver.stats().replayed, 4);
+
+        // Announcers are not held to it: the newer of two hands its players over to the older,
+        // which they must then hear.
+        let mut newer_announcer = Origin::with_session("announcer", 5 << 20);
+        let mut older_announcer = Origin::with_session("announcer", 4 << 20);
+        let first = sender
+            .seal(&chat(&mut newer_announcer, "newer"))
+            .into_owned();
+        let second = sender
+            .seal(&chat(&mut older_announcer, "older"))
+            .into_owned();
+        assert!(matches!(receiver.open(&first), Decoded::Datagram(_)));
+        assert!(matches!(receiver.open(&second), Decoded::Datagram(_)));
     }
 
     #[test]

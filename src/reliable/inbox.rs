@@ -16,6 +16,10 @@ use super::{
 };
 use crate::protocol::{MAX_NUMBER, MAX_RANGES};
 
+/// The most ranges one of our NACKs carries: 24 ranges of numbers up to 2^53 take under 900
+/// bytes, so that a NACK fits a datagram with its header and signature.
+pub const NACK_RANGES: usize = 24;
+
 #[derive(Debug)]
 enum Slot<T> {
     /// A datagram and its size in bytes.
@@ -71,6 +75,8 @@ pub struct Inbox<T> {
     /// The bytes of the datagrams in `ahead`.
     bytes: usize,
     reach: Reach,
+    /// Where the last NACK stopped: the next one starts after it.
+    asked_up_to: u64,
 }
 
 impl<T> Inbox<T> {
@@ -92,6 +98,7 @@ impl<T> Inbox<T> {
             missing: BTreeMap::new(),
             bytes: 0,
             reach,
+            asked_up_to: 0,
         }
     }
 
@@ -179,16 +186,17 @@ impl<T> Inbox<T> {
         stats: &mut ReceiveStats,
     ) {
         let soon = later(now, NACK_RETRY);
+        // With a random part, or everyone who held back would ask again at the same moment when
+        // the repair is lost (it is lost for all of them alike); one for the whole NACK.
+        let held_until = later(soon, jitter(NACK_DELAY));
         for &(from, to) in ranges.iter().take(MAX_RANGES) {
             if from > to {
                 continue; // the decoder refuses these; BTreeMap::range would panic
             }
             for (_, missing) in self.missing.range_mut(from..=to) {
                 if missing.due <= soon {
-                    // With a random part, or everyone who held back would ask again at the
-                    // same moment when the repair is lost (it is lost for all of them alike).
                     // Not counted as a try: we have not asked, and must not give up unasked.
-                    missing.due = later(soon, jitter(NACK_DELAY));
+                    missing.due = held_until;
                     count(&mut stats.held_back, 1);
                 }
             }
@@ -216,24 +224,46 @@ impl<T> Inbox<T> {
         now: Instant,
         stats: &mut ReceiveStats,
     ) -> (Vec<(u64, u64)>, Vec<Delivery<T>>) {
-        let mut ask = Vec::new();
+        let mut due = Vec::new();
         let mut abandon = Vec::new();
-        for (&seq, missing) in self.missing.iter_mut() {
+        for (&seq, missing) in &self.missing {
             if missing.due > now {
                 continue;
             }
             if missing.tries >= NACK_TRIES {
                 abandon.push(seq);
-                continue;
+            } else {
+                due.push(seq);
             }
-            missing.tries = missing.tries.saturating_add(1);
-            missing.due = later(later(now, NACK_RETRY), jitter(NACK_DELAY));
-            ask.push(seq);
         }
         for seq in abandon {
             self.give_up(seq, stats);
         }
-        let ranges = ranges_of(&ask, MAX_RANGES);
+        // One NACK carries so many ranges. It starts after where the last one stopped, so that
+        // numbers left out of one are asked for in the next (without a try counted: they were
+        // not asked), and no gap waits behind others for ever.
+        let split = due.partition_point(|&seq| seq <= self.asked_up_to);
+        let rotated: Vec<u64> = due[split..].iter().chain(&due[..split]).copied().collect();
+        let ranges = ranges_of(&rotated, NACK_RANGES);
+        let asked = ranges
+            .iter()
+            .map(|&(first, last)| last.saturating_sub(first).saturating_add(1))
+            .fold(0u64, u64::saturating_add);
+        let asked = usize::try_from(asked).unwrap_or(usize::MAX);
+        if let Some(&(_, last)) = ranges.last() {
+            self.asked_up_to = last;
+        }
+        let retry = later(later(now, NACK_RETRY), jitter(NACK_DELAY));
+        for (i, seq) in rotated.into_iter().enumerate() {
+            if let Some(missing) = self.missing.get_mut(&seq) {
+                if i < asked {
+                    missing.tries = missing.tries.saturating_add(1);
+                    missing.due = retry;
+                } else {
+                    missing.due = later(now, NACK_DELAY);
+                }
+            }
+        }
         if !ranges.is_empty() {
             count(&mut stats.nacks, 1);
         }
@@ -266,6 +296,9 @@ impl<T> Inbox<T> {
         if upto < from {
             return;
         }
+        // One random wait for all the numbers found missing together: they go in one NACK
+        // (a wait each would make one NACK a millisecond, each for a few of them).
+        let due = later(now, jitter(NACK_DELAY));
         for seq in from..=upto {
             if !self.ahead.contains_key(&seq) {
                 count(&mut stats.gaps, 1);
@@ -273,7 +306,7 @@ impl<T> Inbox<T> {
                     seq,
                     Missing {
                         since: now,
-                        due: later(now, jitter(NACK_DELAY)),
+                        due,
                         tries: 0,
                     },
                 );
@@ -293,9 +326,18 @@ impl<T> Inbox<T> {
             count(&mut stats.lost, 1);
             self.ahead.insert(seq, Slot::Lost);
         } else {
-            let awaited = self.missing.keys().next_back().copied().unwrap_or(0);
-            self.known = self.received.max(awaited);
+            self.forget_claims();
         }
+    }
+
+    /// Forgets every number awaited above the highest that arrived: they were only claimed.
+    /// `known` comes back down with them, so that a datagram arriving later above them marks
+    /// them missing again (a number must never be neither awaited, held nor delivered: the
+    /// inbox would wait for it forever).
+    fn forget_claims(&mut self) {
+        let received = self.received;
+        self.missing.retain(|&seq, _| seq < received);
+        self.known = self.received.max(self.next.saturating_sub(1));
     }
 
     /// Gives up on everything before `seq` (a jump too large to repair) and delivers what
@@ -501,6 +543,57 @@ pub(crate) mod tests {
         inbox.heard_last(1 + 60_000, t0, &mut stats);
         assert!(items(inbox.expired(&[(1, MAX_NUMBER)], &mut stats)).is_empty());
         assert_eq!(take(&mut inbox, 2, t0, &mut stats), ["2"]);
+    }
+
+    #[test]
+    fn claims_given_up_on_never_leave_a_number_unawaited() {
+        // A review found this: numbers claimed by a heartbeat, then said expired, were
+        // forgotten while `known` stayed up; the next real datagrams above them left them
+        // neither awaited nor held, and delivery stopped for good.
+        let t0 = Instant::now();
+        let mut stats = ReceiveStats::default();
+        let mut inbox = Inbox::starting_at(1);
+        for seq in 1..=4 {
+            take(&mut inbox, seq, t0, &mut stats);
+        }
+        inbox.heard_last(10, t0, &mut stats);
+        assert!(items(inbox.expired(&[(5, 7)], &mut stats)).is_empty());
+        for seq in 8..=10 {
+            assert!(take(&mut inbox, seq, t0, &mut stats).is_empty());
+        }
+        // 5 to 7 are awaited again, asked for, and shown lost once the sender says so again.
+        assert_eq!(inbox.poll(t0 + NACK_DELAY, &mut stats).0, vec![(5, 7)]);
+        assert_eq!(
+            items(inbox.expired(&[(5, 7)], &mut stats)),
+            ["lost 3", "8", "9", "10"]
+        );
+    }
+
+    #[test]
+    fn numbers_left_out_of_a_full_nack_are_asked_for_next_without_a_try() {
+        let t0 = Instant::now();
+        let mut stats = ReceiveStats::default();
+        let mut inbox = Inbox::starting_at(1);
+        // 40 separate gaps: 2, 4, 6… then 81 arrives.
+        for seq in (1..=81).step_by(2) {
+            take(&mut inbox, seq, t0, &mut stats);
+        }
+        let first = inbox.poll(t0 + NACK_DELAY, &mut stats).0;
+        assert_eq!(first.len(), NACK_RANGES);
+        let second = inbox.poll(t0 + NACK_DELAY * 2, &mut stats).0;
+        assert_eq!(
+            second.first(),
+            Some(&(2 * NACK_RANGES as u64 + 2, 2 * NACK_RANGES as u64 + 2))
+        );
+        // Every gap is asked for its tries (half the polls each, here) before it is given up.
+        let mut delivered = Vec::new();
+        let mut now = t0;
+        for _ in 0..=3 * NACK_TRIES {
+            now += NACK_RETRY + NACK_DELAY;
+            delivered.extend(items(inbox.poll(now, &mut stats).1));
+        }
+        assert_eq!(stats.lost, 40);
+        assert!(delivered.contains(&"81".to_string()));
     }
 
     #[test]

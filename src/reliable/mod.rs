@@ -32,7 +32,7 @@ pub mod outbox;
 pub mod peers;
 
 pub use inbox::{Inbox, ReceiveStats};
-pub use outbox::{Bytes, Outbox, Repair, SendStats, Sender};
+pub use outbox::{Asker, Bytes, Outbox, Repair, SendStats, Sender};
 pub use peers::{Peer, Peers, Received};
 
 /// The sender always keeps at least this many of its latest datagrams for repair…

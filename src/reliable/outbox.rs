@@ -16,10 +16,14 @@ use std::time::{Duration, Instant};
 
 use super::{WINDOW_AGE, WINDOW_BYTES, WINDOW_MIN, later};
 use crate::budget::{Budgets, Verdict};
-use crate::protocol::{Body, Origin, Payload};
+use crate::protocol::{Body, Origin, Payload, SessionId};
 
 /// A datagram as sent and kept for repair: shared, so that keeping it costs no copy.
 pub type Bytes = Arc<[u8]>;
+
+/// Who asks for a repair: the address its NACK came from and the session it names. The
+/// address alone would not do: every player on a host sends from the group's port, one address.
+pub type Asker = (SocketAddr, SessionId);
 
 /// After repairing a datagram, further NACKs for it within this time are served by that
 /// repair: they were sent before it arrived.
@@ -111,7 +115,9 @@ impl Outbox {
             if from > to || from == 0 {
                 continue;
             }
-            if from < first_kept {
+            // An `expired` must fit a datagram too: past that many ranges, the rest is said at
+            // the next NACK.
+            if from < first_kept && repair.expired.len() < super::inbox::NACK_RANGES {
                 repair
                     .expired
                     .push((from, to.min(first_kept.saturating_sub(1))));
@@ -155,7 +161,7 @@ pub struct Sender {
     closing: bool,
     /// Repair bytes per asking address, and for everyone: earned with time and with every
     /// byte sent, as of `earned_at`.
-    per_asker: Budgets<SocketAddr>,
+    per_asker: Budgets<Asker>,
     pool: f64,
     earned_at: Instant,
     stats: SendStats,
@@ -269,7 +275,7 @@ impl Sender {
 
     /// Answers a NACK from `asker` for our datagrams: the repairs its budget and everyone's
     /// pay for, then an `expired` for what is gone.
-    pub fn nacked(&mut self, ranges: &[(u64, u64)], asker: SocketAddr, now: Instant) -> Vec<Bytes> {
+    pub fn nacked(&mut self, ranges: &[(u64, u64)], asker: Asker, now: Instant) -> Vec<Bytes> {
         add(&mut self.stats.nacks, 1);
         let earned = now.saturating_duration_since(self.earned_at).as_secs_f64() * REPAIR_BASE;
         self.pool = (self.pool + earned).min(REPAIR_SAVED);
@@ -323,10 +329,13 @@ mod tests {
         Duration::from_millis(n)
     }
 
-    const ASKER: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
-        std::net::Ipv4Addr::LOCALHOST,
-        4000,
-    ));
+    const ASKER: Asker = (
+        SocketAddr::V4(std::net::SocketAddrV4::new(
+            std::net::Ipv4Addr::LOCALHOST,
+            4000,
+        )),
+        77,
+    );
 
     #[test]
     fn the_outbox_repairs_what_it_keeps_and_says_what_expired() {
@@ -451,7 +460,7 @@ mod tests {
         let sent = quiet.stats().bytes as usize;
         let mut out = 0usize;
         for i in 0..1000u64 {
-            let asker = SocketAddr::from(([127, 0, 0, 1], 5000 + i as u16));
+            let asker = (SocketAddr::from(([127, 0, 0, 1], 5007)), 5000 + i);
             for bytes in quiet.nacked(&[(1, 2000)], asker, start + ms(i)) {
                 out += bytes.len();
             }
@@ -459,7 +468,7 @@ mod tests {
         let bound = 2 * WINDOW_BYTES + (REPAIR_BASE * 1.0) as usize;
         assert!(out <= bound + 2048, "{out} bytes out, {sent} sent");
         // Another asker is not starved by the first.
-        let other: SocketAddr = "127.0.0.1:4001".parse().unwrap();
+        let other: Asker = ("127.0.0.1:4000".parse().unwrap(), 78);
         assert!(
             !sender
                 .nacked(&[(1990, 2000)], other, start + ms(1001))

@@ -55,8 +55,13 @@ pub enum Received {
     /// What it let through, in each sender's order: usually datagrams of its own sender, and
     /// what another inbox gave up when all of them together held too much.
     Arrived(Vec<(SessionId, Arrived)>),
-    /// A NACK for our own datagrams: send these ranges again.
-    Repair(Vec<(u64, u64)>),
+    /// A NACK for our own datagrams, from the session `asker`: send these ranges again.
+    Repair {
+        /// The ranges asked for.
+        ranges: Vec<(u64, u64)>,
+        /// The session that asked.
+        asker: SessionId,
+    },
     /// Not the table's: from a session it does not listen to (or our own), or a kind it does
     /// not handle (`admit`). The role decides.
     Pass(Datagram),
@@ -226,7 +231,10 @@ impl Peers {
                 peer.heard = now;
             }
             if *to == self.me {
-                return Received::Repair(ranges.clone());
+                return Received::Repair {
+                    ranges: ranges.clone(),
+                    asker: datagram.session,
+                };
             }
             if let Some(peer) = self.peers.get_mut(to) {
                 peer.inbox.overheard_nack(ranges, now, &mut self.stats);
@@ -430,7 +438,13 @@ pub(crate) mod tests {
             to: 1,
             ranges: vec![(1, 2)],
         });
-        assert_eq!(table.receive(nack, 50, t0), Received::Repair(vec![(1, 2)]));
+        assert_eq!(
+            table.receive(nack, 50, t0),
+            Received::Repair {
+                ranges: vec![(1, 2)],
+                asker: 11
+            }
+        );
     }
 
     #[test]

@@ -56,12 +56,39 @@ fn shared(lua: &Lua) -> mlua::AppDataRefMut<'_, Shared> {
 fn send(lua: &Lua, announcement: Announcement) -> mlua::Result<()> {
     // Encoding a large announcement is work the instruction hook does not see.
     super::limits::charge(lua)?;
+    // Text over the event limit is refused before it is encoded: escaping can make JSON six
+    // times the text (a 60 MB string of control characters would take 360 MB to find out).
+    let text = text_bytes(&announcement);
+    if text > crate::protocol::MAX_EVENT {
+        return Err(mlua::Error::runtime(crate::protocol::TooLarge {
+            bytes: text,
+            limit: crate::protocol::MAX_EVENT,
+        }));
+    }
     let payload = Payload::announcement(&announcement).map_err(mlua::Error::runtime)?;
     super::limits::spend_queued(lua, payload.len())?;
     shared(lua)
         .actions
         .push(Action::Send(announcement, payload));
     Ok(())
+}
+
+/// The bytes of the text an announcement carries (its encoding takes at least as many).
+fn text_bytes(announcement: &Announcement) -> usize {
+    let strings: Vec<&str> = match announcement {
+        Announcement::Announce { text } | Announcement::GameEnd { text } => vec![text],
+        Announcement::Tell { to, text } => vec![to, text],
+        Announcement::GameStart { title, text } => vec![title, text],
+        Announcement::Congratulate { player, text } => vec![player, text],
+        Announcement::Question { text, choices, .. } => std::iter::once(text.as_str())
+            .chain(choices.iter().map(String::as_str))
+            .collect(),
+        Announcement::Ranking { entries } => entries.iter().map(|e| e.name.as_str()).collect(),
+    };
+    strings
+        .iter()
+        .map(|s| s.len())
+        .fold(0, usize::saturating_add)
 }
 
 /// `announce(text)`: a plain announcement to every player.
@@ -77,6 +104,14 @@ fn tell(lua: &Lua, (to, text): (String, String)) -> mlua::Result<()> {
 /// `ranking(scores)`: sends the scores ranked, and returns the ranked entries.
 fn ranking(lua: &Lua, scores: Table) -> mlua::Result<Value> {
     let entries = crate::ranking::rank(scores_from(scores)?);
+    let limit = crate::protocol::codec::MAX_RANKED_NAME;
+    if let Some(long) = entries.iter().find(|e| e.name.chars().count() > limit) {
+        return Err(mlua::Error::runtime(format!(
+            "ranking: the name {:?}… has {} characters; a ranked name has at most {limit}",
+            long.name.chars().take(16).collect::<String>(),
+            long.name.chars().count()
+        )));
+    }
     let ranked = lua.to_value(&entries)?;
     send(lua, Announcement::Ranking { entries })?;
     Ok(ranked)
@@ -194,11 +229,14 @@ fn moves(lua: &Lua, list: Vec<String>) -> mlua::Result<()> {
         .filter(|w| !w.is_empty())
         .collect();
     words.dedup();
-    let mut shared = shared(lua);
-    if shared.moves != words {
-        shared.moves = words.clone();
-        shared.actions.push(Action::Moves(words));
+    if shared(lua).moves == words {
+        return Ok(());
     }
+    // Each change queues the whole list, outside the Lua heap: it counts as sent bytes.
+    super::limits::spend_queued(lua, words.iter().map(String::len).sum())?;
+    let mut shared = shared(lua);
+    shared.moves = words.clone();
+    shared.actions.push(Action::Moves(words));
     Ok(())
 }
 
@@ -258,8 +296,22 @@ fn delay(seconds: f64) -> mlua::Result<Duration> {
     }
 }
 
-fn schedule(lua: &Lua, due_in: Duration, every: Option<Duration>, func: Function) -> TimerHandle {
+/// The most timers pending at once: they live outside the Lua heap.
+pub const MAX_TIMERS: usize = 10_000;
+
+fn schedule(
+    lua: &Lua,
+    due_in: Duration,
+    every: Option<Duration>,
+    func: Function,
+) -> mlua::Result<TimerHandle> {
     let mut shared = shared(lua);
+    if shared.timers.len() >= MAX_TIMERS {
+        return Err(mlua::Error::runtime(format!(
+            "{MAX_TIMERS} timers are pending already: cancel some (handle:cancel()) before \
+             starting more"
+        )));
+    }
     let id = shared.next_timer;
     shared.next_timer += 1;
     // At most a day from a clock that started with this process: no overflow.
@@ -272,18 +324,18 @@ fn schedule(lua: &Lua, due_in: Duration, every: Option<Duration>, func: Function
         top_level,
     };
     shared.timers.insert(id, timer);
-    TimerHandle(id)
+    Ok(TimerHandle(id))
 }
 
 /// `after(seconds, fn)`: runs `fn` once, `seconds` from now.
 fn after(lua: &Lua, (seconds, func): (f64, Function)) -> mlua::Result<TimerHandle> {
-    Ok(schedule(lua, delay(seconds)?, None, func))
+    schedule(lua, delay(seconds)?, None, func)
 }
 
 /// `every(seconds, fn)`: runs `fn` every `seconds` (at least a millisecond apart).
 fn every(lua: &Lua, (seconds, func): (f64, Function)) -> mlua::Result<TimerHandle> {
     let period = delay(seconds)?.max(Duration::from_millis(1));
-    Ok(schedule(lua, period, Some(period), func))
+    schedule(lua, period, Some(period), func)
 }
 
 /// `players()`: the names of the players in the game, in join order.
@@ -303,7 +355,10 @@ fn now(_: &Lua, (): ()) -> mlua::Result<f64> {
 
 /// `stop()`: ends the announcer once the current handler returns.
 fn stop(lua: &Lua, (): ()) -> mlua::Result<()> {
-    shared(lua).actions.push(Action::Stop);
+    let mut shared = shared(lua);
+    if !shared.actions.iter().any(|a| matches!(a, Action::Stop)) {
+        shared.actions.push(Action::Stop);
+    }
     Ok(())
 }
 

@@ -304,8 +304,8 @@ fn gsub(lua: &Lua, args: MultiValue) -> mlua::Result<(Value, Integer)> {
                     &matcher,
                     &bytes,
                     text.as_deref().unwrap_or_default(),
-                    src_at,
-                    end,
+                    (src_at, end),
+                    room.saturating_sub(out.len()),
                 )?),
                 (None, Value::Table(table)) => {
                     let key = capture_values(
@@ -344,9 +344,7 @@ fn gsub(lua: &Lua, args: MultiValue) -> mlua::Result<(Value, Integer)> {
             break;
         }
         if out.len() > room {
-            return Err(mlua::Error::MemoryError(
-                "the result of gsub would not fit in the memory limit".into(),
-            ));
+            return Err(too_large());
         }
         if anchor {
             break;
@@ -357,6 +355,10 @@ fn gsub(lua: &Lua, args: MultiValue) -> mlua::Result<(Value, Integer)> {
     }
     out.extend_from_slice(bytes.get(src_at..).unwrap_or_default());
     Ok((Value::String(lua.create_string(&out)?), count))
+}
+
+fn too_large() -> mlua::Error {
+    mlua::Error::MemoryError("the result of gsub would not fit in the memory limit".into())
 }
 
 /// A table's or function's replacement: `None` keeps the match (nil or false), a string or
@@ -374,18 +376,22 @@ fn replacement(lua: &Lua, value: Value) -> mlua::Result<Option<Vec<u8>>> {
     }
 }
 
-/// Lua's `add_s`: a replacement string with `%0`-`%9` and `%%`.
+/// Lua's `add_s`: a replacement string with `%0`-`%9` and `%%`, refused once it would pass
+/// `room` bytes (each `%0` copies the whole match).
 fn add_s<B: Budget>(
     lua: &Lua,
     matcher: &Matcher<'_, B>,
     src: &[u8],
     repl: &[u8],
-    s: usize,
-    e: usize,
+    (s, e): (usize, usize),
+    room: usize,
 ) -> mlua::Result<Vec<u8>> {
     let mut out = Vec::with_capacity(repl.len());
     let mut chars = repl.iter().copied();
     while let Some(c) = chars.next() {
+        if out.len() > room {
+            return Err(too_large());
+        }
         if c != b'%' {
             out.push(c);
             continue;
@@ -471,11 +477,12 @@ fn rep(lua: &Lua, args: MultiValue) -> mlua::Result<mlua::LuaString> {
 /// words, so that the hook counts their loops.
 const TABLE_FUNCTIONS: &str = r##"
 local type, tonumber, mtype, error, select = type, tonumber, math.type, error, select
+local getmetatable, tointeger = getmetatable, math.tointeger
 local maxinteger = math.maxinteger
 
 local function int(v, n, name)
   if type(v) == "string" then v = tonumber(v) end
-  if mtype(v) == "float" then v = math.tointeger(v) end
+  if mtype(v) == "float" then v = tointeger(v) end
   if mtype(v) ~= "integer" then
     error(("bad argument #%d to '%s' (number has no integer representation)"):format(n, name), 3)
   end
@@ -484,7 +491,8 @@ end
 
 local function tab(t, n, name)
   local kind = type(t)
-  if kind ~= "table" and not (getmetatable(t) or {}).__index then
+  local mt = kind ~= "table" and getmetatable(t)
+  if kind ~= "table" and not (type(mt) == "table" and (mt.__index or mt.__newindex or mt.__len)) then
     error(("bad argument #%d to '%s' (table expected, got %s)"):format(n, name, kind), 3)
   end
   return t

@@ -79,8 +79,9 @@ pub fn install(lua: &Lua, limits: Limits) -> mlua::Result<()> {
             return Err(mlua::Error::runtime(why.clone()));
         }
         let now = Instant::now();
-        // Lua running outside any call we made: a finalizer (`__gc`) run by a collection
-        // that an allocation of ours started. It gets the same time as a call.
+        // Lua running outside any call we made (none should: Lua runs `__gc` finalizers with
+        // hooks off, and the sandbox refuses them): it gets a call's time from the first look,
+        // until the next call starts the clock again.
         let limit = watchdog.limit;
         let deadline = *watchdog.deadline.get_or_insert(now + limit);
         if now <= deadline {
@@ -184,6 +185,12 @@ pub fn charge(lua: &Lua) -> mlua::Result<()> {
         watchdog.stopped = Some(why.clone());
     }
     Err(mlua::Error::runtime(why))
+}
+
+/// The longest one call may run.
+pub fn call_limit(lua: &Lua) -> Duration {
+    lua.app_data_ref::<Watchdog>()
+        .map_or(Duration::from_millis(100), |w| w.limit)
 }
 
 /// Why the call in progress was stopped, if it was.

@@ -245,7 +245,15 @@ impl Script {
             .collect();
         due.sort();
         let mut errors = Vec::new();
+        // Each timer has the call limit, and all of them together have it too: the timers left
+        // when it is spent run at the next turn, after the network was read (a thousand timers
+        // that each loop for their limit must not keep the game from its players).
+        let started = Instant::now();
+        let limit = limits::call_limit(&self.lua);
         for (_, id) in due {
+            if started.elapsed() > limit {
+                break;
+            }
             // A timer that ran before this one may have cancelled it.
             let func = {
                 let mut shared = self.shared();

@@ -47,6 +47,7 @@ pub struct Matcher<'a, B: Budget> {
     capture: [(usize, isize); MAX_CAPTURES],
     depth: u32,
     steps: u64,
+    next_check: u64,
     budget: &'a mut B,
 }
 
@@ -65,6 +66,7 @@ impl<'a, B: Budget> Matcher<'a, B> {
             capture: [(0, 0); MAX_CAPTURES],
             depth: MAX_DEPTH,
             steps: 0,
+            next_check: CHECK_EVERY,
             budget,
         }
     }
@@ -115,8 +117,17 @@ impl<'a, B: Budget> Matcher<'a, B> {
     }
 
     fn step(&mut self) -> Result<(), String> {
-        self.steps = self.steps.wrapping_add(1);
-        if self.steps.is_multiple_of(CHECK_EVERY) {
+        self.step_by(1)
+    }
+
+    /// Counts `work` steps: a character class is as much work as it is long, comparing a
+    /// back-reference as the capture is long. Checks the budget every [`CHECK_EVERY`] of them.
+    fn step_by(&mut self, work: usize) -> Result<(), String> {
+        self.steps = self
+            .steps
+            .saturating_add(u64::try_from(work).unwrap_or(u64::MAX));
+        if self.steps >= self.next_check {
+            self.next_check = self.steps.saturating_add(CHECK_EVERY);
             self.budget.check()?;
         }
         Ok(())
@@ -242,7 +253,7 @@ impl<'a, B: Budget> Matcher<'a, B> {
     fn max_expand(&mut self, s: usize, p: usize, ep: usize) -> Result<Option<usize>, String> {
         let mut i: usize = 0;
         while self.single_match(s.saturating_add(i), p, ep) {
-            self.step()?;
+            self.step_by(ep.saturating_sub(p))?;
             i = i.saturating_add(1);
         }
         loop {
@@ -259,7 +270,7 @@ impl<'a, B: Budget> Matcher<'a, B> {
 
     fn min_expand(&mut self, mut s: usize, p: usize, ep: usize) -> Result<Option<usize>, String> {
         loop {
-            self.step()?;
+            self.step_by(ep.saturating_sub(p))?;
             if let Some(res) = self.do_match(s, ep.saturating_add(1))? {
                 return Ok(Some(res));
             }
@@ -296,7 +307,7 @@ impl<'a, B: Budget> Matcher<'a, B> {
         Ok(res)
     }
 
-    fn match_capture(&self, s: usize, l: u8) -> Result<Option<usize>, String> {
+    fn match_capture(&mut self, s: usize, l: u8) -> Result<Option<usize>, String> {
         let l = self.check_capture(l)?;
         let (init, len) = self.capture[l];
         // A position capture has no text: in C its length reads as 2^64 - 2, which nothing
@@ -304,6 +315,7 @@ impl<'a, B: Budget> Matcher<'a, B> {
         let Ok(len) = usize::try_from(len) else {
             return Ok(None);
         };
+        self.step_by(len)?;
         let end = s.saturating_add(len);
         let found = self
             .src
@@ -358,6 +370,7 @@ impl<'a, B: Budget> Matcher<'a, B> {
                         return Err("missing '[' after '%f' in pattern".into());
                     }
                     let ep = self.class_end(*p)?;
+                    self.step_by(ep.saturating_sub(*p).saturating_mul(2))?;
                     let previous = if *s == 0 {
                         0
                     } else {
@@ -384,6 +397,7 @@ impl<'a, B: Budget> Matcher<'a, B> {
                 }
                 _ => {
                     let ep = self.class_end(*p)?;
+                    self.step_by(ep.saturating_sub(*p))?;
                     let after = self.p(ep);
                     if !self.single_match(*s, *p, ep) {
                         if matches!(after, b'*' | b'?' | b'-') {
@@ -588,6 +602,13 @@ mod tests {
         let subject = "a".repeat(3000);
         let mut budget = Limited(100);
         let mut m = Matcher::new(subject.as_bytes(), b".-.-.-.-b", &mut budget);
+        let stopped = (0..=subject.len()).find_map(|s| m.at(s).err());
+        assert_eq!(stopped, Some("out of time".into()));
+        // A class as long as the subject: each step is as much work as the class is long.
+        let class = format!("[{}]", "b".repeat(100_000));
+        let subject = "a".repeat(100_000);
+        let mut budget = Limited(100);
+        let mut m = Matcher::new(subject.as_bytes(), class.as_bytes(), &mut budget);
         let stopped = (0..=subject.len()).find_map(|s| m.at(s).err());
         assert_eq!(stopped, Some("out of time".into()));
         let spaces = format!("a{}b", " ".repeat(60_000));

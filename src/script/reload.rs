@@ -5,9 +5,11 @@
 //! the players. Before it runs, the handlers are cleared (a handler removed from the file stops
 //! being called) and modules are forgotten (`require` reads them again). A reload is all or
 //! nothing: if the file does not compile, fails while its top level runs, or its `on_reload`
-//! fails, every global, handler, move, timer (a cancelled one too) and queued event is put back
-//! as it was, and so is `state`, every table in it restored in place (other code that holds
-//! one of its tables sees it as it was); the previous version goes on as if nothing happened.
+//! fails, every global name is bound again to what it was, every handler, move, timer (a
+//! cancelled one too) and queued event is put back, and so is `state`, every table in it
+//! restored in place (other code that holds one of its tables sees it as it was); the previous
+//! version goes on. Tables reached only through other globals are not copied: what the game
+//! must keep belongs in `state`.
 //!
 //! A save that leaves the files as the running version (undoing a broken edit, say) changes
 //! nothing: the announcer says so, and `on_reload` does not run (nothing was reloaded).
@@ -168,7 +170,17 @@ impl Script {
             for (key, value) in entries {
                 table.raw_set(key, value)?;
             }
-            table.set_metatable(metatable)?;
+            // Only a metatable the failed version changed is put back, and never one that has
+            // gained a `__gc` since: setting it would mark the table for a finalizer, which Lua
+            // runs where no time limit reaches.
+            let now = table.metatable();
+            if now.as_ref().map(Table::to_pointer) != metatable.as_ref().map(Table::to_pointer) {
+                let finalizer = match &metatable {
+                    Some(metatable) => !metatable.raw_get::<Value>("__gc")?.is_nil(),
+                    None => false,
+                };
+                table.set_metatable(if finalizer { None } else { metatable })?;
+            }
         }
         let mut shared = self.shared();
         shared.hooks = snapshot.hooks;

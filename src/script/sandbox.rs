@@ -136,8 +136,13 @@ fn require(lua: &Lua, name: String) -> mlua::Result<Value> {
     let source = read_module(&folder, &file).map_err(|why| {
         mlua::Error::runtime(format!("require {name:?}: {}: {why}", file.display()))
     })?;
+    // Recorded (once: a `pcall(require, …)` that fails again and again must not grow the list)
+    // before it runs, so that saving a module that failed reloads the game too.
     if let Some(mut shared) = lua.app_data_mut::<Shared>() {
-        shared.modules.push((file.clone(), source.clone()));
+        match shared.modules.iter_mut().find(|(path, _)| *path == file) {
+            Some(known) => known.1 = source.clone(),
+            None => shared.modules.push((file.clone(), source.clone())),
+        }
     }
     let value: Value = lua
         .load(source)

@@ -450,6 +450,15 @@ fn work_inside_c_is_stopped_within_the_call_limit() {
             "stopped after",
         ),
         ("    ('x'):rep(30000000):gsub('x', 'yy')", "stopped after"),
+        // Each "%0" copies the whole match: 64 KiB times 100,000.
+        (
+            "    ('x'):rep(65536):gsub('.+', ('%0'):rep(100000))",
+            "memory limit",
+        ),
+        (
+            "    string.find(('a'):rep(1000000), '[' .. ('b'):rep(1000000) .. ']')",
+            "stopped after",
+        ),
         ("    ('x'):rep(20000000):gsub('.', {})", "stopped after"),
         (
             "    pcall(string.find, ('a'):rep(3000), '.-.-.-.-b')",
@@ -686,4 +695,22 @@ fn a_failed_reload_puts_state_and_cancelled_timers_back() {
     assert!(extra.is_nil(), "no metatable, no extra: {extra:?}");
     // An unchanged save is not a reload.
     assert!(matches!(edit(&mut s, v1), Ok(Reload::Unchanged)));
+}
+
+#[test]
+fn timers_that_each_loop_share_one_call_limit_per_turn() {
+    // A review found this: a thousand timers that each loop for their limit stalled the
+    // announcer 100 s every second.
+    let s =
+        script("for i = 1, 20 do every(0.001, function() while true do end end) end\n").unwrap();
+    let started = std::time::Instant::now();
+    let errors = s.fire_due(Instant::now() + Duration::from_millis(5));
+    let took = started.elapsed();
+    assert!(!errors.is_empty() && errors.len() < 20, "{}", errors.len());
+    assert!(took < Duration::from_secs(2), "{took:?}: a hang check");
+    // And no more than ten thousand pending at once.
+    let err = script("for i = 1, 10001 do after(60, function() end) end\n")
+        .unwrap_err()
+        .0;
+    assert!(err.contains("timers are pending already"), "{err}");
 }
