@@ -116,8 +116,12 @@ impl Hub {
     /// A new member of the group.
     pub fn link(&self) -> MemoryLink {
         let mut state = self.lock();
-        let port = state.next_port;
-        state.next_port = state.next_port.wrapping_add(1);
+        // Made-up ports, never one a member holds (after 65,536 links they wrap around).
+        let mut port = state.next_port;
+        while state.members.contains_key(&port) {
+            port = port.wrapping_add(1);
+        }
+        state.next_port = port.wrapping_add(1);
         let queue = Arc::new(Queue::default());
         state.members.insert(port, queue.clone());
         MemoryLink {

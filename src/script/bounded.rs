@@ -624,6 +624,8 @@ mod tests {
         "return function(s, p) return string.match(s, p) end",
         "return function(s, p) local t = {} for a, b in string.gmatch(s, p) do t[#t + 1] = tostring(a) .. '/' .. tostring(b) end return table.concat(t, ',') end",
         "return function(s, p) return string.gsub(s, p, '<%0>') end",
+        "return function(s, p) return math.type(string.gsub(12345, p, '<%0>')), string.gsub(12345, p, 'x') end",
+        "return function(s, p) return string.find(12.5, p, 1, true) end",
         "return function(s, p) return string.gsub(s, p, '%1!', 2) end",
         "return function(s, p) return string.gsub(s, p, { a = 'A', [''] = 'E' }) end",
         "return function(s, p) return string.gsub(s, p, function(x) if x == 'b' then return false end return '[' .. tostring(x) .. ']' end) end",
