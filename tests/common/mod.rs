@@ -504,6 +504,38 @@ pub fn without_header(mut v: Value) -> Value {
     v
 }
 
+/// What an announcer sent of the [`COMPARED`] kinds after the welcome a player showed (the
+/// last welcome sent to that player with the same contents), from its `--json` `events`.
+pub fn sent_after_welcome(events: Vec<Value>, welcome: &Value) -> Vec<Value> {
+    let sent: Vec<Value> = events.into_iter().filter(|v| v["dir"] == "sent").collect();
+    let same = |v: &Value| {
+        v["kind"] == "welcome"
+            && ["player", "players", "moves", "game", "ranking"]
+                .iter()
+                .all(|field| v[*field] == welcome[*field])
+    };
+    let at = sent
+        .iter()
+        .rposition(same)
+        .unwrap_or_else(|| panic!("no welcome like {welcome} among {sent:?}"));
+    sent[at + 1..]
+        .iter()
+        .filter(|v| COMPARED.contains(&v["kind"].as_str().unwrap_or("")))
+        .cloned()
+        .map(without_header)
+        .collect()
+}
+
+/// A datagram of ours as a rogue writes it: the header's fields, then `body`'s, as JSON.
+pub fn datagram(session: u64, seq: u64, from: &str, body: Value) -> Vec<u8> {
+    let mut object = serde_json::json!({"v": 1, "from": from, "session": session, "seq": seq});
+    object
+        .as_object_mut()
+        .unwrap()
+        .extend(body.as_object().unwrap().clone());
+    serde_json::to_vec(&object).unwrap()
+}
+
 /// What `announcer --json` sent of the [`COMPARED`] kinds, in order, without the header.
 pub fn sent_announcements(announcer: &Process) -> Vec<Value> {
     announcer

@@ -34,15 +34,6 @@ fn rogue(net: &Net) -> impl Fn(&[u8]) {
     }
 }
 
-fn datagram(session: u64, seq: u64, from: &str, body: Value) -> Vec<u8> {
-    let mut object = json!({"v": 1, "from": from, "session": session, "seq": seq});
-    object
-        .as_object_mut()
-        .unwrap()
-        .extend(body.as_object().unwrap().clone());
-    serde_json::to_vec(&object).unwrap()
-}
-
 #[test]
 fn a_rogue_process_forges_floods_and_replays_and_nobody_is_fooled() {
     let net = Net::fresh();

@@ -10,34 +10,6 @@ use serde_json::Value;
 use crate::common::lan::Lan;
 use crate::common::*;
 
-/// What the announcer sent of the compared kinds after the welcome a player showed (the
-/// last welcome sent to that player with the same contents).
-fn sent_after_welcome(announcer: &Process, welcome: &Value) -> Vec<Value> {
-    let sent: Vec<Value> = announcer
-        .events()
-        .into_iter()
-        .filter(|v| v["dir"] == "sent")
-        .collect();
-    let same = |v: &Value| {
-        v["kind"] == "welcome"
-            && ["player", "players", "moves"]
-                .iter()
-                .all(|field| v[*field] == welcome[*field])
-            && v["game"] == welcome["game"]
-            && v["ranking"] == welcome["ranking"]
-    };
-    let at = sent
-        .iter()
-        .rposition(same)
-        .unwrap_or_else(|| panic!("no welcome like {welcome} among {sent:?}"));
-    sent[at + 1..]
-        .iter()
-        .filter(|v| COMPARED.contains(&v["kind"].as_str().unwrap_or("")))
-        .cloned()
-        .map(without_header)
-        .collect()
-}
-
 /// A whole dice race: two bots on the announcer's host play, two players on lossy hosts watch
 /// (the game rolls for them) and chat with each other.
 fn whole_game_through_loss(percent: u32) {
@@ -96,7 +68,7 @@ fn whole_game_through_loss(percent: u32) {
             .into_iter()
             .find(|v| v["kind"] == "welcome")
             .unwrap();
-        let sent = sent_after_welcome(&host, &welcome);
+        let sent = sent_after_welcome(host.events(), &welcome);
         assert_eq!(
             shown_announcements(player),
             sent,

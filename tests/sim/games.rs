@@ -8,32 +8,6 @@ use serde_json::Value;
 
 use crate::*;
 
-/// What the announcer sent of the compared kinds after the welcome a player showed (the last
-/// welcome sent to that player with the same contents).
-fn sent_after_welcome(host: &mut Host, welcome: &Value) -> Vec<Value> {
-    let sent: Vec<Value> = host
-        .events()
-        .into_iter()
-        .filter(|v| v["dir"] == "sent")
-        .collect();
-    let same = |v: &Value| {
-        v["kind"] == "welcome"
-            && ["player", "players", "moves", "game", "ranking"]
-                .iter()
-                .all(|field| v[*field] == welcome[*field])
-    };
-    let at = sent
-        .iter()
-        .rposition(same)
-        .unwrap_or_else(|| panic!("no welcome like {welcome} among {sent:?}"));
-    sent[at + 1..]
-        .iter()
-        .filter(|v| COMPARED.contains(&v["kind"].as_str().unwrap_or("")))
-        .cloned()
-        .map(without_header)
-        .collect()
-}
-
 /// A whole dice race: two bots play, alice and bob watch (the game rolls for them) and chat,
 /// through `loss` and reordering. Every player shows what the announcer sent after its
 /// welcome, all of it, in order, once; bob shows every line alice typed.
@@ -73,7 +47,7 @@ async fn dice_race_through(seed: u64, loss: f64) {
     );
     for seat in [&alice, &bob] {
         let welcome = seat.seen.iter().find(|v| v["kind"] == "welcome").unwrap();
-        let sent = sent_after_welcome(&mut host, welcome);
+        let sent = sent_after_welcome(host.events(), welcome);
         assert_eq!(seat.shown_announcements(), sent, "{} at {loss}", seat.name);
         let lost: Vec<&Value> = seat.seen.iter().filter(|v| v["kind"] == "lost").collect();
         assert!(lost.is_empty(), "{}: {lost:?}", seat.name);

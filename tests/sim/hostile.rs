@@ -2,21 +2,12 @@
 //! of a `u64`, reversed ranges, heartbeats claiming far-ahead numbers, a flood of made-up
 //! joins, a forged heartbeat for a real player. The game goes on for everyone, whole.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::*;
 
 /// A rogue's port on the hub.
 const ROGUE: u16 = 9;
-
-fn datagram(session: u64, seq: u64, from: &str, body: Value) -> Vec<u8> {
-    let mut object = json!({"v": 1, "from": from, "session": session, "seq": seq});
-    object
-        .as_object_mut()
-        .unwrap()
-        .extend(body.as_object().unwrap().clone());
-    serde_json::to_vec(&object).unwrap()
-}
 
 /// Echoes every line, numbered, so that a test sees each one reach the script.
 const ECHO: &str = r#"

@@ -3,8 +3,14 @@
 //! whole dice race takes milliseconds, needs no root and no network, and the same seed plays
 //! the same game. The namespace tests under tests/e2e are the real-network proof of the same.
 
+// The helpers the end-to-end tests share: the parts that work on JSON events serve here too.
+#[path = "../common/mod.rs"]
+#[allow(dead_code)]
+mod common;
 mod games;
 mod hostile;
+
+pub use common::{COMPARED, datagram, sent_after_welcome, without_header};
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -205,18 +211,6 @@ impl Host {
         self.events();
         end
     }
-}
-
-/// The kinds of announcements compared between an announcer and its players.
-pub const COMPARED: [&str; 4] = ["game_start", "ranking", "congratulate", "game_end"];
-
-/// A datagram the announcer logged, as a player shows it: without the header.
-pub fn without_header(mut v: Value) -> Value {
-    let object = v.as_object_mut().unwrap();
-    for header in ["v", "from", "session", "seq", "dir"] {
-        object.remove(header);
-    }
-    v
 }
 
 /// A player running on a hub: what it shows is collected, lines are typed into it.
