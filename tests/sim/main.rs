@@ -5,7 +5,6 @@
 
 // The helpers the end-to-end tests share: the parts that work on JSON events serve here too.
 #[path = "../common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 mod games;
 mod hostile;
