@@ -18,6 +18,7 @@
 //!   loop that drives it over a link, with its console and bots.
 //! - [`player`]: a player's session: a state machine (join, send what is typed, turn datagrams
 //!   into events) and its loop.
+//! - [`simulate`]: a whole game on the in-memory group under a virtual clock, in milliseconds.
 //!
 //! The binaries `announcer` and `player` only parse flags and call into here.
 
@@ -35,6 +36,7 @@ pub mod ranking;
 pub mod reliable;
 pub mod render;
 pub mod script;
+pub mod simulate;
 pub mod text;
 pub mod transport;
 pub mod watch;

@@ -25,7 +25,7 @@ pub use self::console::Console;
 pub use self::core::{Announcer, End, Reaction, Settings};
 use crate::link::{Link, Network};
 use crate::reliable;
-use crate::script::{Limits, Script};
+use crate::script::{Clock, Limits, Script, Start};
 use crate::transport;
 use crate::watch::Watcher;
 
@@ -46,6 +46,11 @@ pub struct Config {
     pub watch: bool,
     /// What the script may take: memory, and time per call.
     pub limits: Limits,
+    /// The seed of the script's `math.random` (said on the console, so that a game can be
+    /// played again with `--seed`).
+    pub seed: u64,
+    /// What the script's `now()` reads: the system's clock, or a simulated game's.
+    pub clock: Clock,
 }
 
 /// How long the files must stay quiet after a change before we reload: editors save with a
@@ -67,8 +72,14 @@ pub async fn run<N: Network>(
     mut console: Console,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<End> {
-    let script = Script::load_with(&config.script, &config.args, config.limits, now())
-        .map_err(anyhow::Error::new)?;
+    let start = Start {
+        limits: config.limits,
+        now: now(),
+        seed: config.seed,
+        clock: config.clock,
+    };
+    let script =
+        Script::load_with(&config.script, &config.args, start).map_err(anyhow::Error::new)?;
     let link = network
         .open()
         .with_context(|| format!("cannot open the group {}", network.describe()))?;
@@ -107,6 +118,19 @@ pub async fn run<N: Network>(
                     ""
                 },
             ));
+            console.note(&format!(
+                "random seed {} (--seed {} gives the script the same random numbers)",
+                config.seed, config.seed
+            ));
+            if config.bots > 0 && !core.script().has_bot() {
+                console.note(&format!(
+                    "warning: {} has no bot hook: the {} bot{} will join and never type \
+                     (see bot() in the README)",
+                    config.script.display(),
+                    config.bots,
+                    if config.bots == 1 { "" } else { "s" }
+                ));
+            }
             console.note(if core.is_protected() {
                 "protected by a game key: every datagram is signed; players need the same key"
             } else {
@@ -123,10 +147,22 @@ pub async fn run<N: Network>(
             }
         };
         let reload_at = reload_due.map(tokio::time::Instant::from_std);
+        // Branches in a fixed order (`biased`), so that a seeded simulation plays the same
+        // way each time: what stops us first, then what is due (the tick reads the link too,
+        // so a flood cannot starve it), the reload, the files, the bots (they answer what we
+        // sent: a bounded amount), then the link.
         let reactions = tokio::select! {
-            Some(_) = change => {
-                reload_due = Some(now() + RELOAD_DEBOUNCE);
-                Vec::new()
+            biased;
+            () = &mut shutdown, if !stopping => {
+                stopping = true;
+                core.stop(now())
+            }
+            () = tokio::time::sleep_until(wake) => {
+                // Read what is queued first: a member's heartbeat may be waiting there.
+                let mut reactions = Vec::new();
+                read_queued(&link, &mut core, &mut buf, &mut reactions, &mut console);
+                reactions.extend(core.tick(now()));
+                reactions
             }
             () = sleep_until(reload_at) => {
                 reload_due = None;
@@ -137,6 +173,17 @@ pub async fn run<N: Network>(
                     && let Err(e) = watcher.watch(&core.script().files())
                 {
                     console.note(&format!("warning: {e:#}"));
+                }
+                reactions
+            }
+            Some(_) = change => {
+                reload_due = Some(now() + RELOAD_DEBOUNCE);
+                Vec::new()
+            }
+            Some((bot, event)) = bots.events.recv() => {
+                let (line, reactions) = core.bot_saw(&bot, &event, now());
+                if let Some(line) = line {
+                    bots.type_later(&bot, line, core.rate_limit(), now());
                 }
                 reactions
             }
@@ -151,24 +198,6 @@ pub async fn run<N: Network>(
                     Vec::new()
                 }
             },
-            () = tokio::time::sleep_until(wake) => {
-                // Read what is queued first: a member's heartbeat may be waiting there.
-                let mut reactions = Vec::new();
-                read_queued(&link, &mut core, &mut buf, &mut reactions, &mut console);
-                reactions.extend(core.tick(now()));
-                reactions
-            }
-            Some((bot, event)) = bots.events.recv() => {
-                let (line, reactions) = core.bot_saw(&bot, &event, now());
-                if let Some(line) = line {
-                    bots.type_later(&bot, line, core.rate_limit(), now());
-                }
-                reactions
-            }
-            () = &mut shutdown, if !stopping => {
-                stopping = true;
-                core.stop(now())
-            }
         };
         carry_out(reactions, &link, &mut console).await;
     };

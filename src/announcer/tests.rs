@@ -7,7 +7,16 @@ use std::time::{Duration, Instant};
 use super::core::*;
 use crate::protocol::{self, Body, Datagram, Decoded, MAX_PLAYERS, Origin};
 use crate::reliable;
-use crate::script::Script;
+use crate::script::{Script, Start};
+
+/// How the tests' scripts start: at `t0`, seeded, default limits.
+fn start(t0: Instant) -> Start {
+    Start {
+        now: t0,
+        seed: 1,
+        ..Start::new()
+    }
+}
 
 const SOURCE: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
     std::net::Ipv4Addr::LOCALHOST,
@@ -26,7 +35,7 @@ fn playing(source: &str, t0: Instant) -> (Announcer, Instant) {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("game.lua");
     std::fs::write(&path, source).unwrap();
-    let script = Script::load_with(&path, &Default::default(), Default::default(), t0).unwrap();
+    let script = Script::load_with(&path, &Default::default(), start(t0)).unwrap();
     let mut core = Announcer::with_origin(
         script,
         Settings::default(),
@@ -92,7 +101,7 @@ fn it_listens_first_and_says_nothing_until_then() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("game.lua");
     std::fs::write(&path, "announce('hi')\n").unwrap();
-    let script = Script::load_with(&path, &Default::default(), Default::default(), t0).unwrap();
+    let script = Script::load_with(&path, &Default::default(), start(t0)).unwrap();
     let mut core = Announcer::new(script, Settings::default(), t0);
     assert_eq!(core.next_deadline(), t0 + LISTEN_FIRST);
     let mut alice = Origin::new("alice");
@@ -110,8 +119,7 @@ fn an_older_announcer_heard_while_listening_keeps_the_group() {
     let t0 = Instant::now();
     let script_path = std::env::temp_dir().join(format!("gamecast-core-{}.lua", fastrand::u64(..)));
     std::fs::write(&script_path, "").unwrap();
-    let script =
-        Script::load_with(&script_path, &Default::default(), Default::default(), t0).unwrap();
+    let script = Script::load_with(&script_path, &Default::default(), start(t0)).unwrap();
     let ours = our_session();
     let mut core = Announcer::with_origin(
         script,
@@ -147,8 +155,7 @@ fn an_older_announcer_heard_while_listening_keeps_the_group() {
         })
     ));
     // A session from years before ours is made up: not a rival.
-    let script =
-        Script::load_with(&script_path, &Default::default(), Default::default(), t0).unwrap();
+    let script = Script::load_with(&script_path, &Default::default(), start(t0)).unwrap();
     let mut core = Announcer::with_origin(
         script,
         Settings::default(),

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use cli::{KeyArgs, NetArgs};
 use gamecast::announcer::{self, Config, Console, End, Settings};
-use gamecast::script::Limits;
+use gamecast::script::{Clock, Limits, Start};
+use gamecast::simulate::{Outcome, Simulation};
 
 /// Runs a game over IP multicast: the rules are a Lua script, the players join with `player`.
 #[derive(Debug, Parser)]
@@ -29,8 +30,9 @@ struct Cli {
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
     set: Vec<(String, String)>,
     /// Add N simulated players that join over the group and play as the script's `bot` hook says
-    #[arg(long, default_value_t = 0, value_name = "N")]
-    bots: usize,
+    /// (default 0; 3 with --simulate)
+    #[arg(long, value_name = "N")]
+    bots: Option<usize>,
     /// The longest a bot thinks before it types, in seconds
     #[arg(long, default_value_t = 1.0, value_name = "SECONDS", value_parser = parse_seconds)]
     bot_think: f64,
@@ -67,6 +69,19 @@ struct Cli {
     /// file:line and exit non-zero on any (for editors and CI)
     #[arg(long)]
     check: bool,
+    /// Play the whole game at once on a simulated group, bots as players, on a virtual clock:
+    /// no network, no waiting; print what happened and exit 0 if the game ended
+    #[arg(long, conflicts_with_all = ["check", "take_over"])]
+    simulate: bool,
+    /// The seed of the script's math.random (and, with --simulate, of the bots and the losses):
+    /// the same seed plays the same game; without one, a random seed is said on the console
+    #[arg(long, value_name = "N")]
+    seed: Option<u64>,
+    /// With --simulate: the share of datagrams each member loses, in percent (repaired as on
+    /// a real network)
+    #[arg(long, default_value_t = 0.0, value_name = "PERCENT", requires = "simulate",
+          value_parser = parse_percent)]
+    loss: f64,
     /// Take the group over from an announcer already running a game there: its players are
     /// handed over to this one (without it, an announcer that finds another one leaves)
     #[arg(long)]
@@ -91,6 +106,13 @@ fn parse_seconds(text: &str) -> Result<f64, String> {
     }
 }
 
+fn parse_percent(text: &str) -> Result<f64, String> {
+    match text.trim_end_matches('%').parse::<f64>() {
+        Ok(percent) if percent.is_finite() && (0.0..=90.0).contains(&percent) => Ok(percent),
+        _ => Err(format!("expected a percentage from 0 to 90, not {text:?}")),
+    }
+}
+
 fn parse_interval(text: &str) -> Result<f64, String> {
     match text.parse::<f64>() {
         Ok(seconds) if seconds.is_finite() && (0.01..=60.0).contains(&seconds) => Ok(seconds),
@@ -109,6 +131,34 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `--simulate`: the whole game at once; a game that did not end is an error.
+fn simulate(config: Config, loss: f64, console: Console) -> anyhow::Result<End> {
+    let simulation = Simulation {
+        loss,
+        ..Simulation::default()
+    };
+    let began = Instant::now();
+    let seed = config.seed;
+    let script = config.script.clone();
+    match gamecast::simulate::run(config, simulation, console)? {
+        Outcome::Ended(took) => {
+            eprintln!(
+                "simulated: the game ended after {:.1} s of game time, in {:.3} s (seed {seed})",
+                took.as_secs_f64(),
+                began.elapsed().as_secs_f64()
+            );
+            Ok(End::Over("simulated".into()))
+        }
+        Outcome::OutOfTime => anyhow::bail!(
+            "the simulated game did not end within {} minutes of game time (seed {seed}): does \
+             {} call stop() when the game is over, and do its bots play (a bot hook)?",
+            simulation.limit.as_secs() / 60,
+            script.display()
+        ),
+        Outcome::Other(end) => anyhow::bail!("the simulated game ended oddly: {end:?}"),
+    }
+}
+
 fn main() -> ExitCode {
     cli::exit_on_panic("announcer");
     let cli = Cli::parse();
@@ -116,10 +166,16 @@ fn main() -> ExitCode {
         memory: (cli.memory_limit as usize) << 20,
         per_call: Duration::from_millis(u64::from(cli.call_limit)),
     };
+    let seed = cli.seed.unwrap_or_else(gamecast::script::random_seed);
     if cli.check {
         let args = cli.set.into_iter().collect();
-        return match gamecast::script::Script::load_with(&cli.script, &args, limits, Instant::now())
-        {
+        let start = Start {
+            limits,
+            now: Instant::now(),
+            seed,
+            clock: Clock::System,
+        };
+        return match gamecast::script::Script::load_with(&cli.script, &args, start) {
             Ok(_) => {
                 println!("{}: ok", cli.script.display());
                 ExitCode::SUCCESS
@@ -130,8 +186,8 @@ fn main() -> ExitCode {
             }
         };
     }
+    let bots = cli.bots.unwrap_or(if cli.simulate { 3 } else { 0 });
     let result = (|| {
-        let net = cli.net.resolve()?;
         let config = Config {
             script: cli.script,
             args: cli.set.into_iter().collect(),
@@ -143,13 +199,19 @@ fn main() -> ExitCode {
                 take_over: cli.take_over,
                 json: cli.json,
             },
-            bots: cli.bots,
+            bots,
             bot_think: Duration::from_secs_f64(cli.bot_think),
             watch: !cli.no_watch,
             limits,
+            seed,
+            clock: Clock::System,
         };
         let colour = gamecast::render::colour_wanted(std::io::stdout().is_terminal());
         let console = Console::stdio(cli.json, colour);
+        if cli.simulate {
+            return simulate(config, cli.loss / 100.0, console);
+        }
+        let net = cli.net.resolve()?;
         // One thread: the event loop is one Lua state and one socket; more threads would only
         // add hand-offs between them (measured in docs/BENCHMARKS.md).
         let runtime = tokio::runtime::Builder::new_current_thread()

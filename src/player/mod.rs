@@ -75,17 +75,13 @@ pub async fn play(
             }
         }
         let wake = tokio::time::Instant::from_std(player.next_deadline());
+        // Branches in a fixed order (`biased`), so that a seeded simulation plays the same
+        // way each time: what stops us first, then what is due (it reads the link too, so a
+        // flood cannot starve it), then what the person typed (a flood of datagrams must not
+        // keep them from typing), then the link.
         reactions = tokio::select! {
-            received = link.recv(&mut buf) => {
-                let (len, source) = received?;
-                let mut reactions = player.receive(&buf[..len], source, now());
-                read_queued(&link, &mut player, &mut buf, &mut reactions)?;
-                reactions
-            }
-            line = input.recv() => match line {
-                Some(line) => player.typed(&line, now()),
-                None => player.leave("end of input", Outcome::Left, now()),
-            },
+            biased;
+            () = &mut shutdown => player.leave("interrupted", Outcome::Interrupted, now()),
             () = tokio::time::sleep_until(wake) => {
                 // Read what is queued first: the announcer's heartbeat may be waiting there.
                 let mut reactions = Vec::new();
@@ -93,7 +89,16 @@ pub async fn play(
                 reactions.extend(player.tick(now()));
                 reactions
             }
-            () = &mut shutdown => player.leave("interrupted", Outcome::Interrupted, now()),
+            line = input.recv() => match line {
+                Some(line) => player.typed(&line, now()),
+                None => player.leave("end of input", Outcome::Left, now()),
+            },
+            received = link.recv(&mut buf) => {
+                let (len, source) = received?;
+                let mut reactions = player.receive(&buf[..len], source, now());
+                read_queued(&link, &mut player, &mut buf, &mut reactions)?;
+                reactions
+            }
         };
     }
 }

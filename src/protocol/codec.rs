@@ -993,7 +993,7 @@ mod tests {
             fn any_change_to_a_signed_datagram_is_refused(
                 text in nasty_text(),
                 at in any::<prop::sample::Index>(),
-                byte in any::<u8>(),
+                change in 1..=255u8,
             ) {
                 let mut origin = Origin::new("alice");
                 let Ok(payload) = Payload::new(&Body::Chat { text }) else {
@@ -1002,8 +1002,9 @@ mod tests {
                 let (_, bytes) = origin.datagrams(&payload).remove(0);
                 let mut signed = Guard::new(Some(&key())).seal(&bytes).into_owned();
                 let index = at.index(signed.len());
-                prop_assume!(signed[index] != byte);
-                signed[index] = byte;
+                // A change that is never none (rejecting unchanged bytes instead would make a
+                // run of a million cases fail on proptest's limit of rejects).
+                signed[index] = signed[index].wrapping_add(change);
                 let decoded = Guard::new(Some(&key())).open(&signed);
                 let accepted = matches!(decoded, Decoded::Datagram(_) | Decoded::Text { .. });
                 prop_assert!(!accepted, "byte {} changed, still accepted: {:?}", index, decoded);

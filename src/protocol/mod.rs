@@ -61,13 +61,37 @@ pub const HEARTBEAT_MS: std::ops::RangeInclusive<u32> = 10..=60_000;
 /// JSON tool reads it exactly.
 pub type SessionId = u64;
 
+thread_local! {
+    /// Set on a thread that runs a simulated game: its epoch in milliseconds, and when on
+    /// tokio's (virtual) clock it began.
+    static SIMULATED_EPOCH: std::cell::Cell<Option<(u64, tokio::time::Instant)>> =
+        const { std::cell::Cell::new(None) };
+}
+
+/// The milliseconds a simulated game's clock starts at (2023-11-14): any fixed time in the
+/// past will do, so that the sessions of a real game that may follow are newer.
+pub const SIMULATED_EPOCH_MS: u64 = 1_700_000_000_000;
+
+/// Sessions made on this thread from now on count time on tokio's clock from
+/// [`SIMULATED_EPOCH_MS`] (for a simulated game, whose clock is virtual), not the system's.
+pub fn simulate_session_clock() {
+    SIMULATED_EPOCH.set(Some((SIMULATED_EPOCH_MS, tokio::time::Instant::now())));
+}
+
 /// Picks a new session id: the time in milliseconds, then 11 random bits. Later runs get
 /// larger ids, so that a receiver tells a restart (a newer session) from a replay of an old
 /// one; two runs started in the same millisecond still differ, by chance, 2047 times in 2048.
 pub fn new_session() -> SessionId {
-    let millis = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let millis = match SIMULATED_EPOCH.get() {
+        // A simulated game's sessions follow its clock, so that a seed gives the same sessions
+        // (and the same order of members) each time.
+        Some((epoch, origin)) => {
+            epoch.saturating_add(u64::try_from(origin.elapsed().as_millis()).unwrap_or(u64::MAX))
+        }
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+    };
     // 42 bits of milliseconds (until the year 2109) and 11 random bits: below 2^53.
     ((millis & ((1 << 42) - 1)) << 11) | fastrand::u64(1..(1 << 11))
 }

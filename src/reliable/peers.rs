@@ -7,7 +7,7 @@
 //! its announcer and the other players), what is shown and what the script hears. A datagram
 //! from a session the table does not listen to comes back to the role as [`Received::Pass`].
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::{
@@ -85,7 +85,7 @@ pub fn beat_interval(every_ms: u32) -> Duration {
 #[derive(Debug)]
 pub struct Peers {
     me: SessionId,
-    peers: HashMap<SessionId, Peer>,
+    peers: BTreeMap<SessionId, Peer>,
     /// The most senders listened to at once.
     limit: usize,
     /// A sender silent for this many of its heartbeats is silent.
@@ -104,7 +104,7 @@ impl Peers {
     pub fn new(me: SessionId, limit: usize, missed: u32, now: Instant) -> Peers {
         Peers {
             me,
-            peers: HashMap::new(),
+            peers: BTreeMap::new(),
             limit,
             missed,
             bytes: 0,
@@ -604,7 +604,7 @@ pub(crate) mod tests {
         fn the_receive_table_survives_anything(steps in prop::collection::vec(step(), 1..80)) {
             let mut now = Instant::now();
             let mut table = Peers::new(1, 4, 3, now);
-            let mut last: HashMap<u64, u64> = HashMap::new();
+            let mut last: std::collections::HashMap<u64, u64> = Default::default();
             for step in steps {
                 let received = match step {
                     Step::Numbered { sender, seq, size } => Some(table.receive(

@@ -344,13 +344,27 @@ fn players(lua: &Lua, (): ()) -> mlua::Result<Table> {
     lua.create_sequence_from(names)
 }
 
-/// `now()`: the system's monotonic clock in seconds, with sub-microsecond precision. Its origin
-/// is arbitrary (use differences); it is the same clock in every process of the host, so that
-/// benchmarks can compare it with a player's. (`os.clock` is CPU time, not time passing.)
-fn now(_: &Lua, (): ()) -> mlua::Result<f64> {
-    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
-        .map_err(|e| mlua::Error::runtime(format!("now(): the clock failed: {e}")))?;
-    Ok(now.tv_sec() as f64 + now.tv_nsec() as f64 / 1e9)
+/// `now()`: the time in seconds, with sub-microsecond precision. In a real game it is the
+/// system's monotonic clock, read at the call: its origin is arbitrary (use differences), and
+/// it is the same clock in every process of the host, so that benchmarks can compare it with a
+/// player's. In a simulated game it is the game's clock, from 0 at load. (`os.clock` is CPU
+/// time, not time passing.)
+fn now(lua: &Lua, (): ()) -> mlua::Result<f64> {
+    let (clock, game) = {
+        let shared = shared(lua);
+        (
+            shared.clock,
+            shared.now.saturating_duration_since(shared.loaded),
+        )
+    };
+    match clock {
+        super::Clock::Game => Ok(game.as_secs_f64()),
+        super::Clock::System => {
+            let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+                .map_err(|e| mlua::Error::runtime(format!("now(): the clock failed: {e}")))?;
+            Ok(now.tv_sec() as f64 + now.tv_nsec() as f64 / 1e9)
+        }
+    }
 }
 
 /// `stop()`: ends the announcer once the current handler returns.

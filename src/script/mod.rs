@@ -15,6 +15,54 @@ mod sandbox;
 pub use limits::Limits;
 pub use reload::Reload;
 
+/// Which clock the script's `now()` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Clock {
+    /// The host's monotonic clock, read at the call: the same clock in every process of the
+    /// host, so that benchmarks compare it with a player's.
+    #[default]
+    System,
+    /// The time the announcer last said ([`Script::set_now`]), in seconds since the script
+    /// was loaded: a simulated game's clock, which passes only when the simulation says so.
+    Game,
+}
+
+/// How a script starts: what it may take, when, and its random numbers.
+#[derive(Debug, Clone, Copy)]
+pub struct Start {
+    /// Memory, and time per call.
+    pub limits: Limits,
+    /// The time its top level runs at: its timers count from here.
+    pub now: Instant,
+    /// The seed of `math.random`: the same seed gives the same numbers.
+    pub seed: u64,
+    /// What `now()` reads.
+    pub clock: Clock,
+}
+
+impl Start {
+    /// The default limits, now, a random seed and the system clock.
+    pub fn new() -> Start {
+        Start {
+            limits: Limits::default(),
+            now: Instant::now(),
+            seed: random_seed(),
+            clock: Clock::System,
+        }
+    }
+}
+
+impl Default for Start {
+    fn default() -> Start {
+        Start::new()
+    }
+}
+
+/// A seed for a game that was given none: short enough to type back (`--seed 123456`).
+pub fn random_seed() -> u64 {
+    fastrand::u64(..1_000_000_000)
+}
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -88,6 +136,9 @@ struct Shared {
     /// The time as the announcer last said it: timers count from here. The script never reads
     /// the clock for its timers itself, so that a test (or a simulation) drives time.
     now: Instant,
+    /// What `now()` reads, and when the script was loaded (the origin of [`Clock::Game`]).
+    clock: Clock,
+    loaded: Instant,
 }
 
 /// A loaded game script and its Lua state.
@@ -108,19 +159,31 @@ impl Script {
     /// Loads the script at `path` and runs its top level, with `args` as the Lua `args` table,
     /// under the default [`Limits`].
     pub fn load(path: &Path, args: &BTreeMap<String, String>) -> Result<Script, ScriptError> {
-        Script::load_with(path, args, Limits::default(), Instant::now())
+        Script::load_with(path, args, Start::new())
     }
 
-    /// [`Script::load`] with given limits on memory and on the time of each call, its top level
-    /// running at `now`.
+    /// [`Script::load`] as `start` says: limits on memory and on the time of each call, the
+    /// time its top level runs at, the seed of its random numbers and its clock.
     pub fn load_with(
         path: &Path,
         args: &BTreeMap<String, String>,
-        limits: Limits,
-        now: Instant,
+        start: Start,
     ) -> Result<Script, ScriptError> {
+        let Start {
+            limits,
+            now,
+            seed,
+            clock,
+        } = start;
         let source = read(path)?;
         let lua = sandbox::new_state().map_err(|e| describe(&e))?;
+        // Lua seeds math.random from the time and an address; a given seed makes a game that
+        // went wrong play again the same way (`--seed`). Lua takes a signed integer: the bits
+        // are what count.
+        let math: mlua::Table = lua.globals().get("math").map_err(|e| describe(&e))?;
+        math.get::<Function>("randomseed")
+            .and_then(|randomseed| randomseed.call::<()>(seed as i64))
+            .map_err(|e| describe(&e))?;
         let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
         lua.set_app_data(Shared {
             actions: Vec::new(),
@@ -133,6 +196,8 @@ impl Script {
             loading: false,
             modules: Vec::new(),
             now,
+            clock,
+            loaded: now,
         });
         api::register(&lua, args).map_err(|e| describe(&e))?;
         limits::install(&lua, limits).map_err(|e| describe(&e))?;
@@ -164,6 +229,11 @@ impl Script {
     /// The time is `now`: the timers the next calls start count from it.
     pub fn set_now(&self, now: Instant) {
         self.shared().now = now;
+    }
+
+    /// Whether the script has a `bot` hook (without one, `--bots` only join and never type).
+    pub fn has_bot(&self) -> bool {
+        self.shared().hooks.bot.is_some()
     }
 
     /// The files this script is made of: the script, then the modules it required.

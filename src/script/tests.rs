@@ -330,7 +330,15 @@ fn runaway_with(body: &str, limits: Limits) -> Script {
     );
     let path = script("").map(|s| s.path().to_path_buf()).unwrap();
     std::fs::write(&path, source).unwrap();
-    Script::load_with(&path, &BTreeMap::new(), limits, Instant::now()).unwrap()
+    Script::load_with(
+        &path,
+        &BTreeMap::new(),
+        Start {
+            limits,
+            ..Start::new()
+        },
+    )
+    .unwrap()
 }
 
 /// Runs the runaway handler, checks its error, then checks that the game goes on.
@@ -708,8 +716,18 @@ fn timers_that_each_loop_share_one_call_limit_per_turn() {
     let took = started.elapsed();
     assert!(!errors.is_empty() && errors.len() < 20, "{}", errors.len());
     assert!(took < Duration::from_secs(2), "{took:?}: a hang check");
-    // And no more than ten thousand pending at once.
-    let err = script("for i = 1, 10001 do after(60, function() end) end\n")
+    // And no more than ten thousand pending at once. (Made under a long call limit: on a
+    // loaded machine a debug build may take over 100 ms to start ten thousand timers.)
+    let path = script("").unwrap().path().to_path_buf();
+    std::fs::write(&path, "for i = 1, 10001 do after(60, function() end) end\n").unwrap();
+    let start = Start {
+        limits: Limits {
+            per_call: Duration::from_secs(60),
+            ..Limits::default()
+        },
+        ..Start::new()
+    };
+    let err = Script::load_with(&path, &BTreeMap::new(), start)
         .unwrap_err()
         .0;
     assert!(err.contains("timers are pending already"), "{err}");

@@ -379,6 +379,22 @@ pub fn announcer_fails(net: &Net, script: &Path, extra: &[&str]) -> (ExitStatus,
     (status, process.stderr())
 }
 
+/// What a run of `announcer ARGS…` printed, once it exited: its status, stdout and stderr.
+pub fn announcer_output(args: &[&str]) -> (ExitStatus, String, String) {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let mut process = Process::spawn("announcer", env!("CARGO_BIN_EXE_announcer"), &args);
+    let status = process.wait_exit();
+    let stdout: Vec<&str> = process
+        .seen
+        .iter()
+        .filter_map(|l| match l {
+            Line::Out(s) => Some(s.as_str()),
+            Line::Err(_) => None,
+        })
+        .collect();
+    (status, stdout.join("\n"), process.stderr())
+}
+
 fn spawn_player(netns: Option<&str>, net: &Net, name: &str, extra: &[&str]) -> Process {
     spawn_player_env(netns, net, name, extra, &[])
 }

@@ -14,3 +14,4 @@ mod reliable;
 mod reload;
 mod scripts;
 mod signals;
+mod simulate;

@@ -20,7 +20,7 @@ use gamecast::announcer::{self, Config, Console, End, Settings};
 use gamecast::event::Event;
 use gamecast::link::memory::{Conditions, Hub};
 use gamecast::player::{self, Options, Played};
-use gamecast::script::Limits;
+use gamecast::script::{Clock, Limits};
 use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -131,6 +131,8 @@ impl Host {
             bot_think: Duration::from_millis(50),
             watch: false,
             limits: Limits::default(),
+            seed: 1,
+            clock: Clock::Game,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let hub = hub.clone();
