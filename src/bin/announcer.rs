@@ -73,6 +73,10 @@ struct Cli {
     /// no network, no waiting; print what happened and exit 0 if the game ended
     #[arg(long, conflicts_with_all = ["check", "take_over"])]
     simulate: bool,
+    /// Run the tests in SCRIPT, a test file (e.g. scripts/tests/dice_test.lua): each drives
+    /// simulated games of a script and checks what its players saw; exit 1 if any fails
+    #[arg(long, conflicts_with_all = ["check", "take_over", "simulate"])]
+    test: bool,
     /// The seed of the script's math.random (and, with --simulate, of the bots and the losses):
     /// the same seed plays the same game; without one, a random seed is said on the console
     #[arg(long, value_name = "N")]
@@ -166,7 +170,34 @@ fn main() -> ExitCode {
         memory: (cli.memory_limit as usize) << 20,
         per_call: Duration::from_millis(u64::from(cli.call_limit)),
     };
+    if cli.test {
+        let mut out = std::io::stdout();
+        return match gamecast::script::testing::run(&cli.script, &mut out) {
+            Ok(summary) if summary.failed.is_empty() => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(error) => {
+                eprintln!("{error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let seed = cli.seed.unwrap_or_else(gamecast::script::random_seed);
+    if cli.check && gamecast::script::testing::is_test_file(&cli.script) {
+        return match gamecast::script::testing::check(&cli.script) {
+            Ok(count) => {
+                println!(
+                    "{}: ok ({count} test{})",
+                    cli.script.display(),
+                    if count == 1 { "" } else { "s" }
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("{error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if cli.check {
         let args = cli.set.into_iter().collect();
         let start = Start {

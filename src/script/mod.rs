@@ -11,6 +11,7 @@ mod limits;
 pub mod patterns;
 mod reload;
 mod sandbox;
+pub mod testing;
 
 pub use limits::Limits;
 pub use reload::Reload;

@@ -15,3 +15,4 @@ mod reload;
 mod scripts;
 mod signals;
 mod simulate;
+mod tests_in_lua;

@@ -86,7 +86,7 @@ fn the_readme_example_game_plays_to_the_end() {
 }
 
 /// Every `.lua` file under `dir`, modules included.
-fn lua_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+pub fn lua_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -116,7 +116,11 @@ fn check_passes_every_bundled_script() {
         let stdout = String::from_utf8_lossy(&output.stdout);
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{}: {stderr}", path.display());
-        assert!(stdout.ends_with(": ok\n"), "{stdout}");
+        // A test file says how many tests it registers.
+        assert!(
+            stdout.ends_with(": ok\n") || stdout.contains(": ok ("),
+            "{stdout}"
+        );
     }
 }
 

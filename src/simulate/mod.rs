@@ -7,6 +7,10 @@
 //! One seed decides everything random: the script's `math.random`, the bots' thinking, the
 //! sessions, the simulated losses. The same seed plays the same game.
 
+mod game;
+
+pub use game::{Game, PlayerId};
+
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -35,6 +39,32 @@ impl Default for Simulation {
     }
 }
 
+/// What every simulated game starts from: `config` set for it (the game's clock, no reloads),
+/// this thread's random numbers seeded, a hub with `simulation`'s losses, and a runtime on a
+/// paused clock.
+fn prepare(
+    config: &mut Config,
+    simulation: Simulation,
+) -> anyhow::Result<(Hub, tokio::runtime::Runtime)> {
+    config.clock = Clock::Game;
+    config.watch = false;
+    // Sessions, NACK waits and the bots' thinking draw from this thread's generator; the
+    // loop, the bots and the hub all run on this thread.
+    fastrand::seed(config.seed);
+    let hub = Hub::new(
+        config.seed,
+        Conditions {
+            loss: simulation.loss.clamp(0.0, 1.0),
+            ..Conditions::default()
+        },
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .start_paused(true)
+        .build()?;
+    Ok((hub, runtime))
+}
+
 /// How a simulated game went.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
@@ -54,22 +84,7 @@ pub fn run(
     simulation: Simulation,
     console: Console,
 ) -> anyhow::Result<Outcome> {
-    config.clock = Clock::Game;
-    config.watch = false;
-    // Sessions, NACK waits and the bots' thinking draw from this thread's generator; the
-    // loop, the bots and the hub all run on this thread.
-    fastrand::seed(config.seed);
-    let hub = Hub::new(
-        config.seed,
-        Conditions {
-            loss: simulation.loss.clamp(0.0, 1.0),
-            ..Conditions::default()
-        },
-    );
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .start_paused(true)
-        .build()?;
+    let (hub, runtime) = prepare(&mut config, simulation)?;
     let out_of_time = Rc::new(Cell::new(false));
     let end = runtime.block_on(async {
         let begun = tokio::time::Instant::now();

@@ -1,0 +1,75 @@
+-- Tests of trivia.lua: announcer --test scripts/tests/trivia_test.lua
+
+local function quiz(settings)
+  local set = { countdown = 0, questions = 2, pause = 1 }
+  for key, value in pairs(settings or {}) do
+    set[key] = value
+  end
+  return game("../trivia.lua", { set = set })
+end
+
+test("a right answer scores, a wrong one does not, and both are ranked", function()
+  local g = quiz()
+  local alice = g:join("alice")
+  local bob = g:join("bob")
+  local q = alice:wait_for({ kind = "question", number = 1, total = 2 })
+  expect_eq(#q.choices, 4)
+  alice:say("c") -- the first question's answer: 224.0.0.0/4
+  bob:say("a")
+  alice:wait_for("Right! +")
+  bob:wait_for("Answer: c)")
+  expect(not bob:saw("Right!"), "bob answered wrong")
+  local ranking = bob:wait_for({ kind = "ranking" })
+  expect_eq(ranking.entries[1].name, "alice")
+end)
+
+test("an answer is never shown to the other players", function()
+  local g = quiz()
+  local alice = g:join("alice")
+  local bob = g:join("bob")
+  alice:wait_for({ kind = "question", number = 1 })
+  alice:say("c")
+  bob:wait_for("Answer: c)")
+  expect(not bob:saw({ kind = "chat", from = "alice" }), "alice's answer reached bob as chat")
+end)
+
+test("only the first answer counts", function()
+  local g = quiz()
+  local alice = g:join("alice")
+  g:join("bob")
+  alice:wait_for({ kind = "question", number = 1 })
+  alice:say("a")
+  alice:say("c")
+  alice:wait_for("Only your first answer counts: a")
+end)
+
+test("a question closes when its time is up", function()
+  local g = quiz({ question_seconds = 5 })
+  local alice = g:join("alice")
+  g:join("bob")
+  alice:wait_for({ kind = "question", number = 1, seconds = 5 })
+  local asked = g:time()
+  alice:wait_for("Answer: c)", 10)
+  expect(g:time() - asked >= 5, "closed before its time")
+end)
+
+test("the quiz ends with the best player congratulated", function()
+  local g = quiz({ questions = 1 })
+  local alice = g:join("alice")
+  local bob = g:join("bob")
+  alice:wait_for({ kind = "question", number = 1 })
+  alice:say("c")
+  g:wait(2)
+  bob:say("c")
+  local winner = bob:wait_for({ kind = "congratulate" })
+  -- Both were right; alice answered two seconds sooner, so she scored more.
+  expect_eq(winner.player, "alice")
+  bob:wait_for({ kind = "game_end" })
+  g:run_to_end(10)
+end)
+
+test("a whole quiz with three bots plays to its end", function()
+  local g = game("../trivia.lua", { bots = 3, seed = 3 })
+  g:run_to_end(3600)
+  expect_eq(#g:errors(), 0, "no script error")
+end)
