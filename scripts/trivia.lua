@@ -196,7 +196,8 @@ moves{ "a", "b", "c", "d", "start" }
 -- State (kept across reloads: only fill in what is missing)
 ---------------------------------------------------------------------------
 
-state.phase        = state.phase or "lobby"    -- "lobby", "countdown", "question", "between" or "over"
+-- phase: "lobby", "countdown", "question", "between" or "over"
+state.phase        = state.phase or "lobby"
 state.contestants  = state.contestants or {}   -- names in the game, in join order
 state.scores       = state.scores or {}        -- name -> points
 state.number       = state.number or 0         -- number of the current / last question

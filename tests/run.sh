@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
 # The tests, with their set-up: installs what they need where it can (as root, with apt-get:
 # iproute2 and nftables for the namespace LAN tests, redis-server for the benchmarks' broker
-# rows), says what it could not, then runs `cargo test`. Tests that cannot run here print
+# rows, lua-check for the scripts' lint; with cargo: emmylua_check, the scripts' type checker,
+# which takes minutes to build the first time), says what it could not, then runs `cargo test`. Tests that cannot run here print
 # SKIPPED and why; with GAMECAST_NO_SKIP=1 (as .ci/run sets it) a skip is a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in ip nft redis-server; do
+for tool in ip nft redis-server luacheck; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "== installing what the tests need (missing: ${missing[*]})"
     export DEBIAN_FRONTEND=noninteractive
-    { apt-get update -qq && apt-get install -y -qq iproute2 nftables redis-server >/dev/null; } \
-      || echo "warning: apt-get could not install iproute2, nftables, redis-server"
+    { apt-get update -qq && apt-get install -y -qq iproute2 nftables redis-server lua-check \
+        >/dev/null; } \
+      || echo "warning: apt-get could not install iproute2, nftables, redis-server, lua-check"
   else
     echo "note: ${missing[*]} missing and not installable here (needs root and apt-get):"
-    echo "      the namespace LAN tests will say SKIPPED"
+    echo "      the tests that need them will say SKIPPED"
   fi
+fi
+if ! command -v emmylua_check >/dev/null; then
+  echo "== installing emmylua_check, the scripts' type checker (cargo install: a few minutes, once)"
+  cargo install emmylua_check --locked --quiet \
+    || echo "warning: could not install emmylua_check: the type-check test will say SKIPPED"
 fi
 if [ "$(id -u)" != 0 ]; then
   echo "note: not root: the namespace LAN tests (tests/e2e/reliable.rs, lan.rs) will say SKIPPED"

@@ -117,12 +117,8 @@ pub fn run(path: &Path, out: &mut dyn Write) -> Result<Summary, ScriptError> {
 fn load(path: &Path) -> Result<(Lua, Vec<(String, Function)>), ScriptError> {
     let source = sandbox::read_source(path)
         .map_err(|why| ScriptError(format!("{}: cannot read the tests: {why}", path.display())))?;
-    let lua = sandbox::new_state().map_err(|e| describe(&e))?;
-    lua.set_app_data(Registry {
-        folder: path.parent().map(Path::to_path_buf).unwrap_or_default(),
-        ..Registry::default()
-    });
-    register(&lua).map_err(|e| describe(&e))?;
+    let folder = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let lua = state(folder).map_err(|e| describe(&e))?;
     limits::install(
         &lua,
         Limits {
@@ -146,6 +142,17 @@ fn load(path: &Path) -> Result<(Lua, Vec<(String, Function)>), ScriptError> {
         )));
     }
     Ok((lua, tests))
+}
+
+/// A test file's Lua state: the sandbox, with the test API, its games found from `folder`.
+pub(super) fn state(folder: PathBuf) -> mlua::Result<Lua> {
+    let lua = sandbox::new_state()?;
+    lua.set_app_data(Registry {
+        folder,
+        ..Registry::default()
+    });
+    register(&lua)?;
+    Ok(lua)
 }
 
 fn registry(lua: &Lua) -> mlua::AppDataRefMut<'_, Registry> {

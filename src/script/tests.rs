@@ -732,3 +732,123 @@ fn timers_that_each_loop_share_one_call_limit_per_turn() {
         .0;
     assert!(err.contains("timers are pending already"), "{err}");
 }
+
+/// The names a Lua file declares at its top level: `function name(`, `name = `.
+fn declared(source: &str) -> std::collections::BTreeSet<String> {
+    source
+        .lines()
+        .filter_map(|line| {
+            let name = line
+                .strip_prefix("function ")
+                // Methods and fields (`function Timer:cancel(`, `function os.time(`) are not
+                // globals: the part before `(` must be one word.
+                .map(|rest| rest.split('(').next().unwrap_or(""))
+                .or_else(|| line.split_once(" = ").map(|(name, _)| name))?;
+            let name = name.trim();
+            let word = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+            word.then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// The globals of a Lua state that plain Lua 5.4 does not have (or that the sandbox remade).
+fn api_globals(lua: &Lua) -> std::collections::BTreeSet<String> {
+    const LUA: &[&str] = &[
+        "assert",
+        "collectgarbage",
+        "error",
+        "getmetatable",
+        "ipairs",
+        "load",
+        "next",
+        "pairs",
+        "pcall",
+        "rawequal",
+        "rawget",
+        "rawlen",
+        "rawset",
+        "select",
+        "setmetatable",
+        "tonumber",
+        "tostring",
+        "type",
+        "warn",
+        "xpcall",
+        "_G",
+        "_VERSION",
+        "string",
+        "table",
+        "math",
+        "utf8",
+        "coroutine",
+    ];
+    lua.globals()
+        .pairs::<String, Value>()
+        .map(|pair| pair.unwrap().0)
+        .filter(|name| !LUA.contains(&name.as_str()))
+        .collect()
+}
+
+#[test]
+fn the_editor_stubs_and_the_linter_name_exactly_what_the_runtime_registers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let stubs = std::fs::read_to_string(root.join("scripts/types/gamecast.lua")).unwrap();
+    let (game_part, test_part) = stubs
+        .split_once("-- == The test API")
+        .expect("the stubs' test API section");
+    let game = script("").unwrap();
+    let runtime = api_globals(&game.lua);
+    assert_eq!(
+        declared(game_part),
+        runtime,
+        "scripts/types/gamecast.lua and the game API (src/script/api.rs, sandbox.rs) differ"
+    );
+    let tests = testing::state(PathBuf::new()).unwrap();
+    let test_api: std::collections::BTreeSet<String> = api_globals(&tests)
+        .difference(&api_globals(&sandbox::new_state().unwrap()))
+        .cloned()
+        .collect();
+    assert_eq!(
+        declared(test_part),
+        test_api,
+        "scripts/types/gamecast.lua and the test API (src/script/testing.rs) differ"
+    );
+    // The linter's lists, read by running its configuration.
+    let config = Lua::new();
+    config
+        .globals()
+        .set("stds", config.create_table().unwrap())
+        .unwrap();
+    config
+        .globals()
+        .set("files", config.create_table().unwrap())
+        .unwrap();
+    let rc = std::fs::read_to_string(root.join(".luacheckrc")).unwrap();
+    config.load(&rc).exec().unwrap();
+    let listed = |std: &str| -> std::collections::BTreeSet<String> {
+        let std: mlua::Table = config.load(format!("return stds.{std}")).eval().unwrap();
+        let mut names: std::collections::BTreeSet<String> = std
+            .get::<mlua::Table>("read_globals")
+            .unwrap()
+            .sequence_values::<String>()
+            .map(Result::unwrap)
+            .collect();
+        if let Ok(globals) = std.get::<mlua::Table>("globals") {
+            names.extend(globals.pairs::<String, Value>().map(|p| p.unwrap().0));
+        }
+        names
+    };
+    // print, require and os are the standard library's, remade by the sandbox.
+    let remade = ["print", "require", "os"];
+    let api: std::collections::BTreeSet<String> = runtime
+        .iter()
+        .filter(|name| !remade.contains(&name.as_str()))
+        .cloned()
+        .collect();
+    assert_eq!(listed("gamecast"), api, ".luacheckrc's game API differs");
+    assert_eq!(
+        listed("gamecast_tests"),
+        test_api,
+        ".luacheckrc's test API differs"
+    );
+}

@@ -10,6 +10,7 @@ mod games;
 mod hostile;
 mod key;
 mod lan;
+mod lint;
 mod reliable;
 mod reload;
 mod scripts;

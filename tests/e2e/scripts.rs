@@ -109,7 +109,11 @@ fn check(path: &std::path::Path) -> std::process::Output {
 
 #[test]
 fn check_passes_every_bundled_script() {
-    let files = lua_files(&repo("scripts"));
+    // The editor's type stubs are not a game: they are checked by the type checker.
+    let files: Vec<_> = lua_files(&repo("scripts"))
+        .into_iter()
+        .filter(|p| !p.starts_with(repo("scripts/types")))
+        .collect();
     assert!(files.len() >= 4, "{files:?}");
     for path in files {
         let output = check(&path);
