@@ -354,9 +354,9 @@ function GAME.start(present)
   for _, name in ipairs(present) do
     lobby.add_player(state.contestants, state.scores, name)
   end
-  game_start("Trivia", ("%d questions on networking and IP multicast, %g seconds each. "
+  game_start("Trivia", ("%s on networking and IP multicast, %s each. "
     .. "Type a, b, c or d: your first answer counts, and faster right answers score more.")
-    :format(TOTAL, QUESTION_SECONDS))
+    :format(lobby.count(TOTAL, "question"), lobby.count(QUESTION_SECONDS, "second")))
   ask_next()
 end
 

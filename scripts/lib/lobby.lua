@@ -64,6 +64,7 @@ Timers:    lobby.start_timer(key, seconds, fn)   lobby.cancel_timer(key)
 The end:   lobby.game_over()   marks the game over, cancels every timer
 Lists and text:  lobby.index_of(list, value)   lobby.remove_value(list, value)
            lobby.short_list(items, limit)   lobby.normalize(text)
+           lobby.count(n, "question")   "1 question", "2 questions", "1.5 seconds"
 
 A roster is the game's list of players' names in join order (dice: state.racers,
 trivia: state.contestants); `points` maps each of them to a number (dice:
@@ -93,6 +94,12 @@ function lobby.remove_value(list, value)
 end
 
 -- Joins at most `limit` items with commas: "a, b, c and 7 more". A whole
+-- A number with its noun, in the singular for exactly 1: lobby.count(1, "second") is
+-- "1 second", lobby.count(2.5, "second") "2.5 seconds".
+function lobby.count(n, noun)
+  return ("%g %s%s"):format(n, noun, n == 1 and "" or "s")
+end
+
 -- announcement must fit in one datagram (about 1400 bytes), so a long list
 -- of names is cut short.
 function lobby.short_list(items, limit)
@@ -284,8 +291,8 @@ local function update(game, present)
     if count >= game.min_players then
       state.phase = "countdown"
       if game.countdown > 0 then
-        announce(("%d players here: the %s starts in %g seconds (type start to go now).")
-          :format(count, game.noun, game.countdown))
+        announce(("%s here: the %s starts in %s (type start to go now).")
+          :format(lobby.count(count, "player"), game.noun, lobby.count(game.countdown, "second")))
       end
       -- Even with countdown 0 the start goes through a timer: after(0) runs
       -- once the join being handled is complete, so the newcomer gets the
@@ -294,14 +301,14 @@ local function update(game, present)
         start(game, players())
       end)
     elseif count > 0 then
-      announce(("%d of %d players here. Waiting for more, or type start to play now.")
-        :format(count, game.min_players))
+      announce(("%d of %s here. Waiting for more, or type start to play now.")
+        :format(count, lobby.count(game.min_players, "player")))
     end
   elseif state.phase == "countdown" and count < game.min_players then
     lobby.cancel_timer("countdown")
     state.phase = "lobby"
-    announce(("Countdown cancelled: %d of %d players left. Waiting for more, or type start.")
-      :format(count, game.min_players))
+    announce(("Countdown cancelled: %d of %s left. Waiting for more, or type start.")
+      :format(count, lobby.count(game.min_players, "player")))
   end
 end
 

@@ -73,3 +73,14 @@ test("a whole quiz with three bots plays to its end", function()
   g:run_to_end(3600)
   expect_eq(#g:errors(), 0, "no script error")
 end)
+
+test("one of anything is said in the singular", function()
+  local g = game("../trivia.lua", {
+    set = { questions = 1, question_seconds = 1, countdown = 1, min_players = 1 },
+  })
+  local alice = g:join("alice")
+  alice:wait_for("1 player here: the quiz starts in 1 second (type start")
+  local start = alice:wait_for({ kind = "game_start" })
+  local text = start.text or ""
+  expect(text:find("^1 question on networking and IP multicast, 1 second each%."), text)
+end)

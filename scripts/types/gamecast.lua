@@ -65,7 +65,7 @@ function game_start(title, text) end
 function ranking(scores) end
 
 ---What `question{…}` takes.
----@class gamecast.Question
+---@class (exact) gamecast.Question
 ---@field text string
 ---@field choices string[] 2 to 26 choices, lettered a, b, c…
 ---@field seconds? number the time to answer (default 20)
@@ -186,7 +186,7 @@ function os.difftime(t2, t1) end
 ---------------------------------------------------------------------------
 
 ---What `game(path, options)` takes.
----@class gamecast.GameOptions
+---@class (exact) gamecast.GameOptions
 ---@field set? table<string, string|number|boolean> the `--set` settings
 ---@field seed? integer the seed of every random draw (default 1)
 ---@field bots? integer `--bots` players

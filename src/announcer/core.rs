@@ -414,9 +414,8 @@ impl Announcer {
             Phase::Listening { until } if now >= until => self.start(now),
             Phase::Playing => {
                 self.repeat_take_over(now);
-                for error in self.script.fire_due(now) {
-                    self.script_error(&error);
-                }
+                // Their errors are queued among their actions, in order.
+                drop(self.script.fire_due(now));
                 let due = self.peers.poll(now);
                 for (session, ranges) in due.nacks {
                     self.pending.push(Outgoing::Send(Body::Nack {
@@ -489,7 +488,17 @@ impl Announcer {
             // Still listening: what the new version queued goes out when the game starts.
             Phase::Listening { .. } => {}
             // The game is over: nothing of it goes out any more.
-            Phase::Closing { .. } | Phase::Done => drop(self.script.take_actions()),
+            // The game is over: nothing of it goes out any more, but the console still shows
+            // what the script printed and where it failed.
+            Phase::Closing { .. } | Phase::Done => {
+                for action in self.script.take_actions() {
+                    match action {
+                        Action::Print(line) => self.print(&line),
+                        Action::Error(error) => self.note(format!("script error: {error}")),
+                        Action::Send(..) | Action::Moves(_) | Action::Stop => {}
+                    }
+                }
+            }
         }
         (changed, std::mem::take(&mut self.out))
     }
@@ -510,6 +519,10 @@ impl Announcer {
                 None
             }
         };
+        // What the hook did (printed, announced, its error) goes out now, not at the next turn.
+        if self.phase == Phase::Playing {
+            self.apply(now);
+        }
         (line, std::mem::take(&mut self.out))
     }
 
@@ -1165,7 +1178,8 @@ impl Announcer {
                         now,
                     );
                 }
-                Action::Print(line) => self.note(format!("[script] {}", text::visible(&line))),
+                Action::Print(line) => self.print(&line),
+                Action::Error(error) => self.note(format!("script error: {error}")),
                 Action::Stop => stop = true,
             }
         }
@@ -1229,8 +1243,14 @@ impl Announcer {
         }
     }
 
+    /// A call into the script failed: shown after what the call did before it failed.
     fn script_error(&mut self, error: &ScriptError) {
-        self.note(format!("script error: {error}"));
+        self.script.failed(error.clone());
+    }
+
+    /// A line the script printed, escaped like anything a script or the network says.
+    fn print(&mut self, line: &str) {
+        self.note(format!("[script] {}", text::visible(line)));
     }
 
     fn bad(&mut self, source: &str, why: &str) {

@@ -39,8 +39,36 @@ pub fn register(lua: &Lua, args: &BTreeMap<String, String>) -> mlua::Result<()> 
     // Kept in the registry too, so that a reload can put it back if a script replaced it.
     lua.set_named_registry_value(STATE_KEY, &state)?;
     globals.set("state", state)?;
-    Ok(())
+    // A script that assigns `players = {}` or defines `function ranking()` would break the
+    // game later, far from its mistake: the API's names are read-only, an error at that line.
+    super::sandbox::protect(lua, API)
 }
+
+/// Every global the game API registers.
+pub const API: &[&str] = &[
+    "announce",
+    "tell",
+    "ranking",
+    "congratulate",
+    "game_start",
+    "game_end",
+    "question",
+    "moves",
+    "on_message",
+    "on_join",
+    "on_leave",
+    "on_reload",
+    "bot",
+    "after",
+    "every",
+    "players",
+    "now",
+    "stop",
+    "print",
+    "args",
+    "state",
+    "require",
+];
 
 /// Where the `state` table is kept in the Lua registry.
 pub const STATE_KEY: &str = "gamecast.state";
@@ -130,6 +158,11 @@ fn scores_from(table: Table) -> mlua::Result<Vec<(String, i64)>> {
                 by_name.push((name, score));
             }
             (Value::Integer(index), Value::Table(entry)) => {
+                only_fields(
+                    &entry,
+                    &format!("ranking: entry {index}"),
+                    &["name", "score"],
+                )?;
                 let name: String = entry.get("name").map_err(|_| {
                     mlua::Error::runtime(format!("ranking: entry {index} has no string `name`"))
                 })?;
@@ -159,6 +192,29 @@ fn scores_from(table: Table) -> mlua::Result<Vec<(String, i64)>> {
         .into_iter()
         .map(|(_, name, score)| (name, score))
         .collect())
+}
+
+/// Refuses a table with a field `what` does not take: `second = 5` for `seconds` would
+/// otherwise be ignored without a word.
+fn only_fields(table: &Table, what: &str, allowed: &[&str]) -> mlua::Result<()> {
+    for pair in table.pairs::<Value, Value>() {
+        let (key, _) = pair?;
+        let known = match &key {
+            Value::String(name) => allowed.iter().any(|a| name.as_bytes() == a.as_bytes()),
+            _ => false,
+        };
+        if !known {
+            let key = match &key {
+                Value::String(name) => format!("`{}`", name.to_string_lossy()),
+                other => format!("a {} key", other.type_name()),
+            };
+            return Err(mlua::Error::runtime(format!(
+                "{what}: unknown field {key} (it takes {})",
+                allowed.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Scores are whole numbers; a fractional one is rounded.
@@ -194,6 +250,11 @@ fn game_end(lua: &Lua, text: Option<String>) -> mlua::Result<()> {
 /// `question{text = , choices = {…}, seconds = 20, number = 1, total = 1}`: a question that
 /// players answer with a letter.
 fn question(lua: &Lua, spec: Table) -> mlua::Result<()> {
+    only_fields(
+        &spec,
+        "question",
+        &["text", "choices", "seconds", "number", "total"],
+    )?;
     let text: String = spec
         .get("text")
         .map_err(|_| mlua::Error::runtime("question: `text` must be a string"))?;

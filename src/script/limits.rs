@@ -115,11 +115,11 @@ pub fn install(lua: &Lua, limits: Limits) -> mlua::Result<()> {
 fn xpcall(lua: &Lua, raw: &Function, args: MultiValue) -> mlua::Result<MultiValue> {
     let mut args: Vec<Value> = args.into_iter().collect();
     if let Some(Value::Function(handler)) = args.get(1).cloned() {
-        let guarded_handler = lua.create_function(move |lua, error: MultiValue| {
+        let guarded_handler = lua.create_function(move |lua, error: Value| {
             if stopped(lua).is_some() {
-                return Ok(error);
+                return Ok(MultiValue::from_iter([error]));
             }
-            handler.call::<MultiValue>(error)
+            handler.call::<MultiValue>(super::caught(lua, error)?)
         })?;
         args[1] = Value::Function(guarded_handler);
     }
@@ -133,14 +133,18 @@ fn xpcall(lua: &Lua, raw: &Function, args: MultiValue) -> mlua::Result<MultiValu
 /// `raw` (a function that catches errors), raising again the error of a stopped call.
 fn reraising(lua: &Lua, raw: Function) -> mlua::Result<Function> {
     lua.create_function(move |lua, args: MultiValue| {
-        let results: MultiValue = raw.call(args)?;
+        let mut results: Vec<Value> = raw.call::<MultiValue>(args)?.into_iter().collect();
         if let Some(why) = lua
             .app_data_ref::<Watchdog>()
             .and_then(|w| w.stopped.clone())
         {
             return Err(mlua::Error::runtime(why));
         }
-        Ok(results)
+        // `false, error`: the error as a Lua string with its `file:line`.
+        if matches!(results.first(), Some(Value::Boolean(false))) && results.len() > 1 {
+            results[1] = super::caught(lua, results[1].clone())?;
+        }
+        Ok(MultiValue::from_iter(results))
     })
 }
 

@@ -83,6 +83,8 @@ pub enum Action {
     Moves(Vec<String>),
     /// A line for the host's console (Lua `print`).
     Print(String),
+    /// A handler or timer failed: for the host's console, after what it did before failing.
+    Error(ScriptError),
     /// End the announcer.
     Stop,
 }
@@ -298,6 +300,12 @@ impl Script {
             .map_err(|e| describe_in(&hook, &e))
     }
 
+    /// A call into the script failed with `error`: it is queued after the actions the call
+    /// queued before it failed, so that the host's console shows them in the order they came.
+    pub fn failed(&self, error: ScriptError) {
+        self.shared().actions.push(Action::Error(error));
+    }
+
     /// When the earliest timer is due, if any is pending.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.shared().timers.values().map(|t| t.due).min()
@@ -305,7 +313,8 @@ impl Script {
 
     /// Runs every timer due at `now`, earliest first. Timers created meanwhile wait for the
     /// next call, so that `after(0, f)` inside a timer cannot keep this loop going forever.
-    /// Returns the errors of the timers that failed; the others ran.
+    /// Returns the errors of the timers that failed (queued as actions too, each after what
+    /// its timer did); the others ran.
     pub fn fire_due(&self, now: Instant) -> Vec<ScriptError> {
         let mut due: Vec<(Instant, u64)> = self
             .shared()
@@ -345,7 +354,9 @@ impl Script {
                 func
             };
             if let Err(e) = limits::guarded(&self.lua, || func.call::<()>(())) {
-                errors.push(describe_in(&func, &e));
+                let error = describe_in(&func, &e);
+                self.failed(error.clone());
+                errors.push(error);
             }
         }
         errors
@@ -398,8 +409,48 @@ fn describe(error: &mlua::Error) -> ScriptError {
             }
         }
         mlua::Error::MemoryError(message) => format!("out of memory: {message}"),
+        mlua::Error::BadArgument { to, pos, cause, .. } => {
+            let to = to
+                .as_deref()
+                .map(|name| format!(" to '{}'", name.strip_prefix("_G.").unwrap_or(name)))
+                .unwrap_or_default();
+            format!("bad argument #{pos}{to}: {}", describe(cause))
+        }
+        // mlua names the Rust type it wanted (`String`, `f64`): say it in Lua's words.
+        mlua::Error::FromLuaConversionError { from, to, .. } => {
+            format!("expected {}, got {from}", lua_kind(to))
+        }
         other => first_line(&other.to_string()),
     })
+}
+
+/// What a Rust type that mlua converts to is, in Lua's words.
+fn lua_kind(rust: &str) -> &'static str {
+    match rust {
+        "String" | "str" | "LuaString" | "BorrowedStr" => "a string",
+        "f64" | "f32" => "a number",
+        "i64" | "i32" | "u64" | "u32" | "usize" | "u16" | "u8" | "isize" | "Integer" => {
+            "an integer"
+        }
+        "bool" => "a boolean",
+        "Function" => "a function",
+        "Table" => "a table",
+        _ if rust.starts_with("Vec<") || rust.contains("HashMap") || rust.contains("BTreeMap") => {
+            "a table"
+        }
+        _ if rust.starts_with("Option<") => "a value or nil",
+        _ => "a value of another type",
+    }
+}
+
+/// An error a script caught (`pcall`, `xpcall`, `coroutine.resume`), as the script sees it: a
+/// Lua string `file:line: what`, as Lua's own errors read, not the runtime's error object with
+/// its traceback. Other values (a script's own `error({code = 1})`) stay as they are.
+fn caught(lua: &Lua, error: Value) -> mlua::Result<Value> {
+    match error {
+        Value::Error(error) => Ok(Value::String(lua.create_string(describe(&error).0)?)),
+        other => Ok(other),
+    }
 }
 
 /// [`describe`], for an error of a call to `function`: an error without a place of its own

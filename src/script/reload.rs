@@ -101,7 +101,6 @@ impl Script {
         match result {
             Ok(()) => {
                 self.source = source;
-                self.keep_state().map_err(|e| describe(&e))?;
                 self.retire_top_level_timers(snapshot.first_new_timer);
                 Ok(Reload::Reloaded(started.elapsed()))
             }
@@ -190,12 +189,6 @@ impl Script {
         shared.timers = snapshot.timers;
         shared.modules = snapshot.modules;
         Ok(())
-    }
-
-    /// `state` is the game's: a version that assigned a new table to it gets the old one back.
-    fn keep_state(&self) -> mlua::Result<()> {
-        let state: Table = self.lua.named_registry_value(STATE_KEY)?;
-        self.lua.globals().set("state", state)
     }
 
     /// Timers the previous version's top level started are replaced by the new version's.

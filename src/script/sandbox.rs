@@ -55,7 +55,134 @@ pub fn new_state() -> mlua::Result<Lua> {
         })?,
     )?;
     super::bounded::register(&lua)?;
+    guard_globals(&lua)?;
     Ok(lua)
+}
+
+/// Where the protected globals live, in the Lua registry (see [`protect`]).
+const PROTECTED_KEY: &str = "gamecast.protected";
+
+/// What the sandbox took out, and what to say when a script reaches for it.
+const REFUSED: &[(&str, &str)] = &[
+    (
+        "io",
+        "io is not available to gamecast scripts: they run in a sandbox without files (print writes a line on the host's console)",
+    ),
+    (
+        "debug",
+        "debug is not available to gamecast scripts: it could reach into the runtime",
+    ),
+    (
+        "package",
+        "package is not available to gamecast scripts: require loads Lua files from the script's folder",
+    ),
+    (
+        "dofile",
+        "dofile is not available to gamecast scripts: require(name) runs name.lua from the script's folder",
+    ),
+    (
+        "loadfile",
+        "loadfile is not available to gamecast scripts: require(name) runs name.lua from the script's folder",
+    ),
+];
+
+/// What the sandbox's `os` lacks, and why.
+const REFUSED_OS: &[(&str, &str)] = &[
+    (
+        "exit",
+        "os.exit is not available to gamecast scripts: stop() ends the game",
+    ),
+    (
+        "execute",
+        "os.execute is not available to gamecast scripts: they run no programs",
+    ),
+    (
+        "getenv",
+        "os.getenv is not available to gamecast scripts: settings come from --set, as args",
+    ),
+    (
+        "remove",
+        "os.remove is not available to gamecast scripts: they touch no files",
+    ),
+    (
+        "rename",
+        "os.rename is not available to gamecast scripts: they touch no files",
+    ),
+    (
+        "tmpname",
+        "os.tmpname is not available to gamecast scripts: they touch no files",
+    ),
+    (
+        "setlocale",
+        "os.setlocale is not available to gamecast scripts: the host's locale is its own",
+    ),
+];
+
+/// Puts a metatable on the globals: names moved into the protected table by [`protect`] are
+/// read from there and cannot be assigned (an error at the script's line, rather than a game
+/// that breaks later), and what the sandbox took out says so when a script reaches for it,
+/// instead of "attempt to index a nil value".
+fn guard_globals(lua: &Lua) -> mlua::Result<()> {
+    let protected = lua.create_table()?;
+    let refused = lua.create_table_from(REFUSED.iter().copied())?;
+    let refused_os = lua.create_table_from(REFUSED_OS.iter().copied())?;
+    let os: Table = lua.globals().get("os")?;
+    lua.load(
+        r#"
+        local protected, refused, os, refused_os = ...
+        local error, rawget, rawset, type = error, rawget, rawset, type
+        local function refuse(list)
+          return function(_, name)
+            local why = list[name]
+            if why then error(why, 2) end
+          end
+        end
+        setmetatable(protected, { __index = refuse(refused) })
+        setmetatable(os, { __index = refuse(refused_os), __metatable = false })
+        setmetatable(_G, {
+          __index = protected,
+          __newindex = function(globals, name, value)
+            if rawget(protected, name) == nil then
+              return rawset(globals, name, value)
+            end
+            if name == "state" then
+              error("state is the game's table: set its fields (state.round = 1), not state "
+                .. "itself", 2)
+            end
+            local what = type(rawget(protected, name)) == "function" and "function" or "table"
+            error(("%s is a gamecast %s and cannot be replaced: give yours another name, or "
+              .. "make it local (local %s = …)"):format(name, what, name), 2)
+          end,
+          __metatable = false,
+        })
+        "#,
+    )
+    .set_name("=gamecast sandbox")
+    .call::<()>((protected.clone(), refused, os, refused_os))?;
+    lua.set_named_registry_value(PROTECTED_KEY, protected)
+}
+
+/// Makes globals `names` (set already) read-only for the script: they move into the
+/// protected table, where the globals' metatable finds them.
+pub fn protect(lua: &Lua, names: &[&str]) -> mlua::Result<()> {
+    let protected: Table = lua.named_registry_value(PROTECTED_KEY)?;
+    let globals = lua.globals();
+    for &name in names {
+        let value: Value = globals.raw_get(name)?;
+        protected.raw_set(name, value)?;
+        globals.raw_set(name, Value::Nil)?;
+    }
+    Ok(())
+}
+
+/// The protected globals, for tests: the names and their values.
+#[cfg(test)]
+pub fn protected(lua: &Lua) -> mlua::Result<Vec<String>> {
+    let protected: Table = lua.named_registry_value(PROTECTED_KEY)?;
+    protected
+        .pairs::<String, Value>()
+        .map(|pair| pair.map(|(name, _)| name))
+        .collect()
 }
 
 /// `load(chunk [, name [, mode [, env]]])` with the mode forced to text.
@@ -168,14 +295,14 @@ pub const MAX_SOURCE: u64 = super::bounded::MAX_CHUNK as u64;
 pub fn read_source(path: &Path) -> Result<String, String> {
     use std::io::Read;
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-    let before = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    let before = std::fs::metadata(path).map_err(|e| io_why(&e))?;
     check_source(&before)?;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
         .open(path)
-        .map_err(|e| e.to_string())?;
-    let opened = file.metadata().map_err(|e| e.to_string())?;
+        .map_err(|e| io_why(&e))?;
+    let opened = file.metadata().map_err(|e| io_why(&e))?;
     if (opened.dev(), opened.ino()) != (before.dev(), before.ino()) {
         return Err("the file changed while it was being opened".into());
     }
@@ -183,7 +310,7 @@ pub fn read_source(path: &Path) -> Result<String, String> {
     let mut bytes = Vec::new();
     file.take(MAX_SOURCE + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| io_why(&e))?;
     if bytes.len() as u64 > MAX_SOURCE {
         return Err(format!(
             "over {} KiB, more than a game script",
@@ -191,6 +318,23 @@ pub fn read_source(path: &Path) -> Result<String, String> {
         ));
     }
     String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_string())
+}
+
+/// Why a file could not be read, in words for a script author: "no such file", not
+/// "No such file or directory (os error 2)".
+fn io_why(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "a folder, not a file".into(),
+        _ => {
+            let text = error.to_string();
+            match text.split_once(" (os error") {
+                Some((words, _)) => words.to_string(),
+                None => text,
+            }
+        }
+    }
 }
 
 fn check_source(metadata: &std::fs::Metadata) -> Result<(), String> {
@@ -214,8 +358,8 @@ fn read_module(folder: &Path, file: &Path) -> Result<String, String> {
     } else {
         folder
     })
-    .map_err(|e| e.to_string())?;
-    let real = std::fs::canonicalize(file).map_err(|e| e.to_string())?;
+    .map_err(|e| io_why(&e))?;
+    let real = std::fs::canonicalize(file).map_err(|e| io_why(&e))?;
     if !real.starts_with(&folder) {
         return Err(format!(
             "it leads outside the script's folder (to {}); modules are read from there only",

@@ -152,6 +152,7 @@ pub(super) fn state(folder: PathBuf) -> mlua::Result<Lua> {
         ..Registry::default()
     });
     register(&lua)?;
+    sandbox::protect(&lua, &["test", "game", "expect", "expect_eq"])?;
     Ok(lua)
 }
 

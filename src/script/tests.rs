@@ -119,11 +119,15 @@ fn timers_fire_in_order_and_cancel() {
     let errors = s.fire_due(Instant::now() + Duration::from_millis(5));
     assert_eq!(errors.len(), 1);
     assert!(errors[0].0.contains("game.lua:5: boom"), "{errors:?}");
+    // The error comes after what ran before it, as the host's console shows it.
     assert_eq!(
         s.take_actions(),
-        vec![sent(Announcement::Announce {
-            text: "first".into()
-        })]
+        vec![
+            sent(Announcement::Announce {
+                text: "first".into()
+            }),
+            Action::Error(errors[0].clone()),
+        ]
     );
     // The repeating timer is still pending, the hour-long one too.
     assert!(s.next_deadline().unwrap() < Instant::now() + Duration::from_secs(60));
@@ -133,8 +137,12 @@ fn timers_fire_in_order_and_cancel() {
 fn the_sandbox_has_no_files_or_processes() {
     let s = script(
         r#"
-        assert(io == nil and debug == nil and dofile == nil and loadfile == nil)
-        assert(os.execute == nil and os.getenv == nil and os.remove == nil)
+        for _, name in ipairs({"io", "debug", "package", "dofile", "loadfile"}) do
+          assert(rawget(_G, name) == nil and not pcall(function() return _G[name] end), name)
+        end
+        for _, name in ipairs({"execute", "getenv", "remove", "exit"}) do
+          assert(rawget(os, name) == nil and not pcall(function() return os[name] end), name)
+        end
         assert(type(os.time()) == "number" and type(os.clock()) == "number")
         local f, err = load(string.dump(function() end))
         assert(f == nil and err:find("binary"), err)
@@ -306,9 +314,49 @@ fn top_level_timers_belong_to_their_version() {
 fn a_script_that_replaces_state_keeps_the_games_state() {
     let mut s = script("state.round = state.round or 1\n").unwrap();
     s.lua.load("state.round = 7").exec().unwrap();
-    edit(&mut s, "state = {}\nstate.round = 1\n").unwrap();
+    let err = edit(&mut s, "state = {}\nstate.round = 1\n").unwrap_err().0;
+    assert!(
+        err.contains("game.lua:1: state is the game's table"),
+        "{err}"
+    );
     let round: i64 = s.lua.load("return state.round").eval().unwrap();
     assert_eq!(round, 7);
+}
+
+#[test]
+fn the_api_cannot_be_replaced_and_what_the_sandbox_lacks_says_so() {
+    let cases = [
+        (
+            "players = {}\n",
+            "game.lua:1: players is a gamecast function and cannot be replaced",
+        ),
+        (
+            "\nfunction ranking() end\n",
+            "game.lua:2: ranking is a gamecast function",
+        ),
+        ("args = nil\n", "game.lua:1: args is a gamecast table"),
+        (
+            "local f = io.open('x')\n",
+            "game.lua:1: io is not available to gamecast scripts",
+        ),
+        (
+            "os.exit(1)\n",
+            "game.lua:1: os.exit is not available to gamecast scripts: stop()",
+        ),
+        ("dofile('x.lua')\n", "game.lua:1: dofile is not available"),
+        ("setmetatable(_G, {})\n", "game.lua:1:"),
+    ];
+    for (source, wanted) in cases {
+        let err = script(source).unwrap_err().0;
+        assert!(err.contains(wanted), "{source:?}: {err}");
+    }
+    // Locals of those names, the script's own globals, and reading an unknown one are fine.
+    let s = script(
+        "local players = {}\nfunction on_roll() end\nmy_score = 1\nassert(nothing == nil)\n\
+         assert(type(players) == 'table' and on_roll and my_score == 1)\nannounce('ok')\n",
+    )
+    .unwrap();
+    assert_eq!(s.take_actions().len(), 1);
 }
 
 /// The action `announce`, `tell`… queue for `announcement`.
@@ -545,14 +593,7 @@ fn print_is_cut_and_bounded_per_call() {
         "    print(('x'):rep(10000))\n    for i = 1, 5000 do print('twenty bytes a line') end",
     );
     s.message("alice", "run").unwrap();
-    let printed: Vec<String> = s
-        .take_actions()
-        .into_iter()
-        .filter_map(|a| match a {
-            Action::Print(line) => Some(line),
-            _ => None,
-        })
-        .collect();
+    let printed = printed(&s);
     assert!(
         printed[0].len() <= 2100 && printed[0].ends_with("(cut)"),
         "{}",
@@ -785,6 +826,7 @@ fn api_globals(lua: &Lua) -> std::collections::BTreeSet<String> {
     lua.globals()
         .pairs::<String, Value>()
         .map(|pair| pair.unwrap().0)
+        .chain(sandbox::protected(lua).unwrap())
         .filter(|name| !LUA.contains(&name.as_str()))
         .collect()
 }
@@ -851,4 +893,83 @@ fn the_editor_stubs_and_the_linter_name_exactly_what_the_runtime_registers() {
         test_api,
         ".luacheckrc's test API differs"
     );
+}
+
+#[test]
+fn errors_a_script_catches_read_as_lua_errors() {
+    let s = script(
+        r#"
+        local _, a = pcall(announce)
+        local _, b = pcall(after, 1e19, function() end)
+        local _, c = pcall(require, "nope")
+        local _, d = xpcall(function() return io.open end, function(e) return "handled: " .. e end)
+        local _, e = pcall(error, {code = 7})
+        print(a) print(b) print(c) print(d) print(type(e) == "table" and e.code)
+        "#,
+    )
+    .unwrap();
+    let printed = printed(&s);
+    assert_eq!(printed.len(), 5, "{printed:?}");
+    assert!(
+        printed[0].ends_with("game.lua:2: bad argument #1: expected a string, got nil"),
+        "{printed:?}"
+    );
+    assert!(
+        printed[1].ends_with(
+            "game.lua:3: a timer takes 0 to 86400 seconds (a day), not 10000000000000000000"
+        ),
+        "{printed:?}"
+    );
+    assert!(
+        printed[2].contains("game.lua:4: require \"nope\":")
+            && printed[2].ends_with("nope.lua: no such file"),
+        "{printed:?}"
+    );
+    assert!(
+        printed[3].starts_with("handled: ")
+            && printed[3].contains("game.lua:5: io is not available"),
+        "{printed:?}"
+    );
+    assert_eq!(printed[4], "7", "a script's own error value stays as it is");
+    for line in &printed {
+        for rust in [
+            "traceback",
+            "runtime error",
+            "os error",
+            "String",
+            "f64",
+            "[C]",
+        ] {
+            assert!(!line.contains(rust), "{rust:?} in {line:?}");
+        }
+    }
+}
+
+#[test]
+fn a_misspelled_field_is_an_error_at_its_line() {
+    let err = script("\nquestion{text = 'q', choices = {'a', 'b'}, second = 5}\n")
+        .unwrap_err()
+        .0;
+    assert!(
+        err.contains(
+            "game.lua:2: question: unknown field `second` (it takes text, choices, seconds"
+        ),
+        "{err}"
+    );
+    let err = script("ranking{ {name = 'a', scor = 1} }\n").unwrap_err().0;
+    assert!(
+        err.contains("game.lua:1: ranking: entry 1: unknown field `scor`"),
+        "{err}"
+    );
+}
+
+/// What the script printed since the last look.
+fn printed(s: &Script) -> Vec<String> {
+    s.take_actions()
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Print(line) => Some(line),
+            _ => None,
+        })
+        .collect()
 }

@@ -133,3 +133,44 @@ fn the_readme_test_example_passes_against_the_readme_game() {
     assert!(status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("1 test: 1 passed, 0 failed"), "{stdout}");
 }
+
+#[test]
+fn the_host_sees_what_a_handler_did_before_its_error_in_that_order() {
+    let dir = temp_dir();
+    std::fs::write(
+        dir.join("game.lua"),
+        "on_message(function(p, text)\n  print('before ' .. text)\n  announce('said ' .. text)\n  \
+         error('after ' .. text)\nend)\n\
+         every(1, function() print('tick') error('tock') end)\n",
+    )
+    .unwrap();
+    let tests = dir.join("order_test.lua");
+    std::fs::write(
+        &tests,
+        r#"test("order", function()
+  local g = game("game.lua")
+  local alice = g:join("alice")
+  alice:say("x")
+  alice:wait_for("said x")
+  g:wait(1.5)
+  local lines = {}
+  for _, line in ipairs(g:host()) do
+    if line:find("before x") or line:find("after x") or line:find("tick") or line:find("tock") then
+      lines[#lines + 1] = line:gsub("^.-game%.lua:%d+: ", "")
+    end
+  end
+  expect_eq(lines[1], "[script] before x")
+  expect_eq(lines[2]:match("after x$"), "after x", lines[2])
+  local tick
+  for i, line in ipairs(lines) do
+    if line == "[script] tick" then tick = i break end
+  end
+  expect(tick and lines[tick + 1]:find("tock$"), "tock right after tick")
+  expect(#g:errors() >= 2, "the handler's error and the timer's")
+end)
+"#,
+    )
+    .unwrap();
+    let (status, stdout, stderr) = announcer_output(&["--test", tests.to_str().unwrap()]);
+    assert!(status.success(), "{stdout}\n{stderr}");
+}
