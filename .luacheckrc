@@ -5,7 +5,7 @@
 local api = {
   "announce", "tell", "game_start", "ranking", "question", "congratulate", "game_end",
   "moves", "on_message", "on_join", "on_leave", "on_reload", "bot", "after", "every",
-  "players", "now", "stop", "args",
+  "players", "now", "stop", "setting", "args",
 }
 
 local tests = { "test", "game", "expect", "expect_eq" }

@@ -34,19 +34,21 @@ local lobby = require "lib.lobby" -- the lobby and helpers shared with trivia.lu
 -- The settings below add countdown and min_players; start, moves, join and
 -- leave are defined further down, just before the runtime hooks.
 local GAME = {
-  file       = "dice.lua", -- names the game in console notes on bad --set values
   noun       = "race",     -- in the lobby's texts: "the race starts in 10 seconds"
   already_on = "The race is already on: type roll.", -- to whoever types start now
 }
 
 ---------------------------------------------------------------------------
--- Settings (lobby.setting falls back to the default when a value is bad)
+-- Settings: `announcer --settings scripts/dice.lua` lists them; a bad --set
+-- value is an error at its line, before the game starts.
 ---------------------------------------------------------------------------
 
-GAME.countdown     = lobby.setting(GAME, "countdown", 10, 0)
-GAME.min_players   = math.floor(lobby.setting(GAME, "min_players", 2, 1))
-local TURN_SECONDS = lobby.setting(GAME, "turn_seconds", 15, 0.1)
-local TARGET       = math.floor(lobby.setting(GAME, "target", 30, 1))
+GAME.countdown     = lobby.countdown_setting()
+GAME.min_players   = lobby.min_players_setting()
+local TURN_SECONDS = setting("turn_seconds", 15,
+  "seconds to roll in a round; after that the game rolls for you", { min = 0.1, max = 3600 })
+local TARGET       = math.floor(setting("target", 30, "the position that wins",
+  { min = 1, max = 1000000 }))
 
 moves{ "roll", "start" }
 

@@ -30,7 +30,6 @@ local lobby = require "lib.lobby" -- the lobby and helpers shared with dice.lua
 -- The settings below add countdown and min_players; start, moves, join and
 -- leave are defined further down, just before the runtime hooks.
 local GAME = {
-  file       = "trivia.lua", -- names the game in console notes on bad --set values
   noun       = "quiz",       -- in the lobby's texts: "the quiz starts in 10 seconds"
   already_on = "The quiz is already on.", -- to whoever types start now
 }
@@ -180,15 +179,18 @@ local QUESTIONS = {
 local LETTERS = { "a", "b", "c", "d" }
 
 ---------------------------------------------------------------------------
--- Settings (lobby.setting falls back to the default when a value is bad)
+-- Settings: `announcer --settings scripts/trivia.lua` lists them; a bad --set
+-- value is an error at its line, before the game starts.
 ---------------------------------------------------------------------------
 
-GAME.countdown         = lobby.setting(GAME, "countdown", 10, 0)
-GAME.min_players       = math.floor(lobby.setting(GAME, "min_players", 2, 1))
-local QUESTION_SECONDS = lobby.setting(GAME, "question_seconds", 20, 1)
-local TOTAL            = math.min(math.floor(lobby.setting(GAME, "questions", #QUESTIONS, 1)),
-  #QUESTIONS)
-local PAUSE            = lobby.setting(GAME, "pause", 3, 0)
+GAME.countdown         = lobby.countdown_setting()
+GAME.min_players       = lobby.min_players_setting()
+local QUESTION_SECONDS = setting("question_seconds", 20, "seconds to answer each question",
+  { min = 1, max = 3600 })
+local TOTAL            = math.floor(setting("questions", #QUESTIONS,
+  "how many to ask (the first N, in file order)", { min = 1, max = #QUESTIONS }))
+local PAUSE            = setting("pause", 3,
+  "seconds between a question's result and the next one", { min = 0, max = 3600 })
 
 moves{ "a", "b", "c", "d", "start" }
 

@@ -55,7 +55,7 @@ Functions
 ---------
 
 Hooks:     lobby.setup(game)   registers on_message, on_join and on_leave
-Settings:  lobby.setting(game, key, default, lowest)   a numeric --set option
+Settings:  lobby.countdown_setting()   lobby.min_players_setting()   the lobby's two
 Players:   lobby.add_player(roster, points, name)   joins with 0 points
            lobby.player_quit(game, roster, points, name)   left mid-game
            lobby.ranked(roster, points [, first])   best first
@@ -134,21 +134,15 @@ end
 -- Settings
 ---------------------------------------------------------------------------
 
--- Reads a numeric --set option. `args` values are strings, so convert them,
--- and fall back to the default (with a note on the host console) when the
--- value is missing or not a number >= lowest.
-function lobby.setting(game, key, default, lowest)
-  local raw = (args or {})[key]
-  if raw == nil then
-    return default
-  end
-  local value = tonumber(raw)
-  if value == nil or value < lowest then
-    print(("%s: ignoring --set %s=%s (want a number >= %s); using %s")
-      :format(game.file, key, tostring(raw), lowest, default))
-    return default
-  end
-  return value
+-- The lobby's settings, the same in every game that uses it.
+function lobby.countdown_setting()
+  return setting("countdown", 10, 'seconds from "enough players" to the start (0: at once)',
+    { min = 0, max = 3600 })
+end
+
+function lobby.min_players_setting()
+  return math.floor(setting("min_players", 2, "players needed before the countdown begins",
+    { min = 1, max = 256 }))
 end
 
 ---------------------------------------------------------------------------

@@ -146,6 +146,23 @@ function stop() end
 ---@param ... any
 function print(...) end
 
+---The range `setting` checks a value against.
+---@class (exact) gamecast.Range
+---@field min? number
+---@field max? number
+
+---Declares a `--set` setting and returns its value: `default`, or the `--set name=value`
+---given, parsed as the default's type and checked against `range` (a bad value is an error
+---at this line). `--set` of a name the script does not declare is an error, and
+---`announcer --settings SCRIPT` lists them.
+---@generic T: number|string|boolean
+---@param name string
+---@param default T
+---@param description string what it means, for --settings
+---@param range? gamecast.Range
+---@return T
+function setting(name, default, description, range) end
+
 ---The `--set KEY=VALUE` settings, as strings.
 ---@type table<string, string>
 args = {}

@@ -80,6 +80,9 @@ pub async fn run<N: Network>(
     };
     let script =
         Script::load_with(&config.script, &config.args, start).map_err(anyhow::Error::new)?;
+    if let Some(warning) = script.check_given().map_err(anyhow::Error::new)? {
+        console.note(&warning);
+    }
     let link = network
         .open()
         .with_context(|| format!("cannot open the group {}", network.describe()))?;

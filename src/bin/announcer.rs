@@ -86,6 +86,10 @@ struct Cli {
     #[arg(long, default_value_t = 0.0, value_name = "PERCENT", requires = "simulate",
           value_parser = parse_percent)]
     loss: f64,
+    /// List the script's settings (what --set takes): name, default, what each means and
+    /// takes; then exit, as --check does
+    #[arg(long, conflicts_with_all = ["check", "test", "simulate"])]
+    settings: bool,
     /// Take the group over from an announcer already running a game there: its players are
     /// handed over to this one (without it, an announcer that finds another one leaves)
     #[arg(long)]
@@ -132,6 +136,26 @@ fn parse_rate(text: &str) -> Result<f64, String> {
         _ => Err(format!(
             "expected a number of lines a second from 0 to 1000000, not {text:?}"
         )),
+    }
+}
+
+/// `--settings`: the script's settings as a table, for a person (and for the README's tables).
+fn print_settings(script: &gamecast::script::Script) {
+    let settings = script.settings();
+    if settings.is_empty() {
+        println!(
+            "{} declares no settings (setting(name, default, what) declares one)",
+            script.path().display()
+        );
+        return;
+    }
+    let width = settings.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let default_width = settings.iter().map(|s| s.default.len()).max().unwrap_or(0);
+    for s in settings {
+        println!(
+            "{:width$}  {:>default_width$}  {} ({})",
+            s.name, s.default, s.description, s.takes
+        );
     }
 }
 
@@ -182,6 +206,7 @@ fn main() -> ExitCode {
         };
     }
     let seed = cli.seed.unwrap_or_else(gamecast::script::random_seed);
+    let check = cli.check || cli.settings;
     if cli.check && gamecast::script::testing::is_test_file(&cli.script) {
         return match gamecast::script::testing::check(&cli.script) {
             Ok(count) => {
@@ -198,7 +223,7 @@ fn main() -> ExitCode {
             }
         };
     }
-    if cli.check {
+    if check {
         let args = cli.set.into_iter().collect();
         let start = Start {
             limits,
@@ -206,9 +231,18 @@ fn main() -> ExitCode {
             seed,
             clock: Clock::System,
         };
-        return match gamecast::script::Script::load_with(&cli.script, &args, start) {
-            Ok(_) => {
-                println!("{}: ok", cli.script.display());
+        let loaded = gamecast::script::Script::load_with(&cli.script, &args, start)
+            .and_then(|script| script.check_given().map(|warning| (script, warning)));
+        return match loaded {
+            Ok((script, warning)) => {
+                if let Some(warning) = warning {
+                    eprintln!("{warning}");
+                }
+                if cli.settings {
+                    print_settings(&script);
+                } else {
+                    println!("{}: ok", cli.script.display());
+                }
                 ExitCode::SUCCESS
             }
             Err(error) => {

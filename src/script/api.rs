@@ -34,6 +34,7 @@ pub fn register(lua: &Lua, args: &BTreeMap<String, String>) -> mlua::Result<()> 
     globals.set("now", lua.create_function(now)?)?;
     globals.set("stop", lua.create_function(stop)?)?;
     globals.set("print", lua.create_function(print)?)?;
+    globals.set("setting", lua.create_function(setting)?)?;
     globals.set("args", lua.create_table_from(args.clone())?)?;
     let state = lua.create_table()?;
     // Kept in the registry too, so that a reload can put it back if a script replaced it.
@@ -65,6 +66,7 @@ pub const API: &[&str] = &[
     "now",
     "stop",
     "print",
+    "setting",
     "args",
     "state",
     "require",
@@ -117,6 +119,103 @@ fn text_bytes(announcement: &Announcement) -> usize {
         .iter()
         .map(|s| s.len())
         .fold(0, usize::saturating_add)
+}
+
+/// `setting(name, default, description [, {min = , max = }])`: declares a `--set` setting
+/// and returns its value: the default, or what `--set name=value` gave, parsed as the
+/// default's type (a number, a boolean or a string) and checked against the range.
+/// A bad value is an error at this line, naming the flag.
+fn setting(
+    lua: &Lua,
+    (name, default, description, range): (String, Value, String, Option<Table>),
+) -> mlua::Result<Value> {
+    let (min, max) = match &range {
+        Some(range) => {
+            only_fields(range, "setting: the range", &["min", "max"])?;
+            (
+                range.get::<Option<f64>>("min")?,
+                range.get::<Option<f64>>("max")?,
+            )
+        }
+        None => (None, None),
+    };
+    let kind = match &default {
+        Value::Integer(_) | Value::Number(_) => "a number",
+        Value::Boolean(_) => "true or false",
+        Value::String(_) => "text",
+        other => {
+            return Err(mlua::Error::runtime(format!(
+                "setting {name:?}: the default is a {}; give a number, a boolean or a string",
+                other.type_name()
+            )));
+        }
+    };
+    let takes = match (min, max) {
+        (Some(min), Some(max)) => format!("{kind} from {min} to {max}"),
+        (Some(min), None) => format!("{kind} from {min} up"),
+        (None, Some(max)) => format!("{kind} up to {max}"),
+        (None, None) => kind.to_string(),
+    };
+    let default_text = match &default {
+        Value::String(s) => s.to_string_lossy(),
+        other => other.to_string()?,
+    };
+    let given = shared(lua).given.get(&name).cloned();
+    let value = match &given {
+        None => default.clone(),
+        Some(raw) => {
+            let bad = || {
+                mlua::Error::runtime(format!(
+                    "--set {name}={raw}: {name} ({description}) takes {takes}, not {raw:?}"
+                ))
+            };
+            let text = raw.trim();
+            let value = match &default {
+                // A whole number is an integer, as the same number written in the script is
+                // (so that "%d" formats it).
+                Value::Integer(_) | Value::Number(_) => match text.parse::<i64>() {
+                    Ok(n) => Value::Integer(n),
+                    Err(_) => {
+                        let n = text.parse::<f64>().map_err(|_| bad())?;
+                        if !n.is_finite() {
+                            return Err(bad());
+                        }
+                        Value::Number(n)
+                    }
+                },
+                Value::Boolean(_) => Value::Boolean(match text {
+                    "true" | "yes" | "on" | "1" => true,
+                    "false" | "no" | "off" | "0" => false,
+                    _ => return Err(bad()),
+                }),
+                _ => Value::String(lua.create_string(raw)?),
+            };
+            let number = match value {
+                Value::Integer(n) => Some(n as f64),
+                Value::Number(n) => Some(n),
+                _ => None,
+            };
+            if let Some(n) = number
+                && (min.is_some_and(|min| n < min) || max.is_some_and(|max| n > max))
+            {
+                return Err(bad());
+            }
+            value
+        }
+    };
+    let declared = super::Setting {
+        name: name.clone(),
+        default: default_text,
+        description,
+        takes,
+    };
+    let mut shared = shared(lua);
+    // A reload declares them again: the new version's words replace the old ones.
+    match shared.settings.iter_mut().find(|s| s.name == name) {
+        Some(known) => *known = declared,
+        None => shared.settings.push(declared),
+    }
+    Ok(value)
 }
 
 /// `announce(text)`: a plain announcement to every player.

@@ -112,6 +112,19 @@ struct Hooks {
     bot: Option<Function>,
 }
 
+/// A setting a script declared: `setting("target", 30, "the position that wins", {min = 1})`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Setting {
+    /// Its `--set` key.
+    pub name: String,
+    /// Its default, as `--settings` shows it.
+    pub default: String,
+    /// What it means.
+    pub description: String,
+    /// What values it takes, in words: "a number from 1 up", "an integer from 1 to 16".
+    pub takes: String,
+}
+
 /// A pending `after` or `every`.
 #[derive(Clone)]
 struct Timer {
@@ -131,6 +144,10 @@ struct Shared {
     next_timer: u64,
     players: Vec<String>,
     moves: Vec<String>,
+    /// The settings the script declared with `setting()`, in the order it did.
+    settings: Vec<Setting>,
+    /// The `--set` pairs it was given (what `setting()` reads).
+    given: BTreeMap<String, String>,
     folder: PathBuf,
     /// True while the file's top level runs (at load and at each reload).
     loading: bool,
@@ -195,6 +212,8 @@ impl Script {
             next_timer: 1,
             players: Vec::new(),
             moves: Vec::new(),
+            settings: Vec::new(),
+            given: args.clone(),
             folder,
             loading: false,
             modules: Vec::new(),
@@ -232,6 +251,45 @@ impl Script {
     /// The time is `now`: the timers the next calls start count from it.
     pub fn set_now(&self, now: Instant) {
         self.shared().now = now;
+    }
+
+    /// The settings the script declared, in the order it did.
+    pub fn settings(&self) -> Vec<Setting> {
+        self.shared().settings.clone()
+    }
+
+    /// Whether the `--set` keys given are the script's: an error naming a key it does not
+    /// declare (a typo must not be ignored without a word), or, for a script that declares no
+    /// settings (it reads `args` as it likes), a warning naming what it was given unchecked.
+    pub fn check_given(&self) -> Result<Option<String>, ScriptError> {
+        let shared = self.shared();
+        let file = self.path.display();
+        if shared.settings.is_empty() {
+            return Ok((!shared.given.is_empty()).then(|| {
+                let keys: Vec<&str> = shared.given.keys().map(String::as_str).collect();
+                format!(
+                    "warning: {file} declares no settings (setting(name, default, what)), so \
+                     --set {} reach it unchecked, as args",
+                    keys.join(", ")
+                )
+            }));
+        }
+        let unknown: Vec<&str> = shared
+            .given
+            .keys()
+            .filter(|key| !shared.settings.iter().any(|s| &s.name == *key))
+            .map(String::as_str)
+            .collect();
+        if unknown.is_empty() {
+            return Ok(None);
+        }
+        let known: Vec<&str> = shared.settings.iter().map(|s| s.name.as_str()).collect();
+        Err(ScriptError(format!(
+            "--set {}: {file} has no such setting (it has {}; announcer --settings {file} \
+             says what each means)",
+            unknown.join(", "),
+            known.join(", ")
+        )))
     }
 
     /// Whether the script has a `bot` hook (without one, `--bots` only join and never type).

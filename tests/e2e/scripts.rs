@@ -136,3 +136,78 @@ fn check_reports_a_broken_script_with_file_and_line() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("broken.lua:2:"), "{stderr}");
 }
+
+/// The settings a README table lists for `script`: name and default, in order.
+fn readme_settings(script: &str) -> Vec<(String, String)> {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let at = readme
+        .find(&format!("**scripts/{script}**"))
+        .unwrap_or_else(|| panic!("no {script} in README.md"));
+    let mut rows = Vec::new();
+    for line in readme[at..]
+        .lines()
+        .skip_while(|l| !l.starts_with("| setting"))
+        .skip(2)
+    {
+        let cells: Vec<&str> = line.split(" | ").collect();
+        if !line.starts_with('|') || cells.len() < 3 {
+            break;
+        }
+        let names = cells[0].trim_start_matches("| ").split(", ");
+        let defaults = cells[1].split(", ");
+        for (name, default) in names.zip(defaults) {
+            rows.push((name.trim_matches('`').to_string(), default.to_string()));
+        }
+    }
+    rows
+}
+
+#[test]
+fn the_readme_settings_tables_are_what_the_scripts_declare() {
+    for script in ["dice.lua", "trivia.lua"] {
+        let path = repo(&format!("scripts/{script}"));
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_announcer"))
+            .arg("--settings")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let declared: Vec<(String, String)> = String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| {
+                let mut words = line.split_whitespace();
+                let name = words.next().unwrap().to_string();
+                (name, words.next().unwrap().to_string())
+            })
+            .collect();
+        assert_eq!(
+            readme_settings(script),
+            declared,
+            "README.md's table of {script}"
+        );
+    }
+}
+
+#[test]
+fn a_mistyped_or_bad_setting_is_an_error_that_names_it() {
+    let dice = repo("scripts/dice.lua");
+    let dice = dice.to_str().unwrap();
+    for (set, wanted) in [
+        ("tagret=3", "--set tagret: "),
+        ("target=abc", "dice.lua:"),
+        (
+            "turn_seconds=1e19",
+            "takes a number from 0.1 to 3600, not \"1e19\"",
+        ),
+        (
+            "min_players=0",
+            "min_players (players needed before the countdown begins)",
+        ),
+    ] {
+        let (status, stdout, stderr) = announcer_output(&["--check", dice, "--set", set]);
+        assert_eq!(status.code(), Some(1), "{set}: {stdout}");
+        assert!(stderr.contains(wanted), "{set}: {stderr}");
+    }
+    let (status, stdout, _) = announcer_output(&["--check", dice, "--set", "target=12"]);
+    assert!(status.success(), "{stdout}");
+}
