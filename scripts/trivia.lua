@@ -192,7 +192,14 @@ local TOTAL            = math.floor(setting("questions", #QUESTIONS,
 local PAUSE            = setting("pause", 3,
   "seconds between a question's result and the next one", { min = 0, max = 3600 })
 
-moves{ "a", "b", "c", "d", "start" }
+-- Moves: the letters, and what else looks like an answer (these are Lua patterns, tried on
+-- the line trimmed and lowercased): "(b)", "c.", "a) 224.0.0.0/4", "answer c", and any one
+-- letter, e included. A line that looks like an answer is never shown to the other players.
+moves{ "a", "b", "c", "d", "start",
+  "^%(?%a%)?[%.:]?$",      -- a letter alone: "a", "(b)", "c.", "d:", "e"
+  "^%(?[a-d][%).:]",       -- a choice copied: "a) 224.0.0.0/4"
+  "^answer%s*:?%s*%(?%a",  -- "answer c", "answer: (b)"
+}
 
 ---------------------------------------------------------------------------
 -- State (kept across reloads: only fill in what is missing)
@@ -371,7 +378,9 @@ function GAME.join(player)
 end
 
 local function on_answer(player, letter)
-  if state.phase == "between" then
+  if state.phase == "question" and not lobby.index_of(LETTERS, letter) then
+    tell(player, ("%s is not one of the choices: answer a, b, c or d."):format(letter))
+  elseif state.phase == "between" then
     tell(player, "No question is open right now: wait for the next one.")
   elseif state.phase == "question" then
     local previous = state.answers[player]
@@ -389,8 +398,18 @@ local function on_answer(player, letter)
   end
 end
 
--- Each move (but "start") and what it does while the quiz is on.
-GAME.moves = { a = on_answer, b = on_answer, c = on_answer, d = on_answer }
+-- Each move (but "start") and what it does while the quiz is on: every letter is an answer
+-- (one that is not a choice is told so).
+GAME.moves = {}
+for code = string.byte("a"), string.byte("z") do
+  GAME.moves[string.char(code)] = on_answer
+end
+
+-- What an answer-like line means: "(b)", "c.", "a) 224…" and "answer c" are answers.
+function GAME.parse_move(move)
+  return move:match("^%(?(%a)%)?[%.:]?$") or move:match("^%(?([a-d])[%).:]")
+    or move:match("^answer%s*:?%s*%(?(%a)")
+end
 
 function GAME.leave(player)
   if state.scores[player] == nil then

@@ -16,6 +16,8 @@
 //! - [`budget`]: per-sender token buckets against floods.
 //! - [`announcer`]: the announcer: a state machine (roster, script, timers, liveness) and the
 //!   loop that drives it over a link, with its console and bots.
+//! - [`patterns`]: Lua's pattern matching, with a budget: the sandbox's string functions, and
+//!   the moves a player recognises.
 //! - [`player`]: a player's session: a state machine (join, send what is typed, turn datagrams
 //!   into events) and its loop.
 //! - [`simulate`]: a whole game on the in-memory group under a virtual clock, in milliseconds.
@@ -30,6 +32,7 @@ pub mod budget;
 pub mod event;
 pub mod key;
 pub mod link;
+pub mod patterns;
 pub mod player;
 pub mod protocol;
 pub mod ranking;

@@ -54,10 +54,16 @@ impl Style {
                 } else {
                     line.push_str(&format!(" Also here: {}.", others.join(", ")));
                 }
-                if !moves.is_empty() {
+                // Patterns (entries that start with `^`) are for the program, not the person.
+                let words: Vec<&str> = moves
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|m| !m.starts_with('^'))
+                    .collect();
+                if !words.is_empty() {
                     line.push_str(&format!(
                         " Moves: {} (anything else you type is chat; quit leaves).",
-                        visible(&moves.join(", "))
+                        visible(&words.join(", "))
                     ));
                 }
                 let mut out = self.paint(&line, |s| s.bold().to_string());

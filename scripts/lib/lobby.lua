@@ -315,6 +315,10 @@ end
 -- game runs. Anything else is chat: the runtime already showed it to everybody.
 local function handle_message(game, player, text)
   local move = lobby.normalize(text)
+  -- A game may read more than exact words as its moves (trivia: "a)" is "a").
+  if game.parse_move then
+    move = game.parse_move(move) or move
+  end
   if move == "start" then
     if waiting() then
       announce(("%s starts the %s now."):format(player, game.noun))

@@ -84,3 +84,27 @@ test("one of anything is said in the singular", function()
   local text = start.text or ""
   expect(text:find("^1 question on networking and IP multicast, 1 second each%."), text)
 end)
+
+test("what looks like an answer is an answer, never chat", function()
+  local g = quiz({ min_players = 3 })
+  local alice = g:join("alice")
+  local bob = g:join("bob")
+  local carol = g:join("carol")
+  alice:wait_for({ kind = "question", number = 1 })
+  alice:say(" C. ")
+  alice:wait_for("answer recorded: c")
+  bob:say("e")
+  bob:wait_for("e is not one of the choices")
+  bob:say("Answer: (a)")
+  bob:wait_for("answer recorded: a")
+  carol:say("b) 224.0.0.0/8")
+  carol:wait_for("answer recorded: b")
+  carol:wait_for("Answer: c)")
+  for _, player in ipairs({ alice, bob, carol }) do
+    local chat = player:saw({ kind = "chat" })
+    expect(chat == nil, player.name .. " saw an answer as chat: " .. tostring(chat and chat.text))
+  end
+  -- Chat that is not answer-like is still chat.
+  alice:say("good luck everyone")
+  bob:wait_for({ kind = "chat", from = "alice", text = "good luck everyone" })
+end)

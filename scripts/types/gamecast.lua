@@ -86,7 +86,8 @@ function congratulate(name, text) end
 function game_end(text) end
 
 ---The lines that are moves: a player's line equal to one of them (ignoring case and spaces)
----goes to the announcer only; any other line is public chat.
+---goes to the announcer only; any other line is public chat. An entry that starts with `^` is
+---a Lua pattern, tried on the line trimmed and lowercased: `"^answer%s"`.
 ---@param list string[]
 function moves(list) end
 

@@ -138,6 +138,36 @@ struct Known {
     session: Option<SessionId>,
 }
 
+/// The work one pattern may take on one typed line: far more than a game's patterns need,
+/// far less than a person would notice (a hostile pattern cannot freeze the player).
+const MOVE_PATTERN_STEPS: u64 = 100_000;
+
+/// The most move patterns tried on one line.
+const MAX_MOVE_PATTERNS: usize = 16;
+
+/// Whether `line` (trimmed) is a move: equal to one of `moves` ignoring case, or matched by one
+/// of them that is a Lua pattern (an entry that starts with `^`), against the line in
+/// lowercase. A pattern that is malformed or too slow counts as a match: when in doubt a line
+/// stays private, as a move, rather than being shown to everyone.
+pub fn is_move(moves: &[String], line: &str) -> bool {
+    let lower = line.to_lowercase();
+    let mut patterns = 0usize;
+    moves.iter().any(|entry| {
+        if entry.starts_with('^') {
+            // A game needs a few; an announcer that sends thousands gets the first ones tried.
+            patterns = patterns.saturating_add(1);
+            if patterns > MAX_MOVE_PATTERNS {
+                return false;
+            }
+            let mut budget = crate::patterns::Steps(MOVE_PATTERN_STEPS);
+            crate::patterns::matches_start(lower.as_bytes(), entry.as_bytes(), &mut budget)
+                .unwrap_or(true)
+        } else {
+            *entry == lower
+        }
+    })
+}
+
 /// What one player knows: its name and session, the game's moves, who is here, and where
 /// each sender's datagrams stand.
 #[derive(Debug)]
@@ -363,7 +393,7 @@ impl Player {
         if trimmed.eq_ignore_ascii_case("quit") {
             return self.leave("quit", Outcome::Left, now);
         }
-        let body = if self.moves.contains(&trimmed.to_lowercase()) {
+        let body = if is_move(&self.moves, trimmed) {
             Body::Move {
                 text: trimmed.to_string(),
             }

@@ -584,3 +584,29 @@ fn the_link_states_render() {
         assert!(text.starts_with('['), "{text}");
     }
 }
+
+#[test]
+fn moves_are_words_or_patterns_and_a_hostile_pattern_keeps_a_line_private() {
+    let moves: Vec<String> = ["roll", "^%(?[a-d][%).:]", "^answer%s"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    for line in ["roll", "ROLL", "a)", "(c).", "b: 224.0.0.0/4", "Answer c"] {
+        assert!(is_move(&moves, line), "{line:?} is a move");
+    }
+    for line in ["rolling", "e)", "hello", "answers"] {
+        assert!(!is_move(&moves, line), "{line:?} is chat");
+    }
+    // A pattern that backtracks for ever, or a malformed one: the line stays private, at once.
+    let slow = vec![format!("^{}b", ".-".repeat(12))];
+    let started = std::time::Instant::now();
+    assert!(is_move(&slow, &"a".repeat(500)));
+    assert!(started.elapsed() < Duration::from_secs(2), "a hang check");
+    assert!(is_move(&["^%".to_string()], "anything"));
+    // Thousands of patterns: only the first few are tried.
+    let many: Vec<String> = (0..5000)
+        .map(|_| "^zzz".to_string())
+        .chain(["^x".into()])
+        .collect();
+    assert!(!is_move(&many, "x"));
+}

@@ -380,15 +380,29 @@ fn question(lua: &Lua, spec: Table) -> mlua::Result<()> {
     send(lua, question)
 }
 
-/// `moves{"roll", "start"}`: the lines that are moves. A player's line equal to one of them
-/// (ignoring case and surrounding spaces) goes to the announcer only; anything else is chat.
+/// `moves{"roll", "start", "^answer%s"}`: the lines that are moves. A player's line equal to
+/// one of them (ignoring case and surrounding spaces), or matched by one that is a Lua pattern
+/// (an entry starting with `^`, matched against the line trimmed and lowercased), goes to the
+/// announcer only; anything else is chat.
 fn moves(lua: &Lua, list: Vec<String>) -> mlua::Result<()> {
-    let mut words: Vec<String> = list
-        .iter()
-        .map(|w| w.trim().to_lowercase())
-        .filter(|w| !w.is_empty())
-        .collect();
-    words.dedup();
+    let mut words: Vec<String> = Vec::new();
+    for entry in &list {
+        // A pattern keeps its case (`%a` is not `%A`) and must be one the players can run.
+        let entry = if entry.starts_with('^') {
+            let mut budget = crate::patterns::Steps(u64::MAX);
+            crate::patterns::matches_start(b"", entry.as_bytes(), &mut budget)
+                .and_then(|_| crate::patterns::matches_start(b"x", entry.as_bytes(), &mut budget))
+                .map_err(|why| {
+                    mlua::Error::runtime(format!("moves: the pattern {entry:?}: {why}"))
+                })?;
+            entry.clone()
+        } else {
+            entry.trim().to_lowercase()
+        };
+        if !entry.is_empty() && !words.contains(&entry) {
+            words.push(entry);
+        }
+    }
     if shared(lua).moves == words {
         return Ok(());
     }

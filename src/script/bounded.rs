@@ -18,7 +18,7 @@
 use mlua::{Function, Integer, Lua, MultiValue, Table, Value};
 
 use super::limits;
-use super::patterns::{self, Budget, Capture, Matcher};
+use crate::patterns::{self, Budget, Capture, Matcher};
 
 /// The longest format `os.date` takes.
 pub const MAX_DATE_FORMAT: usize = 256;

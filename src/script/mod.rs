@@ -8,7 +8,6 @@
 mod api;
 mod bounded;
 mod limits;
-pub mod patterns;
 mod reload;
 mod sandbox;
 pub mod testing;

@@ -51,6 +51,31 @@ pub struct Matcher<'a, B: Budget> {
     budget: &'a mut B,
 }
 
+/// A budget of steps, for matching outside a script's call (a player checking its moves).
+#[derive(Debug, Clone, Copy)]
+pub struct Steps(pub u64);
+
+impl Budget for Steps {
+    fn check(&mut self) -> Result<(), String> {
+        self.0 = self.0.saturating_sub(CHECK_EVERY);
+        if self.0 == 0 {
+            return Err("the pattern takes too long to match".into());
+        }
+        Ok(())
+    }
+}
+
+/// Whether `pattern`, anchored at the start of `subject` (a leading `^` is taken off), matches
+/// it, within `budget`. An error is a malformed pattern or one over its budget.
+pub fn matches_start(
+    subject: &[u8],
+    pattern: &[u8],
+    budget: &mut impl Budget,
+) -> Result<bool, String> {
+    let pattern = pattern.strip_prefix(b"^").unwrap_or(pattern);
+    Ok(Matcher::new(subject, pattern, budget).at(0)?.is_some())
+}
+
 /// Whether `pattern` has none of the characters that make a pattern (a plain `find`).
 pub fn no_specials(pattern: &[u8]) -> bool {
     !pattern.iter().any(|c| SPECIALS.contains(c))
