@@ -6,9 +6,26 @@ use crate::protocol::Entry;
 /// rank skips as many places (standard competition ranking). Ties keep the order they came in,
 /// so that a script decides who is listed first among equals.
 pub fn rank(scores: Vec<(String, i64)>) -> Vec<Entry> {
+    rank_by(scores, Order::Descending)
+}
+
+/// Which scores are best.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// The highest (points).
+    Descending,
+    /// The lowest (a time, strokes, moves taken).
+    Ascending,
+}
+
+/// [`rank`], best first in `order`.
+pub fn rank_by(scores: Vec<(String, i64)>, order: Order) -> Vec<Entry> {
     let mut scores = scores;
     // A stable sort keeps the order of equal scores.
-    scores.sort_by_key(|(_, score)| std::cmp::Reverse(*score));
+    match order {
+        Order::Descending => scores.sort_by_key(|(_, score)| std::cmp::Reverse(*score)),
+        Order::Ascending => scores.sort_by_key(|(_, score)| *score),
+    }
     let mut entries: Vec<Entry> = Vec::with_capacity(scores.len());
     for (place, (name, score)) in scores.into_iter().enumerate() {
         let rank = match entries.last() {
@@ -42,6 +59,20 @@ mod tests {
                 (4, "dave".into(), -1)
             ]
         );
+    }
+
+    #[test]
+    fn ascending_puts_the_lowest_first() {
+        let ranked = rank_by(
+            vec![
+                ("slow".into(), 30),
+                ("fast".into(), 12),
+                ("tied".into(), 12),
+            ],
+            Order::Ascending,
+        );
+        let ranked: Vec<(u32, &str)> = ranked.iter().map(|e| (e.rank, e.name.as_str())).collect();
+        assert_eq!(ranked, vec![(1, "fast"), (1, "tied"), (3, "slow")]);
     }
 
     #[test]

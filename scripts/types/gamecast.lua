@@ -59,10 +59,20 @@ function tell(player, text) end
 ---@param text? string a line under the title: the rules in short
 function game_start(title, text) end
 
+---Which scores are best: "desc" the highest (points, the default), "asc" the lowest (times).
+---@alias gamecast.Order "desc"|"asc"
+
 ---Sends a ranking: sorted best first, equal scores share a rank. Returns the ranked list.
 ---@param scores table<string, number>|{name: string, score: number}[] `{name = score}`, or a list of `{name = , score = }` (equal scores keep the list's order)
+---@param order? gamecast.Order
 ---@return gamecast.Entry[]
-function ranking(scores) end
+function ranking(scores, order) end
+
+---The ranked list `ranking` would send, without sending anything.
+---@param scores table<string, number>|{name: string, score: number}[]
+---@param order? gamecast.Order
+---@return gamecast.Entry[]
+function rank(scores, order) end
 
 ---What `question{…}` takes.
 ---@class (exact) gamecast.Question
@@ -95,8 +105,9 @@ function moves(list) end
 ---@param handler? fun(player: string, text: string)
 function on_message(handler) end
 
----A player joined (`players()` includes them already).
----@param handler? fun(player: string)
+---A player joined (`players()` includes them already). Returning `false, reason` refuses them:
+---they are told why, and are not in the game.
+---@param handler? fun(player: string): (boolean?, string?)
 function on_join(handler) end
 
 ---A player left (`players()` no longer includes them).

@@ -87,6 +87,9 @@ impl Default for Settings {
     }
 }
 
+/// The longest refusal reason a script gives that a player is sent, in characters.
+const MAX_REASON: usize = 200;
+
 /// What the loop must do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reaction {
@@ -975,6 +978,23 @@ impl Announcer {
             }));
             return;
         }
+        // The script has its say before the player is in: `on_join` may refuse them.
+        if !member && let crate::script::Joined::Refused(reason) = self.script.join(name) {
+            let reason = text::visible(&reason)
+                .chars()
+                .take(MAX_REASON)
+                .collect::<String>();
+            self.note(format!(
+                "refused {}: the script says: {reason}",
+                text::visible_quoted(name)
+            ));
+            self.pending.push(Outgoing::Send(Body::Refuse {
+                player: name.to_string(),
+                to_session: session,
+                reason,
+            }));
+            return;
+        }
         if !member {
             self.dropped.remove(&session);
             if !self.peers.listen(session, name, seq.saturating_add(1), now) {
@@ -1007,10 +1027,6 @@ impl Announcer {
         }
         self.pending
             .push(Outgoing::Send(self.welcome(name, session)));
-        if !member {
-            let result = self.script.join(name);
-            self.report(result);
-        }
     }
 
     /// The welcome for `name`: who is here, the moves, where the game stands and where each

@@ -18,6 +18,7 @@ pub fn register(lua: &Lua, args: &BTreeMap<String, String>) -> mlua::Result<()> 
     globals.set("announce", lua.create_function(announce)?)?;
     globals.set("tell", lua.create_function(tell)?)?;
     globals.set("ranking", lua.create_function(ranking)?)?;
+    globals.set("rank", lua.create_function(rank)?)?;
     globals.set("congratulate", lua.create_function(congratulate)?)?;
     globals.set("game_start", lua.create_function(game_start)?)?;
     globals.set("game_end", lua.create_function(game_end)?)?;
@@ -50,6 +51,7 @@ pub const API: &[&str] = &[
     "announce",
     "tell",
     "ranking",
+    "rank",
     "congratulate",
     "game_start",
     "game_end",
@@ -228,9 +230,10 @@ fn tell(lua: &Lua, (to, text): (String, String)) -> mlua::Result<()> {
     send(lua, Announcement::Tell { to, text })
 }
 
-/// `ranking(scores)`: sends the scores ranked, and returns the ranked entries.
-fn ranking(lua: &Lua, scores: Table) -> mlua::Result<Value> {
-    let entries = crate::ranking::rank(scores_from(scores)?);
+/// `ranking(scores [, order])`: sends the scores ranked ("desc", the default: the highest
+/// first; "asc": the lowest first), and returns the ranked entries.
+fn ranking(lua: &Lua, (scores, order): (Table, Option<String>)) -> mlua::Result<Value> {
+    let entries = ranked(scores, order.as_deref())?;
     let limit = crate::protocol::codec::MAX_RANKED_NAME;
     if let Some(long) = entries.iter().find(|e| e.name.chars().count() > limit) {
         return Err(mlua::Error::runtime(format!(
@@ -242,6 +245,27 @@ fn ranking(lua: &Lua, scores: Table) -> mlua::Result<Value> {
     let ranked = lua.to_value(&entries)?;
     send(lua, Announcement::Ranking { entries })?;
     Ok(ranked)
+}
+
+/// `rank(scores [, order])`: the ranked entries, as `ranking` would send them, without
+/// sending anything (to find the leader, or to word a result).
+fn rank(lua: &Lua, (scores, order): (Table, Option<String>)) -> mlua::Result<Value> {
+    lua.to_value(&ranked(scores, order.as_deref())?)
+}
+
+/// `scores` ranked in `order` (`"desc"` when none is given).
+fn ranked(scores: Table, order: Option<&str>) -> mlua::Result<Vec<crate::protocol::Entry>> {
+    let order = match order {
+        None | Some("desc") => crate::ranking::Order::Descending,
+        Some("asc") => crate::ranking::Order::Ascending,
+        Some(other) => {
+            return Err(mlua::Error::runtime(format!(
+                "ranking: the order is \"desc\" (the highest first) or \"asc\" (the lowest \
+                 first), not {other:?}"
+            )));
+        }
+    };
+    Ok(crate::ranking::rank_by(scores_from(scores)?, order))
 }
 
 /// Reads `{name = score}` or `{ {name = , score = }, … }`. In the map form, equal scores are

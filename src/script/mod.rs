@@ -111,6 +111,15 @@ struct Hooks {
     bot: Option<Function>,
 }
 
+/// What `on_join` decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Joined {
+    /// The player is in the game.
+    Welcome,
+    /// `return false, reason`: the player is refused, and told why.
+    Refused(String),
+}
+
 /// A setting a script declared: `setting("target", 30, "the position that wins", {min = 1})`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Setting {
@@ -327,11 +336,34 @@ impl Script {
         self.shared().moves.clone()
     }
 
-    /// A player joined: `players()` includes them from now on, then `on_join` runs.
-    pub fn join(&self, player: &str) -> Result<(), ScriptError> {
+    /// A player joined: `players()` includes them from now on, then `on_join` runs; it may
+    /// refuse them (`return false, "why"`), and they are not in the game then. A hook that
+    /// fails does not refuse (its error is queued as an action).
+    pub fn join(&self, player: &str) -> Joined {
         self.shared().players.push(player.to_string());
-        let hook = self.shared().hooks.on_join.clone();
-        self.call(hook, player)
+        let Some(hook) = self.shared().hooks.on_join.clone() else {
+            return Joined::Welcome;
+        };
+        let returned = limits::guarded(&self.lua, || hook.call::<mlua::MultiValue>(player))
+            .map_err(|e| describe_in(&hook, &e));
+        let returned = match returned {
+            Ok(returned) => returned,
+            // A hook that failed does not refuse: the game goes on with the player in it.
+            Err(error) => {
+                self.failed(error);
+                return Joined::Welcome;
+            }
+        };
+        let mut values = returned.into_iter();
+        if !matches!(values.next(), Some(Value::Boolean(false))) {
+            return Joined::Welcome;
+        }
+        let reason = match values.next() {
+            Some(Value::String(reason)) => reason.to_string_lossy(),
+            _ => "the game does not take you".to_string(),
+        };
+        self.shared().players.retain(|p| p != player);
+        Joined::Refused(reason)
     }
 
     /// A player left: `players()` no longer includes them, then `on_leave` runs.

@@ -62,7 +62,7 @@ fn handlers_see_players() {
         "#,
     )
     .unwrap();
-    s.join("alice").unwrap();
+    assert_eq!(s.join("alice"), Joined::Welcome);
     s.message("alice", "roll").unwrap();
     s.leave("alice", "quit").unwrap();
     assert_eq!(
@@ -96,7 +96,7 @@ fn errors_name_file_and_line() {
     assert!(err.contains("announce"), "{err}");
 
     let s = script("on_join(function(p)\n  ranking{a = 'x'}\nend)\n").unwrap();
-    let err = s.join("a").unwrap_err().0;
+    let err = join_error(&s, "a");
     assert!(err.starts_with(&format!("{}", s.path().display())), "{err}");
     assert!(err.contains(":2: ranking"), "{err}");
 }
@@ -174,7 +174,7 @@ fn require_loads_modules_from_the_script_folder() {
 #[test]
 fn oversized_events_are_refused_at_the_call() {
     let s = script("on_join(function(p)\n  announce(string.rep('x', 70000))\nend)\n").unwrap();
-    let err = s.join("a").unwrap_err().0;
+    let err = join_error(&s, "a");
     assert!(
         err.contains(":2:") && err.contains("limit of 65536 bytes"),
         "{err}"
@@ -218,7 +218,7 @@ fn a_reload_keeps_state_timers_and_players_and_drops_removed_handlers() {
         "#,
     )
     .unwrap();
-    s.join("alice").unwrap();
+    assert_eq!(s.join("alice"), Joined::Welcome);
     s.message("alice", "x").unwrap();
     let reloaded = edit(
         &mut s,
@@ -972,4 +972,74 @@ fn printed(s: &Script) -> Vec<String> {
             _ => None,
         })
         .collect()
+}
+
+#[test]
+fn rank_ranks_without_sending_and_ranking_takes_an_order() {
+    let s = script(
+        r#"
+        local fastest = rank({alice = 31, bob = 12, carol = 12}, "asc")
+        assert(fastest[1].name == "bob" and fastest[1].rank == 1 and fastest[2].rank == 1)
+        assert(fastest[3].name == "alice" and fastest[3].rank == 3)
+        assert(rank({alice = 31, bob = 12})[1].name == "alice")
+        ranking({alice = 31, bob = 12}, "asc")
+        "#,
+    )
+    .unwrap();
+    let actions = s.take_actions();
+    assert_eq!(actions.len(), 1, "rank sends nothing: {actions:?}");
+    let Action::Send(Announcement::Ranking { entries }, _) = &actions[0] else {
+        panic!("{actions:?}");
+    };
+    assert_eq!(entries[0].name, "bob");
+    let err = script("\nranking({a = 1}, 'up')\n").unwrap_err().0;
+    assert!(
+        err.contains("game.lua:2: ranking: the order is \"desc\""),
+        "{err}"
+    );
+}
+
+/// The error `on_join` failed with when `player` joined (queued as an action).
+fn join_error(s: &Script, player: &str) -> String {
+    assert_eq!(
+        s.join(player),
+        Joined::Welcome,
+        "a failed hook does not refuse"
+    );
+    s.take_actions()
+        .into_iter()
+        .find_map(|a| match a {
+            Action::Error(error) => Some(error.0),
+            _ => None,
+        })
+        .expect("on_join failed")
+}
+
+#[test]
+fn on_join_may_refuse_a_player_with_a_reason() {
+    let s = script(
+        r#"
+        on_join(function(player)
+          if player == "mallory" then return false, "no mallories tonight" end
+          if #players() > 2 then return false end
+        end)
+        "#,
+    )
+    .unwrap();
+    assert_eq!(s.join("alice"), Joined::Welcome);
+    assert_eq!(
+        s.join("mallory"),
+        Joined::Refused("no mallories tonight".into())
+    );
+    assert_eq!(s.join("bob"), Joined::Welcome);
+    assert_eq!(
+        s.join("carol"),
+        Joined::Refused("the game does not take you".into())
+    );
+    let players: Vec<String> = s.lua.load("return players()").eval().unwrap();
+    assert_eq!(
+        players,
+        vec!["alice", "bob"],
+        "the refused are not in the game"
+    );
 }

@@ -25,18 +25,27 @@ fn every_bundled_game_has_tests_and_they_pass() {
     }
 }
 
+/// Writes `game` (as game.lua) and `tests` (as `name`) into a fresh folder and runs
+/// `announcer --test` on the tests: their path, and what the run printed.
+fn lua_tests(
+    game: &str,
+    name: &str,
+    tests: &str,
+) -> (std::path::PathBuf, std::process::ExitStatus, String, String) {
+    let dir = temp_dir();
+    std::fs::write(dir.join("game.lua"), game).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, tests).unwrap();
+    let (status, stdout, stderr) = announcer_output(&["--test", path.to_str().unwrap()]);
+    (path, status, stdout, stderr)
+}
+
 #[test]
 fn a_failing_test_names_its_file_and_line_and_the_others_still_run() {
-    let dir = temp_dir();
-    std::fs::write(
-        dir.join("game.lua"),
+    let (tests, status, stdout, stderr) = lua_tests(
         "on_join(function(p) announce('welcome ' .. p) end)\n\
          on_message(function(p, text) if text == 'boom' then error('it broke') end end)\n",
-    )
-    .unwrap();
-    let tests = dir.join("game_test.lua");
-    std::fs::write(
-        &tests,
+        "game_test.lua",
         r#"test("greets", function()
   local g = game("game.lua")
   local alice = g:join("alice")
@@ -68,9 +77,7 @@ test("unless the test expects it", function()
   expect_eq(#g:errors(), 1)
 end)
 "#,
-    )
-    .unwrap();
-    let (status, stdout, stderr) = announcer_output(&["--test", tests.to_str().unwrap()]);
+    );
     assert_eq!(status.code(), Some(1), "{stdout}\n{stderr}");
     let file = tests.display().to_string();
     assert!(stdout.contains("ok    greets"), "{stdout}");
@@ -136,17 +143,11 @@ fn the_readme_test_example_passes_against_the_readme_game() {
 
 #[test]
 fn the_host_sees_what_a_handler_did_before_its_error_in_that_order() {
-    let dir = temp_dir();
-    std::fs::write(
-        dir.join("game.lua"),
+    let (_, status, stdout, stderr) = lua_tests(
         "on_message(function(p, text)\n  print('before ' .. text)\n  announce('said ' .. text)\n  \
          error('after ' .. text)\nend)\n\
          every(1, function() print('tick') error('tock') end)\n",
-    )
-    .unwrap();
-    let tests = dir.join("order_test.lua");
-    std::fs::write(
-        &tests,
+        "order_test.lua",
         r#"test("order", function()
   local g = game("game.lua")
   local alice = g:join("alice")
@@ -169,8 +170,25 @@ fn the_host_sees_what_a_handler_did_before_its_error_in_that_order() {
   expect(#g:errors() >= 2, "the handler's error and the timer's")
 end)
 "#,
-    )
-    .unwrap();
-    let (status, stdout, stderr) = announcer_output(&["--test", tests.to_str().unwrap()]);
+    );
+    assert!(status.success(), "{stdout}\n{stderr}");
+}
+
+#[test]
+fn a_player_the_script_refuses_is_told_why_and_leaves() {
+    let (_, status, stdout, stderr) = lua_tests(
+        "on_join(function(p)\n  if p == 'mallory' then return false, 'no mallories tonight' end\n  \
+         announce('welcome ' .. p)\nend)\n",
+        "refuse_test.lua",
+        r#"test("refused", function()
+  local g = game("game.lua")
+  local alice = g:join("alice")
+  local mallory = g:join("mallory")
+  g:wait(1)
+  expect_eq(mallory:outcome(), "refused: no mallories tonight")
+  expect(not alice:saw("welcome mallory"), "mallory is not in the game")
+end)
+"#,
+    );
     assert!(status.success(), "{stdout}\n{stderr}");
 }
