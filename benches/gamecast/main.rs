@@ -9,7 +9,8 @@
 //! throughput), `latency`, `fanout` (against Redis pub/sub, and packets per event on a namespace
 //! LAN), `reload` (save to new rules), `reliability` (NACK repair at 10% loss on a namespace
 //! LAN: delivery, repair time, NACKs, and datagrams on the wire against one per event), `key`
-//! (what a game key costs: per datagram, and in announce throughput).
+//! (what a game key costs: per datagram, and in announce throughput), `simulate` (whole games
+//! on a virtual clock, against the same games in real time).
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -22,9 +23,10 @@ mod procs;
 mod reliability;
 mod reload;
 mod report;
+mod simulate;
 mod throughput;
 
-const SUITES: [&str; 7] = [
+const SUITES: [&str; 8] = [
     "throughput",
     "messages",
     "latency",
@@ -32,6 +34,7 @@ const SUITES: [&str; 7] = [
     "reload",
     "reliability",
     "key",
+    "simulate",
 ];
 
 fn main() {
@@ -67,6 +70,7 @@ fn main() {
             "reload" => reload::run(smoke),
             "reliability" => reliability::run(smoke),
             "key" => key::run(smoke),
+            "simulate" => simulate::run(smoke),
             other => {
                 eprintln!(
                     "unknown suite {other:?}; the suites are: {}",
