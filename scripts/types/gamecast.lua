@@ -111,7 +111,7 @@ function on_message(handler) end
 function on_join(handler) end
 
 ---A player left (`players()` no longer includes them).
----@param handler? fun(player: string, reason: "quit"|"end of input"|"interrupted"|"connection lost"|string)
+---@param handler? fun(player: string, reason: "quit"|"end of input"|"interrupted"|"connection lost")
 function on_leave(handler) end
 
 ---Runs after each successful reload of the file, to migrate `state`.

@@ -87,6 +87,20 @@ impl Default for Settings {
     }
 }
 
+/// The reasons `on_leave` is given: a player's own three, and the announcer's "connection
+/// lost" for one it stopped hearing.
+pub const LEAVE_REASONS: [&str; 4] = ["quit", "end of input", "interrupted", "connection lost"];
+
+/// A player's leave reason as the script is told it: one of [`LEAVE_REASONS`] (a reason from
+/// a program of someone else's making, or a forged one, reads as `quit`).
+fn leave_reason(said: &str) -> &'static str {
+    LEAVE_REASONS[..3]
+        .iter()
+        .find(|r| **r == said)
+        .copied()
+        .unwrap_or("quit")
+}
+
 /// The longest refusal reason a script gives that a player is sent, in characters.
 const MAX_REASON: usize = 200;
 
@@ -861,7 +875,12 @@ impl Announcer {
         }
         match datagram.body {
             Body::Join => self.join(&name, datagram.session, datagram.seq, now),
-            Body::Leave { reason } => self.remove(datagram.session, &reason, &reason),
+            Body::Leave { reason } => {
+                // What a player says is up to the player's program; what the script is told
+                // is one of the documented reasons.
+                let reason = leave_reason(&reason);
+                self.remove(datagram.session, reason, reason);
+            }
             Body::Chat { text } => {
                 self.out.push(Reaction::Show(Event::Chat {
                     from: name.clone(),

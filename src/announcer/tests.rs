@@ -421,3 +421,36 @@ fn announcer_datagrams_from_a_member_or_a_closed_game_are_no_rival() {
     }
     assert!(core.is_playing());
 }
+
+#[test]
+fn on_leave_is_told_a_documented_reason_whatever_a_player_says() {
+    let (mut core, now) = playing(
+        "on_leave(function(p, reason) print(p .. ' left: ' .. reason) end)\n",
+        Instant::now(),
+    );
+    for (name, said, told) in [
+        ("alice", "end of input", "end of input"),
+        ("bob", "<script>alert(1)</script>", "quit"),
+        ("carol", "connection lost", "quit"),
+    ] {
+        let mut player = Origin::new(name);
+        core.receive(&from(&mut player, Body::Join), SOURCE, now);
+        let left = core.receive(
+            &from(
+                &mut player,
+                Body::Leave {
+                    reason: said.into(),
+                },
+            ),
+            SOURCE,
+            now,
+        );
+        let wanted = format!("[script] {name} left: {told}");
+        assert!(
+            notes(&left).contains(&wanted),
+            "{said:?}: {:?}",
+            notes(&left)
+        );
+    }
+    assert!(LEAVE_REASONS.contains(&"connection lost"));
+}
