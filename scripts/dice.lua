@@ -245,7 +245,7 @@ end
 lobby.setup(GAME)
 
 -- Simulated players: roll once per round, do nothing in the lobby.
-bot(function(name, event)
+on_bot(function(name, event)
   if state.phase ~= "playing" or state.positions[name] == nil or state.rolled[name] then
     return nil
   end

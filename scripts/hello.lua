@@ -59,7 +59,7 @@ end)
 
 -- Simulated players. The hook runs for every event a bot receives; a
 -- returned string is what the bot types.
-bot(function(name, event)
+on_bot(function(name, event)
   if event.kind == "welcome" then
     return "Hola!"
   end

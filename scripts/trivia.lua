@@ -434,7 +434,7 @@ end
 lobby.setup(GAME)
 
 -- Simulated players: answer each question once, right about 60% of the time.
-bot(function(name, event)
+on_bot(function(name, event)
   if event.kind ~= "question" then
     return nil
   end

@@ -121,6 +121,10 @@ function on_reload(handler) end
 ---How `--bots` players play: called with each event a bot sees; return a line for the bot to
 ---type, or nil.
 ---@param handler? fun(name: string, event: gamecast.Event): string?
+function on_bot(handler) end
+
+---The first name of `on_bot`, which still works.
+---@param handler? fun(name: string, event: gamecast.Event): string?
 function bot(handler) end
 
 ---A pending timer.

@@ -128,7 +128,7 @@ pub async fn run<N: Network>(
             if config.bots > 0 && !core.script().has_bot() {
                 console.note(&format!(
                     "warning: {} has no bot hook: the {} bot{} will join and never type \
-                     (see bot() in the README)",
+                     (see on_bot() in the README)",
                     config.script.display(),
                     config.bots,
                     if config.bots == 1 { "" } else { "s" }

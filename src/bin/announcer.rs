@@ -29,8 +29,8 @@ struct Cli {
     /// A setting for the script, KEY=VALUE (repeatable); the script reads it as args.KEY
     #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_setting)]
     set: Vec<(String, String)>,
-    /// Add N simulated players that join over the group and play as the script's `bot` hook says
-    /// (default 0; 3 with --simulate)
+    /// Add N simulated players that join over the group and play as the script's `on_bot` hook
+    /// says (default 0; 3 with --simulate)
     #[arg(long, value_name = "N")]
     bots: Option<usize>,
     /// The longest a bot thinks before it types, in seconds

@@ -28,6 +28,8 @@ pub fn register(lua: &Lua, args: &BTreeMap<String, String>) -> mlua::Result<()> 
     globals.set("on_join", lua.create_function(on_join)?)?;
     globals.set("on_leave", lua.create_function(on_leave)?)?;
     globals.set("on_reload", lua.create_function(on_reload)?)?;
+    // `on_bot` is the name in line with the other hooks; `bot`, the first one, still works.
+    globals.set("on_bot", lua.create_function(bot)?)?;
     globals.set("bot", lua.create_function(bot)?)?;
     globals.set("after", lua.create_function(after)?)?;
     globals.set("every", lua.create_function(every)?)?;
@@ -61,6 +63,7 @@ pub const API: &[&str] = &[
     "on_join",
     "on_leave",
     "on_reload",
+    "on_bot",
     "bot",
     "after",
     "every",
@@ -462,7 +465,8 @@ fn on_reload(lua: &Lua, f: Option<Function>) -> mlua::Result<()> {
     Ok(())
 }
 
-/// `bot(function(name, event) return line_or_nil end)`: how `--bots` players play.
+/// `on_bot(function(name, event) return line_or_nil end)` (or `bot`, its first name): how
+/// `--bots` players play.
 fn bot(lua: &Lua, f: Option<Function>) -> mlua::Result<()> {
     shared(lua).hooks.bot = f;
     Ok(())

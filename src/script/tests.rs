@@ -1043,3 +1043,12 @@ fn on_join_may_refuse_a_player_with_a_reason() {
         "the refused are not in the game"
     );
 }
+
+#[test]
+fn the_bot_hook_answers_to_both_its_names() {
+    for name in ["on_bot", "bot"] {
+        let s = script(&format!("{name}(function(n, e) return 'hi' end)\n")).unwrap();
+        assert!(s.has_bot(), "{name}");
+    }
+    assert!(!script("").unwrap().has_bot());
+}
