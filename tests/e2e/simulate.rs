@@ -28,9 +28,15 @@ fn a_simulated_dice_race_plays_to_its_winner() {
         stdout.contains("random seed 7 (--seed 7"),
         "the seed is not said:\n{stdout}"
     );
+    // The README quotes this run's last line: it must be what the run says.
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let quoted = readme
+        .split('`')
+        .find(|s| s.starts_with("simulated: the game ended after"))
+        .expect("the README quotes the simulated game's last line");
     assert!(
-        stderr.contains("simulated: the game ended after"),
-        "{stderr}"
+        stderr.contains(quoted),
+        "README says {quoted:?}; the run says:\n{stderr}"
     );
 }
 
