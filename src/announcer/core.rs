@@ -511,7 +511,7 @@ impl Announcer {
                 for action in self.script.take_actions() {
                     match action {
                         Action::Print(line) => self.print(&line),
-                        Action::Error(error) => self.note(format!("script error: {error}")),
+                        Action::Error(error) => self.show_error(&error),
                         Action::Send(..) | Action::Moves(_) | Action::Stop => {}
                     }
                 }
@@ -1214,7 +1214,7 @@ impl Announcer {
                     );
                 }
                 Action::Print(line) => self.print(&line),
-                Action::Error(error) => self.note(format!("script error: {error}")),
+                Action::Error(error) => self.show_error(&error),
                 Action::Stop => stop = true,
             }
         }
@@ -1281,6 +1281,11 @@ impl Announcer {
     /// A call into the script failed: shown after what the call did before it failed.
     fn script_error(&mut self, error: &ScriptError) {
         self.script.failed(error.clone());
+    }
+
+    /// A script error, on the host's console.
+    fn show_error(&mut self, error: &ScriptError) {
+        self.note(format!("script error: {error}"));
     }
 
     /// A line the script printed, escaped like anything a script or the network says.

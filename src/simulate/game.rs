@@ -102,22 +102,14 @@ impl Game {
         let shown = Arc::new(Mutex::new(Shown::default()));
         let changed = Arc::new(Notify::new());
         let console = {
-            let out = HostLines {
+            let lines = || HostLines {
                 partial: Vec::new(),
                 shown: shown.clone(),
                 changed: changed.clone(),
             };
-            let err = HostLines {
-                partial: Vec::new(),
-                shown: shown.clone(),
-                changed: changed.clone(),
-            };
-            Console::new(false, false, Box::new(out), Box::new(err))
+            Console::new(false, false, Box::new(lines()), Box::new(lines()))
         };
-        let began = local.block_on(&runtime, async {
-            crate::protocol::simulate_session_clock();
-            tokio::time::Instant::now()
-        });
+        let began = local.block_on(&runtime, async { tokio::time::Instant::now() });
         let announcer = {
             let hub = hub.clone();
             let shown = shown.clone();
@@ -296,8 +288,12 @@ impl Game {
         mut wanted: impl FnMut(&Event) -> bool,
     ) -> Option<Event> {
         let mut found = None;
+        // Events only grow: each look tries those that came since the last one.
+        let mut looked = 0;
         self.run_until(limit, |shown| {
-            found = shown.players[player.0].iter().find(|e| wanted(e)).cloned();
+            let events = &shown.players[player.0];
+            found = events[looked..].iter().find(|e| wanted(e)).cloned();
+            looked = events.len();
             found.is_some()
         });
         found

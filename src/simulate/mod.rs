@@ -12,7 +12,6 @@ mod game;
 pub use game::{Game, PlayerId};
 
 use std::cell::Cell;
-use std::rc::Rc;
 use std::time::Duration;
 
 use crate::announcer::{self, Config, Console, End};
@@ -40,8 +39,8 @@ impl Default for Simulation {
 }
 
 /// What every simulated game starts from: `config` set for it (the game's clock, no reloads),
-/// this thread's random numbers seeded, a hub with `simulation`'s losses, and a runtime on a
-/// paused clock.
+/// this thread's random numbers seeded and its sessions on the game's clock, a hub with
+/// `simulation`'s losses, and a runtime on a paused clock.
 fn prepare(
     config: &mut Config,
     simulation: Simulation,
@@ -62,6 +61,8 @@ fn prepare(
         .enable_time()
         .start_paused(true)
         .build()?;
+    // On the runtime's clock: the sessions made on this thread follow the game's time.
+    runtime.block_on(async { crate::protocol::simulate_session_clock() });
     Ok((hub, runtime))
 }
 
@@ -85,16 +86,12 @@ pub fn run(
     console: Console,
 ) -> anyhow::Result<Outcome> {
     let (hub, runtime) = prepare(&mut config, simulation)?;
-    let out_of_time = Rc::new(Cell::new(false));
+    let out_of_time = Cell::new(false);
     let end = runtime.block_on(async {
         let begun = tokio::time::Instant::now();
-        crate::protocol::simulate_session_clock();
-        let limit = {
-            let out_of_time = out_of_time.clone();
-            async move {
-                tokio::time::sleep(simulation.limit).await;
-                out_of_time.set(true);
-            }
+        let limit = async {
+            tokio::time::sleep(simulation.limit).await;
+            out_of_time.set(true);
         };
         let end = announcer::run(config, &hub, console, limit).await;
         end.map(|end| (end, begun.elapsed()))
