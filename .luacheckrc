@@ -5,7 +5,7 @@
 local api = {
   "announce", "tell", "game_start", "ranking", "rank", "question", "congratulate", "game_end",
   "moves", "on_message", "on_join", "on_leave", "on_reload", "on_bot", "bot", "after", "every",
-  "players", "now", "stop", "setting", "args",
+  "players", "is_bot", "now", "stop", "setting", "args",
 }
 
 local tests = { "test", "game", "expect", "expect_eq" }

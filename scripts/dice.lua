@@ -9,10 +9,12 @@ Settings (pass them as --set key=value):
   min_players   default 2   players needed before the countdown begins
   turn_seconds  default 15  seconds to roll in a round; after that the game rolls for you
   target        default 30  position to reach to win the race
+  rematch       default 30  seconds after the end to type again for a rematch (0 = stop at the end)
 
 Moves (typed lines sent privately to the announcer, never shown to others):
   start   start the race now, without waiting for more players or the countdown
   roll    roll your die for this round
+  again   after the end: a rematch with everyone still here
 
 Rules in short:
   * Lobby: when min_players have joined a countdown starts; if players drop
@@ -45,12 +47,13 @@ local GAME = {
 
 GAME.countdown     = lobby.countdown_setting()
 GAME.min_players   = lobby.min_players_setting()
+GAME.rematch       = lobby.rematch_setting()
 local TURN_SECONDS = setting("turn_seconds", 15,
   "seconds to roll in a round; after that the game rolls for you", { min = 0.1, max = 3600 })
 local TARGET       = math.floor(setting("target", 30, "the position that wins",
   { min = 1, max = 1000000 }))
 
-moves{ "roll", "start" }
+moves{ "roll", "start", "again" }
 
 ---------------------------------------------------------------------------
 -- State (kept across reloads: only fill in what is missing)
@@ -93,7 +96,7 @@ local function finish(winner, praise)
   lobby.game_over()
   congratulate(winner, praise)
   game_end("Final positions: " .. positions_text())
-  stop()
+  lobby.after_the_end(GAME)
 end
 
 ---------------------------------------------------------------------------
@@ -189,6 +192,7 @@ function GAME.start(present)
   state.racers, state.positions = {}, {}
   state.rolled, state.reached_at = {}, {}
   state.round, state.roll_count = 0, 0
+  state.bot_round = {} -- a rematch counts its rounds from 1 again
   for _, name in ipairs(present) do
     lobby.add_player(state.racers, state.positions, name)
   end

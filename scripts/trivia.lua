@@ -10,10 +10,12 @@ Settings (pass them as --set key=value):
   question_seconds  default 20   seconds to answer each question
   questions         default all  how many questions to ask (the first N, in file order)
   pause             default 3    seconds between a question's result and the next question
+  rematch           default 30   seconds after the end to type again for a rematch (0: none)
 
 Moves (typed lines sent privately to the announcer, never shown to others):
   a, b, c, d   your answer to the open question (only your first answer counts)
   start        start the quiz now, without waiting for more players or the countdown
+  again        after the end: a rematch with everyone still here
 
 Scoring: a correct answer scores 500 + floor(500 * time_left / question_seconds),
 so faster answers score more (500 to 1000); a wrong or missing answer scores 0.
@@ -185,6 +187,7 @@ local LETTERS = { "a", "b", "c", "d" }
 
 GAME.countdown         = lobby.countdown_setting()
 GAME.min_players       = lobby.min_players_setting()
+GAME.rematch           = lobby.rematch_setting()
 local QUESTION_SECONDS = setting("question_seconds", 20, "seconds to answer each question",
   { min = 1, max = 3600 })
 local TOTAL            = math.floor(setting("questions", #QUESTIONS,
@@ -195,7 +198,7 @@ local PAUSE            = setting("pause", 3,
 -- Moves: the letters, and what else looks like an answer (these are Lua patterns, tried on
 -- the line trimmed and lowercased): "(b)", "c.", "a) 224.0.0.0/4", "answer c", and any one
 -- letter, e included. A line that looks like an answer is never shown to the other players.
-moves{ "a", "b", "c", "d", "start",
+moves{ "a", "b", "c", "d", "start", "again",
   "^%(?%a%)?[%.:]?$",      -- a letter alone: "a", "(b)", "c.", "d:", "e"
   "^%(?[a-d][%).:]",       -- a choice copied: "a) 224.0.0.0/4"
   "^answer%s*:?%s*%(?%a",  -- "answer c", "answer: (b)"
@@ -260,7 +263,7 @@ local function finish()
   end
 
   game_end(("Final scores: %s. Thanks for playing!"):format(scores_text()))
-  stop()
+  lobby.after_the_end(GAME)
 end
 
 ---------------------------------------------------------------------------

@@ -1,9 +1,10 @@
 -- Benchmark load for `cargo bench --bench gamecast`: once a player says "go", announces `count`
 -- events at `rate` per second (0: as fast as the event loop goes), each "@<n> <now()> <padding>"
 -- so that receivers can count them and time them.
-local count = math.floor(tonumber(args.count) or 10000)
-local rate = tonumber(args.rate) or 0
-local padding = string.rep("x", tonumber(args.size) or 100)
+local count = math.floor(setting("count", 10000, "events to announce", { min = 0 }))
+local rate = setting("rate", 0, "events a second (0: as fast as the event loop goes)", { min = 0 })
+local padding = string.rep("x", math.floor(setting("size", 100, "bytes of padding per event",
+  { min = 0, max = 1300 })))
 
 on_message(function(player, text)
   if text ~= "go" or state.sending then
@@ -14,7 +15,7 @@ on_message(function(player, text)
   -- Every millisecond, catch up with the schedule: the rate holds on average even when a
   -- tick comes late.
   state.timer = every(0.001, function()
-    local due = count
+    local due
     if rate > 0 then
       due = math.min(count, math.floor((now() - start) * rate))
     else

@@ -20,7 +20,9 @@ The game describes itself in one table, GAME (`game` below), and calls
 
 which registers the game's on_message, on_join and on_leave hooks. Before
 the start and after the end the lobby does everything itself (the texts are
-the same in every game but for the game's noun). While the game runs, it
+the same in every game but for the game's noun): after the end it offers a
+rematch, and a player who types again (or start) brings everyone still here
+back to the lobby for a new game, with no process restarted. While the game runs, it
 passes moves, joins and leaves on to the game's own functions in GAME:
 
   file         "dice.lua": names the game in console notes on bad --set values
@@ -28,6 +30,7 @@ passes moves, joins and leaves on to the game's own functions in GAME:
   already_on   what someone who types start while the game runs is told
   countdown    seconds from "enough players" to the start (0 = at once)
   min_players  players needed before the countdown begins
+  rematch      seconds after the end in which a player may type again (0 = no rematch)
   start(present)      begins the game with the players in the list `present`;
                       called once: when the countdown runs out or a player
                       types start. It must leave the phases "lobby" and "countdown".
@@ -38,7 +41,9 @@ passes moves, joins and leaves on to the game's own functions in GAME:
 The game keeps in `state`, besides its own data:
 
   state.phase   "lobby" (waiting for players), "countdown", then the game's
-                own phases (e.g. "playing"), and "over" at the end
+                own phases (e.g. "playing"), and "over" at the end (then
+                "lobby" again for a rematch)
+  state.rematch true from a rematch's lobby to its start
   state.timers  name -> handle of every running timer (see lobby.start_timer)
 
 Why the lobby registers the hooks: before the start and after the end both
@@ -55,13 +60,15 @@ Functions
 ---------
 
 Hooks:     lobby.setup(game)   registers on_message, on_join and on_leave
-Settings:  lobby.countdown_setting()   lobby.min_players_setting()   the lobby's two
+Settings:  lobby.countdown_setting()   lobby.min_players_setting()
+           lobby.rematch_setting()   the lobby's three
 Players:   lobby.add_player(roster, points, name)   joins with 0 points
            lobby.player_quit(game, roster, points, name)   left mid-game
            lobby.ranked(roster, points [, first])   best first
            lobby.points_text(names, points [, limit])   "alice 31, bob 25"
 Timers:    lobby.start_timer(key, seconds, fn)   lobby.cancel_timer(key)
 The end:   lobby.game_over()   marks the game over, cancels every timer
+           lobby.after_the_end(game)   offers a rematch, or stops the announcer
 Lists and text:  lobby.index_of(list, value)   lobby.remove_value(list, value)
            lobby.short_list(items, limit)   lobby.normalize(text)
            lobby.count(n, "question")   "1 question", "2 questions", "1.5 seconds"
@@ -143,6 +150,12 @@ end
 function lobby.min_players_setting()
   return math.floor(setting("min_players", 2, "players needed before the countdown begins",
     { min = 1, max = 256 }))
+end
+
+function lobby.rematch_setting()
+  return setting("rematch", 30,
+    "seconds after the end to type again for a rematch (0: the announcer stops at the end)",
+    { min = 0, max = 3600 })
 end
 
 ---------------------------------------------------------------------------
@@ -232,12 +245,47 @@ end
 ---------------------------------------------------------------------------
 
 -- The game is over: nothing may happen any more, so every timer is
--- cancelled. The caller then announces the result, calls game_end and stop().
+-- cancelled. The caller then announces the result, calls game_end and
+-- lobby.after_the_end(game).
 function lobby.game_over()
   state.phase = "over"
   for key in pairs(state.timers) do
     lobby.cancel_timer(key)
   end
+end
+
+-- How many of the players here are people: the announcer's own bots never ask for a rematch,
+-- so a game with nobody else left is really over.
+local function people_here()
+  local count = 0
+  for _, name in ipairs(players()) do
+    if not is_bot(name) then
+      count = count + 1
+    end
+  end
+  return count
+end
+
+-- True while a player may type again for a rematch.
+local function rematch_open()
+  return state.phase == "over" and state.timers.rematch ~= nil
+end
+
+-- After the end (the result announced, game_end sent): for game.rematch seconds anyone here
+-- may type again for a new game with everyone here. Without a rematch setting, with nobody but
+-- bots here, or when nobody asks in time, the announcer stops and every player leaves.
+function lobby.after_the_end(game)
+  state.rematch = false
+  if game.rematch <= 0 or people_here() == 0 then
+    stop()
+    return
+  end
+  announce(("Type again within %s for a rematch with everyone here, or quit to leave.")
+    :format(lobby.count(game.rematch, "second")))
+  lobby.start_timer("rematch", game.rematch, function()
+    announce("No rematch this time. Goodbye!")
+    stop()
+  end)
 end
 
 -- A player in `roster` left while the game runs: announces it and removes
@@ -251,7 +299,7 @@ function lobby.player_quit(game, roster, points, player)
   if #roster == 0 then
     lobby.game_over()
     game_end(("Everybody left the %s: no winner this time."):format(game.noun))
-    stop()
+    lobby.after_the_end(game)
   end
   return #roster
 end
@@ -275,6 +323,7 @@ local function start(game, present)
     state.phase = "lobby" -- nobody to play with: keep waiting
     return
   end
+  state.rematch = false
   game.start(present)
 end
 
@@ -310,6 +359,20 @@ end
 -- Hooks: what the lobby does itself, and when it calls the game
 ---------------------------------------------------------------------------
 
+-- A player asked for a rematch: back to the lobby with everyone here, as before the first game
+-- (the countdown begins if there are enough players; anyone may type start).
+local function back_to_lobby()
+  lobby.cancel_timer("rematch")
+  state.phase = "lobby"
+  state.rematch = true
+end
+
+local function rematch(game, player)
+  back_to_lobby()
+  announce(("%s wants a rematch."):format(player))
+  update(game, present_players())
+end
+
 -- A line typed by a player. "start" starts the game now, without waiting for
 -- more players or the countdown. The game's moves go to game.moves while the
 -- game runs. Anything else is chat: the runtime already showed it to everybody.
@@ -319,7 +382,18 @@ local function handle_message(game, player, text)
   if game.parse_move then
     move = game.parse_move(move) or move
   end
-  if move == "start" then
+  if move == "again" then
+    if rematch_open() then
+      rematch(game, player)
+    elseif waiting() then
+      tell(player, ("The next %s starts soon: type start to go now."):format(game.noun))
+    elseif state.phase ~= "over" then
+      tell(player, ("The %s is on: you can ask for a rematch when it ends."):format(game.noun))
+    end
+  elseif move == "start" then
+    if rematch_open() then
+      back_to_lobby() -- a rematch, at once
+    end
     if waiting() then
       announce(("%s starts the %s now."):format(player, game.noun))
       start(game, present_players()) -- `player` is present, so there is at least 1
@@ -343,6 +417,8 @@ local function handle_join(game, player)
       tell(player, ("The %s starts soon. Type start to go now."):format(game.noun))
     end
     update(game, present_players(player, nil))
+  elseif rematch_open() then
+    tell(player, ("This %s is over: type again for a rematch."):format(game.noun))
   elseif state.phase == "over" then
     tell(player, ("This %s is over."):format(game.noun))
   else
@@ -350,9 +426,15 @@ local function handle_join(game, player)
   end
 end
 
--- A player left: in the lobby, the countdown may have to be cancelled.
+-- A player left: in the lobby, the countdown may have to be cancelled. Once the game is over,
+-- or in a rematch's lobby, the announcer stops when nobody but bots is left to play.
 local function handle_leave(game, player)
-  if waiting() then
+  local over = state.phase == "over" or (waiting() and state.rematch)
+  if over and people_here() == 0 then
+    lobby.game_over()
+    announce(("Nobody left for another %s. Goodbye!"):format(game.noun))
+    stop()
+  elseif waiting() then
     update(game, present_players(nil, player))
   elseif state.phase ~= "over" then
     game.leave(player)

@@ -150,6 +150,12 @@ function every(seconds, fn) end
 ---@return string[]
 function players() end
 
+---Whether `name` is one of the announcer's own `--bots` players (a game can tell that only
+---bots are left, who cannot ask for a rematch).
+---@param name string
+---@return boolean
+function is_bot(name) end
+
 ---A clock in seconds, sub-millisecond: the host's monotonic clock (use differences), or a
 ---simulated game's clock.
 ---@return number
@@ -275,8 +281,9 @@ function Player:say(text) end
 ---The player's input ends: they quit.
 function Player:leave() end
 
----Lets time pass until the player saw such an event (60 s at most, or `seconds`) and returns
----it; an error, naming the last events the player saw, if not.
+---Lets time pass until the player sees such an event (60 s at most, or `seconds`) and returns
+---it; an error, naming the last events the player saw, if not. It reads in order: only events
+---after the one this player's previous `wait_for` returned count (`saw` looks at all of them).
 ---@param what gamecast.Pattern
 ---@param seconds? number
 ---@return gamecast.Event

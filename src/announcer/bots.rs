@@ -103,6 +103,11 @@ impl Bots {
         Ok(())
     }
 
+    /// The names of the bots started.
+    pub fn names(&self) -> Vec<String> {
+        self.bots.iter().map(|bot| bot.name.clone()).collect()
+    }
+
     /// Has `bot` type `line` after thinking, at `rate` lines a second at most (0: no limit).
     pub fn type_later(&mut self, bot: &str, line: String, rate: f64, now: Instant) {
         let Some(bot) = self.bots.iter_mut().find(|b| b.name == bot) else {

@@ -141,6 +141,7 @@ pub async fn run<N: Network>(
             });
             console.flush();
             bots.spawn(config.bots, network, config.settings.key.as_ref(), now())?;
+            core.script().set_bots(bots.names());
         }
         let wake = tokio::time::Instant::from_std(core.next_deadline());
         let change = async {

@@ -34,6 +34,7 @@ pub fn register(lua: &Lua, args: &BTreeMap<String, String>) -> mlua::Result<()> 
     globals.set("after", lua.create_function(after)?)?;
     globals.set("every", lua.create_function(every)?)?;
     globals.set("players", lua.create_function(players)?)?;
+    globals.set("is_bot", lua.create_function(is_bot)?)?;
     globals.set("now", lua.create_function(now)?)?;
     globals.set("stop", lua.create_function(stop)?)?;
     globals.set("print", lua.create_function(print)?)?;
@@ -68,6 +69,7 @@ pub const API: &[&str] = &[
     "after",
     "every",
     "players",
+    "is_bot",
     "now",
     "stop",
     "print",
@@ -544,6 +546,12 @@ fn every(lua: &Lua, (seconds, func): (f64, Function)) -> mlua::Result<TimerHandl
 fn players(lua: &Lua, (): ()) -> mlua::Result<Table> {
     let names = shared(lua).players.clone();
     lua.create_sequence_from(names)
+}
+
+/// `is_bot(name)`: whether `name` is one of the announcer's own `--bots` players (a bot
+/// cannot ask for a rematch, so a game with only bots left can end).
+fn is_bot(lua: &Lua, name: String) -> mlua::Result<bool> {
+    Ok(shared(lua).bots.contains(&name))
 }
 
 /// `now()`: the time in seconds, with sub-microsecond precision. In a real game it is the

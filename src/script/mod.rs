@@ -151,6 +151,8 @@ struct Shared {
     timers: HashMap<u64, Timer>,
     next_timer: u64,
     players: Vec<String>,
+    /// The names of the announcer's own `--bots` players (`is_bot`).
+    bots: Vec<String>,
     moves: Vec<String>,
     /// The settings the script declared with `setting()`, in the order it did.
     settings: Vec<Setting>,
@@ -219,6 +221,7 @@ impl Script {
             timers: HashMap::new(),
             next_timer: 1,
             players: Vec::new(),
+            bots: Vec::new(),
             moves: Vec::new(),
             settings: Vec::new(),
             given: args.clone(),
@@ -298,6 +301,12 @@ impl Script {
             unknown.join(", "),
             known.join(", ")
         )))
+    }
+
+    /// The announcer runs players of these names itself (`--bots`): `is_bot(name)` is true
+    /// for them, so that a game can tell whether anybody is left to play but bots.
+    pub fn set_bots(&self, names: Vec<String>) {
+        self.shared().bots = names;
     }
 
     /// Whether the script has a `bot` hook (without one, `--bots` only join and never type).

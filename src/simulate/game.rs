@@ -47,6 +47,9 @@ pub struct Game {
     /// What each player types, by player number (`None` once the test made it leave).
     inputs: Vec<Option<mpsc::Sender<String>>>,
     names: Vec<String>,
+    /// Where each player's next `wait_for` starts looking: just after the event its last one
+    /// found, so that a test reads what a player sees in order ("the next ranking").
+    read: Vec<usize>,
     began: tokio::time::Instant,
 }
 
@@ -130,6 +133,7 @@ impl Game {
             announcer,
             inputs: Vec::new(),
             names: Vec::new(),
+            read: Vec::new(),
             began,
         };
         let ready = game.run_until(Duration::from_secs(5), |shown| {
@@ -202,6 +206,7 @@ impl Game {
         });
         self.inputs.push(Some(input));
         self.names.push(name.to_string());
+        self.read.push(0);
         let answered = self.run_until(JOIN_WITHIN, |shown| {
             shown.outcomes[id.0].is_some()
                 || shown.players[id.0]
@@ -279,8 +284,9 @@ impl Game {
         })
     }
 
-    /// Lets game time pass until `player` has shown an event for which `wanted` holds (the
-    /// events it showed before count too), or `limit` passed; the first such event.
+    /// Lets game time pass until `player` has shown an event for which `wanted` holds, after
+    /// the one its last `wait_for` found (events it showed before that do not count), or `limit`
+    /// passed; the first such event.
     pub fn wait_for(
         &mut self,
         player: PlayerId,
@@ -289,14 +295,22 @@ impl Game {
     ) -> Option<Event> {
         let mut found = None;
         // Events only grow: each look tries those that came since the last one.
-        let mut looked = 0;
+        let mut looked = self.read[player.0];
         self.run_until(limit, |shown| {
             let events = &shown.players[player.0];
-            found = events[looked..].iter().find(|e| wanted(e)).cloned();
+            let from = looked.min(events.len());
+            found = events
+                .iter()
+                .enumerate()
+                .skip(from)
+                .find(|(_, e)| wanted(e))
+                .map(|(at, e)| (at, e.clone()));
             looked = events.len();
             found.is_some()
         });
-        found
+        let (at, event) = found?;
+        self.read[player.0] = at.saturating_add(1);
+        Some(event)
     }
 
     /// Lets game time pass until the announcer ended, or `limit` passed; whether it ended.

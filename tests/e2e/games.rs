@@ -54,7 +54,7 @@ fn race(players: &mut [&mut Process]) -> usize {
 fn a_dice_race_with_two_players_to_the_end() {
     let net = Net::fresh();
     let dice = repo("scripts/dice.lua");
-    let settings = set(&["countdown=0", "target=12", "turn_seconds=30"]);
+    let settings = set(&["countdown=0", "target=12", "turn_seconds=30", "rematch=0"]);
     let mut host = announcer(&net, &dice, &settings);
     let mut alice = welcomed_player(&net, "alice");
     let mut bob = welcomed_player(&net, "bob");
@@ -115,6 +115,7 @@ fn a_player_quits_mid_game_and_the_game_goes_on() {
         "min_players=3",
         "target=14",
         "turn_seconds=1",
+        "rematch=0",
     ]);
     let _host = announcer(&net, &dice, &settings);
     let mut alice = welcomed_player(&net, "alice");
@@ -162,6 +163,71 @@ fn a_player_quits_mid_game_and_the_game_goes_on() {
     }
 }
 
+/// After the end, `again` from one player starts a new race for everyone there, in the same
+/// processes; when they all quit after it, the announcer stops at once.
+#[test]
+fn again_after_the_end_plays_a_rematch_in_the_same_processes() {
+    let net = Net::fresh();
+    let dice = repo("scripts/dice.lua");
+    let settings = set(&["countdown=0", "target=6", "turn_seconds=30"]);
+    let mut host = announcer(&net, &dice, &settings);
+    let mut alice = welcomed_player(&net, "alice");
+    let mut bob = welcomed_player(&net, "bob");
+    race(&mut [&mut alice, &mut bob]);
+    for p in [&mut alice, &mut bob] {
+        p.wait_event("the rematch offer", |v| {
+            text(v).starts_with("Type again within 30 seconds")
+        });
+    }
+    alice.say("again");
+    for p in [&mut alice, &mut bob] {
+        p.wait_event("alice's call", |v| text(v) == "alice wants a rematch.");
+        let start = p.wait_kind("game_start");
+        assert_eq!(start["title"], "Dice race");
+    }
+    // The second race, from 0: its first ranking has nobody past one roll of the die.
+    let second = race(&mut [&mut alice, &mut bob]);
+    assert!(second >= 1);
+    let events = alice.events();
+    let starts = of_kind(&events, "game_start");
+    assert_eq!(starts.len(), 2, "two races in one process: {events:?}");
+    let after = events
+        .iter()
+        .rposition(|e| e["kind"] == "game_start")
+        .unwrap();
+    let first_ranking = events[after..]
+        .iter()
+        .find(|e| e["kind"] == "ranking")
+        .unwrap();
+    assert!(
+        first_ranking["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["score"].as_i64().unwrap() <= 6),
+        "the rematch starts from 0: {first_ranking}"
+    );
+    assert_eq!(of_kind(&events, "game_end").len(), 2);
+    assert!(
+        of_kind(&events, "chat").is_empty(),
+        "again is a move: {events:?}"
+    );
+    // Nobody wants a third: both leave, and with nobody left the announcer stops.
+    for p in [&mut alice, &mut bob] {
+        p.wait_event("the second offer", |v| {
+            text(v).starts_with("Type again within")
+        });
+        p.say("quit");
+        assert!(p.wait_exit().success());
+    }
+    assert!(host.wait_exit().success(), "{}", host.stderr());
+    assert!(
+        host.stderr().contains("Nobody left for another race"),
+        "{}",
+        host.stderr()
+    );
+}
+
 #[test]
 fn trivia_with_two_players() {
     let net = Net::fresh();
@@ -171,6 +237,7 @@ fn trivia_with_two_players() {
         "questions=3",
         "question_seconds=20",
         "pause=0",
+        "rematch=0",
     ]);
     let _host = announcer(&net, &trivia, &settings);
     let mut alice = welcomed_player(&net, "alice");

@@ -33,6 +33,8 @@ fn whole_game_through_loss(percent: u32) {
             "turn_seconds=0.3",
             "--set",
             "target=25",
+            "--set",
+            "rematch=0",
         ],
     );
     lan.loss(1, percent);
