@@ -50,8 +50,8 @@ GAME.min_players   = lobby.min_players_setting()
 GAME.rematch       = lobby.rematch_setting()
 local TURN_SECONDS = setting("turn_seconds", 15,
   "seconds to roll in a round; after that the game rolls for you", { min = 0.1, max = 3600 })
-local TARGET       = math.floor(setting("target", 30, "the position that wins",
-  { min = 1, max = 1000000 }))
+local TARGET       = setting("target", 30, "the position that wins",
+  { min = 1, max = 1000000, integer = true })
 
 moves{ "roll", "start", "again" }
 

@@ -190,8 +190,8 @@ GAME.min_players       = lobby.min_players_setting()
 GAME.rematch           = lobby.rematch_setting()
 local QUESTION_SECONDS = setting("question_seconds", 20, "seconds to answer each question",
   { min = 1, max = 3600 })
-local TOTAL            = math.floor(setting("questions", #QUESTIONS,
-  "how many to ask (the first N, in file order)", { min = 1, max = #QUESTIONS }))
+local TOTAL            = setting("questions", #QUESTIONS,
+  "how many to ask (the first N, in file order)", { min = 1, max = #QUESTIONS, integer = true })
 local PAUSE            = setting("pause", 3,
   "seconds between a question's result and the next one", { min = 0, max = 3600 })
 

@@ -124,6 +124,25 @@ pub fn visible(text: &str) -> String {
         .collect()
 }
 
+/// Tabs (what Lua's `print` puts between its values) as the spaces up to the next column that
+/// is a multiple of 8, as a terminal shows them: a line escaped by [`visible`] then reads as
+/// columns, not `\t`.
+pub fn expand_tabs(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut column = 0usize;
+    for c in line.chars() {
+        if c == '\t' {
+            let fill = 8 - column % 8;
+            out.extend(std::iter::repeat_n(' ', fill));
+            column = column.saturating_add(fill);
+        } else {
+            out.push(c);
+            column = column.saturating_add(unicode_width::UnicodeWidthChar::width(c).unwrap_or(0));
+        }
+    }
+    out
+}
+
 /// [`visible`], in double quotes: for a name or a word inside a sentence.
 pub fn visible_quoted(text: &str) -> String {
     format!("\"{}\"", visible(text))
@@ -132,6 +151,13 @@ pub fn visible_quoted(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tabs_become_columns() {
+        assert_eq!(expand_tabs("a\tb"), "a       b");
+        assert_eq!(expand_tabs("abcdefgh\tb"), "abcdefgh        b");
+        assert_eq!(expand_tabs("é\t1\t"), "é       1       ");
+    }
 
     #[test]
     fn names_are_checked() {

@@ -1,10 +1,10 @@
 -- Benchmark load for `cargo bench --bench gamecast`: once a player says "go", announces `count`
 -- events at `rate` per second (0: as fast as the event loop goes), each "@<n> <now()> <padding>"
 -- so that receivers can count them and time them.
-local count = math.floor(setting("count", 10000, "events to announce", { min = 0 }))
+local count = setting("count", 10000, "events to announce", { min = 0, integer = true })
 local rate = setting("rate", 0, "events a second (0: as fast as the event loop goes)", { min = 0 })
-local padding = string.rep("x", math.floor(setting("size", 100, "bytes of padding per event",
-  { min = 0, max = 1300 })))
+local padding = string.rep("x", setting("size", 100, "bytes of padding per event",
+  { min = 0, max = 1300, integer = true }))
 
 on_message(function(player, text)
   if text ~= "go" or state.sending then

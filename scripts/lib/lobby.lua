@@ -148,8 +148,8 @@ function lobby.countdown_setting()
 end
 
 function lobby.min_players_setting()
-  return math.floor(setting("min_players", 2, "players needed before the countdown begins",
-    { min = 1, max = 256 }))
+  return setting("min_players", 2, "players needed before the countdown begins",
+    { min = 1, max = 256, integer = true })
 end
 
 function lobby.rematch_setting()

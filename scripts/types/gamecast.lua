@@ -19,27 +19,30 @@
 ---@field title string
 ---@field text string
 
----An event as a player sees it: a `player --json` line. `kind` says which fields it has.
+---An event as a player sees it: a `player --json` line. `kind` says which fields it has: each
+---field's note names the kinds that carry it, and the others have it nil. The fields are typed
+---as present, so that `if event.kind == "announce" and event.text:find("Round")` checks clean
+---(a type checker cannot follow `kind`).
 ---@class gamecast.Event
 ---@field kind "welcome"|"refused"|"join"|"leave"|"chat"|"close"|"lost"|"announcer"|"protection"|"notice"|"announce"|"tell"|"game_start"|"ranking"|"question"|"congratulate"|"game_end"
----@field text? string announce, tell, chat, close, notice, game_start, question, congratulate, game_end
----@field from? string chat: who wrote it; lost: whose datagrams
----@field player? string welcome (ourselves), refused, join, leave, congratulate
----@field players? string[] welcome: everyone in the game, in join order
----@field moves? string[] welcome: the lines that are moves
----@field game? gamecast.Game welcome: the game in progress
----@field ranking? gamecast.Entry[] welcome: the ranking so far
----@field reason? string refused, leave
----@field to? string tell: the player it is for
----@field title? string game_start
----@field entries? gamecast.Entry[] ranking
----@field number? integer question: which, from 1
----@field total? integer question: how many the game asks
----@field choices? string[] question: lettered a, b, c…
----@field seconds? integer question: the time to answer
----@field count? integer lost: how many datagrams in a row
----@field state? "unreachable"|"back"|"restarted"|"handed_over" announcer
----@field protected? boolean protection
+---@field text string announce, tell, chat, close, notice, game_start, question, congratulate, game_end
+---@field from string chat: who wrote it; lost: whose datagrams
+---@field player string welcome (ourselves), refused, join, leave, congratulate
+---@field players string[] welcome: everyone in the game, in join order
+---@field moves string[] welcome: the lines that are moves
+---@field game gamecast.Game welcome: the game in progress
+---@field ranking gamecast.Entry[] welcome: the ranking so far
+---@field reason string refused, leave
+---@field to string tell: the player it is for
+---@field title string game_start
+---@field entries gamecast.Entry[] ranking
+---@field number integer question: which, from 1
+---@field total integer question: how many the game asks
+---@field choices string[] question: lettered a, b, c…
+---@field seconds integer question: the time to answer
+---@field count integer lost: how many datagrams in a row
+---@field state "unreachable"|"back"|"restarted"|"handed_over" announcer
+---@field protected boolean protection
 
 ---------------------------------------------------------------------------
 -- The game API (game scripts)
@@ -172,6 +175,7 @@ function print(...) end
 ---@class (exact) gamecast.Range
 ---@field min? number
 ---@field max? number
+---@field integer? boolean only whole numbers
 
 ---Declares a `--set` setting and returns its value: `default`, or the `--set name=value`
 ---given, parsed as the default's type and checked against `range` (a bad value is an error

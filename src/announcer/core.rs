@@ -460,16 +460,16 @@ impl Announcer {
         std::mem::take(&mut self.out)
     }
 
-    /// The host stopped the announcer (Ctrl-C, SIGTERM, SIGHUP): the game closes as if the
-    /// script had called `stop()`.
-    pub fn stop(&mut self, now: Instant) -> Vec<Reaction> {
+    /// The host stopped the announcer (Ctrl-C, SIGTERM, SIGHUP; a simulation's time limit), as
+    /// `why` says: the game closes as if the script had called `stop()`.
+    pub fn stop(&mut self, why: &str, now: Instant) -> Vec<Reaction> {
         self.turn(now);
         match self.phase {
             Phase::Listening { .. } => {
-                self.end = Some(End::Over("the host stopped the announcer".into()));
+                self.end = Some(End::Over(why.into()));
                 self.phase = Phase::Done;
             }
-            Phase::Playing => self.close("the host stopped the announcer", None, now),
+            Phase::Playing => self.close(why, None, now),
             Phase::Closing { .. } | Phase::Done => {}
         }
         std::mem::take(&mut self.out)
@@ -1290,7 +1290,10 @@ impl Announcer {
 
     /// A line the script printed, escaped like anything a script or the network says.
     fn print(&mut self, line: &str) {
-        self.note(format!("[script] {}", text::visible(line)));
+        self.note(format!(
+            "[script] {}",
+            text::visible(&text::expand_tabs(line))
+        ));
     }
 
     fn bad(&mut self, source: &str, why: &str) {

@@ -63,14 +63,14 @@ fn now() -> Instant {
     tokio::time::Instant::now().into_std()
 }
 
-/// Runs a game until the script calls `stop()`, `shutdown` completes, or another announcer
-/// turns out to run this group. A script that does not load is an error (with its file:line);
+/// Runs a game until the script calls `stop()`, `shutdown` completes (with why, for the console
+/// and the players), or another announcer turns out to run this group. A script that does not load is an error (with its file:line);
 /// errors while the game runs are shown and survived.
 pub async fn run<N: Network>(
     config: Config,
     network: &N,
     mut console: Console,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = String>,
 ) -> anyhow::Result<End> {
     let start = Start {
         limits: config.limits,
@@ -157,9 +157,9 @@ pub async fn run<N: Network>(
         // sent: a bounded amount), then the link.
         let reactions = tokio::select! {
             biased;
-            () = &mut shutdown, if !stopping => {
+            why = &mut shutdown, if !stopping => {
                 stopping = true;
-                core.stop(now())
+                core.stop(&why, now())
             }
             () = tokio::time::sleep_until(wake) => {
                 // Read what is queued first: a member's heartbeat may be waiting there.

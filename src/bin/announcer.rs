@@ -12,6 +12,7 @@ use cli::{KeyArgs, NetArgs};
 use gamecast::announcer::{self, Config, Console, End, Settings};
 use gamecast::script::{Clock, Limits, Start};
 use gamecast::simulate::{Outcome, Simulation};
+use gamecast::text::{expand_tabs, visible};
 
 /// Runs a game over IP multicast: the rules are a Lua script, the players join with `player`.
 #[derive(Debug, Parser)]
@@ -235,6 +236,12 @@ fn main() -> ExitCode {
             .and_then(|script| script.check_given().map(|warning| (script, warning)));
         return match loaded {
             Ok((script, warning)) => {
+                // What the top level printed, as a game's console shows it.
+                for action in script.take_actions() {
+                    if let gamecast::script::Action::Print(line) = action {
+                        eprintln!("[script] {}", visible(&expand_tabs(&line)));
+                    }
+                }
                 if let Some(warning) = warning {
                     eprintln!("{warning}");
                 }
@@ -282,7 +289,10 @@ fn main() -> ExitCode {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(announcer::run(config, &net, console, cli::stop_requested()))
+        runtime.block_on(announcer::run(config, &net, console, async {
+            cli::stop_requested().await;
+            "the host stopped the announcer".to_string()
+        }))
     })();
     match result {
         Ok(End::Over(_) | End::TakenOver { .. }) => ExitCode::SUCCESS,

@@ -51,7 +51,7 @@ pub async fn play(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<Played> {
     if let Some(problem) = crate::text::name_problem(name) {
-        anyhow::bail!("--name: {problem}");
+        anyhow::bail!("the name {}: {problem}", crate::text::visible_quoted(name));
     }
     let mut player = Player::new(Origin::new(name), options, now());
     let mut buf = transport::recv_buffer();

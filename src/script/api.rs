@@ -128,35 +128,82 @@ fn text_bytes(announcement: &Announcement) -> usize {
         .fold(0, usize::saturating_add)
 }
 
-/// `setting(name, default, description [, {min = , max = }])`: declares a `--set` setting
-/// and returns its value: the default, or what `--set name=value` gave, parsed as the
-/// default's type (a number, a boolean or a string) and checked against the range.
-/// A bad value is an error at this line, naming the flag.
+/// `setting(name, default, description [, {min = , max = , integer = }])`: declares a `--set`
+/// setting and returns its value: the default, or what `--set name=value` gave, parsed as the
+/// default's type (a number, a boolean or a string) and checked against the range (and, with
+/// `integer = true`, whole). A bad value is an error at this line, naming the flag; so is a
+/// declaration that cannot be right (twice the same name, a default out of its own range, a
+/// range on text, a declaration outside the top level, which `--settings` would not list).
 fn setting(
     lua: &Lua,
     (name, default, description, range): (String, Value, String, Option<Table>),
 ) -> mlua::Result<Value> {
-    let (min, max) = match &range {
+    let wrong = |why: String| Err(mlua::Error::runtime(format!("setting {name:?}: {why}")));
+    {
+        let mut shared = shared(lua);
+        if !shared.loading {
+            return wrong(
+                "settings are declared at the top level of the script (where --settings and \
+                 --check see them), not in a handler or a timer"
+                    .into(),
+            );
+        }
+        if shared.declared.contains(&name) {
+            return wrong("declared twice; give each setting one name".into());
+        }
+        shared.declared.push(name.clone());
+    }
+    let (min, max, integer) = match &range {
         Some(range) => {
-            only_fields(range, "setting: the range", &["min", "max"])?;
+            only_fields(range, "setting: the range", &["min", "max", "integer"])?;
             (
                 range.get::<Option<f64>>("min")?,
                 range.get::<Option<f64>>("max")?,
+                range.get::<Option<bool>>("integer")?.unwrap_or(false),
             )
         }
-        None => (None, None),
+        None => (None, None, false),
+    };
+    let number = |value: &Value| match value {
+        Value::Integer(n) => Some(*n as f64),
+        Value::Number(n) => Some(*n),
+        _ => None,
     };
     let kind = match &default {
+        Value::Integer(_) | Value::Number(_) if integer => "a whole number",
         Value::Integer(_) | Value::Number(_) => "a number",
         Value::Boolean(_) => "true or false",
         Value::String(_) => "text",
         other => {
-            return Err(mlua::Error::runtime(format!(
-                "setting {name:?}: the default is a {}; give a number, a boolean or a string",
+            return wrong(format!(
+                "the default is a {}; give a number, a boolean or a string",
                 other.type_name()
-            )));
+            ));
         }
     };
+    match number(&default) {
+        None if range.is_some() => {
+            return wrong(format!(
+                "a range (min, max, integer) is for numbers, and the default is {kind}"
+            ));
+        }
+        None => {}
+        Some(n) => {
+            if let (Some(min), Some(max)) = (min, max)
+                && min > max
+            {
+                return wrong(format!(
+                    "the range is reversed: min {min} is above max {max}"
+                ));
+            }
+            if min.is_some_and(|min| n < min) || max.is_some_and(|max| n > max) {
+                return wrong(format!("the default {n} is outside its own range"));
+            }
+            if integer && n.fract() != 0.0 {
+                return wrong(format!("the default {n} is not a whole number"));
+            }
+        }
+    }
     let takes = match (min, max) {
         (Some(min), Some(max)) => format!("{kind} from {min} to {max}"),
         (Some(min), None) => format!("{kind} from {min} up"),
@@ -190,20 +237,17 @@ fn setting(
                         Value::Number(n)
                     }
                 },
-                Value::Boolean(_) => Value::Boolean(match text {
+                Value::Boolean(_) => Value::Boolean(match text.to_ascii_lowercase().as_str() {
                     "true" | "yes" | "on" | "1" => true,
                     "false" | "no" | "off" | "0" => false,
                     _ => return Err(bad()),
                 }),
                 _ => Value::String(lua.create_string(raw)?),
             };
-            let number = match value {
-                Value::Integer(n) => Some(n as f64),
-                Value::Number(n) => Some(n),
-                _ => None,
-            };
-            if let Some(n) = number
-                && (min.is_some_and(|min| n < min) || max.is_some_and(|max| n > max))
+            if let Some(n) = number(&value)
+                && (min.is_some_and(|min| n < min)
+                    || max.is_some_and(|max| n > max)
+                    || (integer && n.fract() != 0.0))
             {
                 return Err(bad());
             }

@@ -152,7 +152,7 @@ fn reraising(lua: &Lua, raw: Function) -> mlua::Result<Function> {
 fn stopped_at(file: &str, line: usize, limit: Duration) -> String {
     format!(
         "{file}:{line}: stopped after {} ms of work in one call (an endless loop, or work \
-         too large for one call?); the game goes on",
+         too large for one call?)",
         limit.as_millis()
     )
 }

@@ -156,6 +156,9 @@ struct Shared {
     moves: Vec<String>,
     /// The settings the script declared with `setting()`, in the order it did.
     settings: Vec<Setting>,
+    /// The names `setting()` declared in the top level running now (a name twice is a mistake;
+    /// a reload declaring them again is not).
+    declared: Vec<String>,
     /// The `--set` pairs it was given (what `setting()` reads).
     given: BTreeMap<String, String>,
     folder: PathBuf,
@@ -224,6 +227,7 @@ impl Script {
             bots: Vec::new(),
             moves: Vec::new(),
             settings: Vec::new(),
+            declared: Vec::new(),
             given: args.clone(),
             folder,
             loading: false,
@@ -253,7 +257,11 @@ impl Script {
             .set_mode(mlua::chunk::ChunkMode::Text)
             .into_function()
             .map_err(|e| describe(&e))?;
-        self.shared().loading = true;
+        {
+            let mut shared = self.shared();
+            shared.loading = true;
+            shared.declared.clear();
+        }
         let result = limits::guarded(&self.lua, || chunk.call::<()>(()));
         self.shared().loading = false;
         result.map_err(|e| describe_in(&chunk, &e))
@@ -280,8 +288,9 @@ impl Script {
                 let keys: Vec<&str> = shared.given.keys().map(String::as_str).collect();
                 format!(
                     "warning: {file} declares no settings (setting(name, default, what)), so \
-                     --set {} reach it unchecked, as args",
-                    keys.join(", ")
+                     --set {} {} it unchecked, as args",
+                    keys.join(", "),
+                    if keys.len() == 1 { "reaches" } else { "reach" }
                 )
             }));
         }
@@ -394,8 +403,19 @@ impl Script {
             return Ok(None);
         };
         let event = self.lua.to_value(event).map_err(|e| describe(&e))?;
-        limits::guarded(&self.lua, || hook.call::<Option<String>>((name, event)))
-            .map_err(|e| describe_in(&hook, &e))
+        let typed = limits::guarded(&self.lua, || hook.call::<Value>((name, event)))
+            .map_err(|e| describe_in(&hook, &e))?;
+        match typed {
+            Value::Nil => Ok(None),
+            Value::String(line) => Ok(Some(line.to_string_lossy())),
+            other => Err(describe_in(
+                &hook,
+                &mlua::Error::runtime(format!(
+                    "on_bot returned a {}: it returns the line the bot types (a string), or nil",
+                    other.type_name()
+                )),
+            )),
+        }
     }
 
     /// A call into the script failed with `error`: it is queued after the actions the call

@@ -333,6 +333,12 @@ struct GameHandle(Shared);
 impl UserData for GameHandle {
     fn add_methods<M: UserDataMethods<Self>>(methods: &mut M) {
         methods.add_method("join", |_, this, name: String| {
+            if let Some(problem) = crate::text::name_problem(&name) {
+                return Err(mlua::Error::runtime(format!(
+                    "join({}): {problem}",
+                    crate::text::visible_quoted(&name)
+                )));
+            }
             let id = this
                 .0
                 .borrow_mut()

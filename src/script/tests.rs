@@ -1052,3 +1052,96 @@ fn the_bot_hook_answers_to_both_its_names() {
     }
     assert!(!script("").unwrap().has_bot());
 }
+
+fn script_with(source: &str, given: &[(&str, &str)]) -> Result<Script, ScriptError> {
+    let dir = std::env::temp_dir().join(format!("gamecast-unit-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("game.lua");
+    std::fs::write(&path, source).unwrap();
+    let given = given
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Script::load(&path, &given)
+}
+
+#[test]
+fn a_setting_that_cannot_be_right_is_an_error_at_its_line() {
+    for (source, wanted) in [
+        (
+            "local a = setting('x', 1, 'd')\nlocal b = setting('x', 2, 'again')\n",
+            "game.lua:2: setting \"x\": declared twice",
+        ),
+        (
+            "setting('x', 100, 'd', { min = 1, max = 10 })\n",
+            "game.lua:1: setting \"x\": the default 100 is outside its own range",
+        ),
+        (
+            "setting('x', 5, 'd', { min = 5, max = 1 })\n",
+            "game.lua:1: setting \"x\": the range is reversed: min 5 is above max 1",
+        ),
+        (
+            "setting('x', 'abc', 'd', { min = 1 })\n",
+            "game.lua:1: setting \"x\": a range (min, max, integer) is for numbers",
+        ),
+        (
+            "setting('x', 2.5, 'd', { integer = true })\n",
+            "game.lua:1: setting \"x\": the default 2.5 is not a whole number",
+        ),
+        (
+            "on_message(function() setting('late', 1, 'd') end)\nsetting('x', 1, 'd', { maxi = 3 })\n",
+            "game.lua:2: setting: the range: unknown field `maxi`",
+        ),
+    ] {
+        let error = script_with(source, &[]).unwrap_err().to_string();
+        assert!(error.contains(wanted), "{source}: {error}");
+    }
+    // Declared in a handler: --settings would never list it.
+    let s = script_with("on_message(function() setting('late', 1, 'd') end)\n", &[]).unwrap();
+    let error = s.message("alice", "hi").unwrap_err().to_string();
+    assert!(
+        error.contains("game.lua:1: setting \"late\": settings are declared at the top level"),
+        "{error}"
+    );
+    // A reload declares the same names again: that is no mistake.
+    let mut s = script_with("setting('x', 1, 'd')\n", &[]).unwrap();
+    assert!(matches!(
+        edit(&mut s, "setting('x', 1, 'd', { max = 9 })\n"),
+        Ok(Reload::Reloaded(_))
+    ));
+}
+
+#[test]
+fn settings_take_whole_numbers_and_booleans_in_any_case() {
+    let source = "state.n = setting('n', 3, 'd', { integer = true, min = 1 })\n\
+                  state.w = setting('w', false, 'd')\n";
+    let s = script_with(source, &[("n", "12"), ("w", "TRUE")]).unwrap();
+    assert_eq!(
+        s.lua
+            .load("return state.n, state.w")
+            .eval::<(i64, bool)>()
+            .unwrap(),
+        (12, true)
+    );
+    let error = script_with(source, &[("n", "2.5")])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("takes a whole number from 1 up, not \"2.5\""),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_bot_hook_that_returns_no_line_says_so() {
+    let s = script("on_bot(function() return {} end)\n").unwrap();
+    let event = Event::Announcement(Announcement::Announce { text: "x".into() });
+    let error = s.bot("b1", &event).unwrap_err().to_string();
+    assert!(
+        error.contains("game.lua:1:")
+            && error.contains(
+                "on_bot returned a table: it returns the line the bot types (a string), or nil"
+            ),
+        "{error}"
+    );
+}

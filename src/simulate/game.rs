@@ -118,7 +118,8 @@ impl Game {
             let shown = shown.clone();
             let changed = changed.clone();
             local.spawn_local(async move {
-                let end = announcer::run(config, &hub, console, std::future::pending()).await;
+                let end =
+                    announcer::run(config, &hub, console, std::future::pending::<String>()).await;
                 lock(&shown).ended = true;
                 changed.notify_waiters();
                 end

@@ -92,6 +92,10 @@ pub fn run(
         let limit = async {
             tokio::time::sleep(simulation.limit).await;
             out_of_time.set(true);
+            format!(
+                "the simulation stopped it: the game did not end within {} minutes of game time",
+                simulation.limit.as_secs() / 60
+            )
         };
         let end = announcer::run(config, &hub, console, limit).await;
         end.map(|end| (end, begun.elapsed()))

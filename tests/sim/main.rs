@@ -139,6 +139,7 @@ impl Host {
         let task = tokio::task::spawn_local(async move {
             announcer::run(config, &hub, console, async {
                 let _ = stopped.await;
+                "the test stopped the announcer".to_string()
             })
             .await
         });
