@@ -150,7 +150,8 @@ end
 start_round = function()
   state.round = state.round + 1
   state.rolled = {}
-  announce(("Round %d: type roll"):format(state.round))
+  -- A countdown: players see the time left to roll.
+  countdown(TURN_SECONDS, ("Round %d: type roll"):format(state.round))
 
   local round = state.round -- the timer must remember its round
   lobby.start_timer("turn", TURN_SECONDS, function()

@@ -150,6 +150,10 @@ impl Style {
                 .paint(&format!("📢 {}", visible(text)), |s| {
                     s.bright_white().bold().to_string()
                 }),
+            Announcement::Countdown { seconds, text } => self.paint(
+                &format!("⏱ {} · {}", seconds_text(*seconds), visible(text)),
+                |s| s.bold().to_string(),
+            ),
             Announcement::Tell { to, text } => self
                 .paint(&format!("(to {}) {}", visible(to), visible(text)), |s| {
                     s.magenta().to_string()
@@ -242,6 +246,15 @@ impl Style {
             out.push_str("\n   (nobody is ranked)");
         }
         out
+    }
+}
+
+/// "15 s", "0.5 s": a duration as a person reads it.
+pub fn seconds_text(seconds: f64) -> String {
+    if seconds >= 10.0 || seconds.fract() == 0.0 {
+        format!("{:.0} s", seconds)
+    } else {
+        format!("{seconds:.1} s")
     }
 }
 

@@ -280,8 +280,9 @@ function lobby.after_the_end(game)
     stop()
     return
   end
-  announce(("Type again within %s for a rematch with everyone here, or quit to leave.")
-    :format(lobby.count(game.rematch, "second")))
+  countdown(game.rematch,
+    ("Type again within %s for a rematch with everyone here, or quit to leave.")
+      :format(lobby.count(game.rematch, "second")))
   lobby.start_timer("rematch", game.rematch, function()
     announce("No rematch this time. Goodbye!")
     stop()
@@ -334,7 +335,7 @@ local function update(game, present)
     if count >= game.min_players then
       state.phase = "countdown"
       if game.countdown > 0 then
-        announce(("%s here: the %s starts in %s (type start to go now).")
+        countdown(game.countdown, ("%s here: the %s starts in %s (type start to go now).")
           :format(lobby.count(count, "player"), game.noun, lobby.count(game.countdown, "second")))
       end
       -- Even with countdown 0 the start goes through a timer: after(0) runs
@@ -358,6 +359,20 @@ end
 ---------------------------------------------------------------------------
 -- Hooks: what the lobby does itself, and when it calls the game
 ---------------------------------------------------------------------------
+
+-- The lobby changed: `update` runs once the joins and leaves arriving together are all in, so
+-- that three players joining at once are told "3 players here", never "1 of 2 players here".
+-- Together means within half a second of each other: a player's join is one exchange with
+-- the announcer, and several started at once do not all arrive in the same instant.
+local SETTLE = 0.5
+
+local function update_soon(game)
+  lobby.start_timer("lobby", SETTLE, function()
+    if waiting() then
+      update(game, players())
+    end
+  end)
+end
 
 -- A player asked for a rematch: back to the lobby with everyone here, as before the first game
 -- (the countdown begins if there are enough players; anyone may type start).
@@ -416,7 +431,7 @@ local function handle_join(game, player)
     if state.phase == "countdown" then
       tell(player, ("The %s starts soon. Type start to go now."):format(game.noun))
     end
-    update(game, present_players(player, nil))
+    update_soon(game)
   elseif rematch_open() then
     tell(player, ("This %s is over: type again for a rematch."):format(game.noun))
   elseif state.phase == "over" then
@@ -435,7 +450,7 @@ local function handle_leave(game, player)
     announce(("Nobody left for another %s. Goodbye!"):format(game.noun))
     stop()
   elseif waiting() then
-    update(game, present_players(nil, player))
+    update_soon(game)
   elseif state.phase ~= "over" then
     game.leave(player)
   end

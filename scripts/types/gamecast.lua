@@ -24,8 +24,8 @@
 ---as present, so that `if event.kind == "announce" and event.text:find("Round")` checks clean
 ---(a type checker cannot follow `kind`).
 ---@class gamecast.Event
----@field kind "welcome"|"refused"|"join"|"leave"|"chat"|"close"|"lost"|"announcer"|"protection"|"notice"|"announce"|"tell"|"game_start"|"ranking"|"question"|"congratulate"|"game_end"
----@field text string announce, tell, chat, close, notice, game_start, question, congratulate, game_end
+---@field kind "welcome"|"refused"|"join"|"leave"|"chat"|"close"|"lost"|"announcer"|"protection"|"notice"|"announce"|"countdown"|"tell"|"game_start"|"ranking"|"question"|"congratulate"|"game_end"
+---@field text string announce, countdown, tell, chat, close, notice, game_start, question, congratulate, game_end
 ---@field from string chat: who wrote it; lost: whose datagrams
 ---@field player string welcome (ourselves), refused, join, leave, congratulate
 ---@field players string[] welcome: everyone in the game, in join order
@@ -39,7 +39,7 @@
 ---@field number integer question: which, from 1
 ---@field total integer question: how many the game asks
 ---@field choices string[] question: lettered a, b, c…
----@field seconds integer question: the time to answer
+---@field seconds number question, countdown: the time to answer, or left
 ---@field count integer lost: how many datagrams in a row
 ---@field state "unreachable"|"back"|"restarted"|"handed_over" announcer
 ---@field protected boolean protection
@@ -51,6 +51,12 @@
 ---An announcement for every player.
 ---@param text string
 function announce(text) end
+
+---An announcement with a deadline (a turn, a phase): players show the time left. The game's
+---own timer (`after`) still decides what happens when it runs out.
+---@param seconds number 0 to 86400
+---@param text string
+function countdown(seconds, text) end
 
 ---A line only `player` sees.
 ---@param player string

@@ -281,6 +281,15 @@ pub fn check_body(body: &Body) -> Result<(), String> {
         Body::Announcement(Announcement::Ranking { entries }) => entries
             .iter()
             .try_for_each(|entry| ranked_name(&entry.name)),
+        Body::Announcement(Announcement::Countdown { seconds, .. }) => {
+            if !(0.0..=super::MAX_COUNTDOWN).contains(seconds) {
+                return Err(format!(
+                    "a countdown of {seconds} s, not 0 to {}",
+                    super::MAX_COUNTDOWN
+                ));
+            }
+            Ok(())
+        }
         Body::Join | Body::Hello { .. } | Body::Announcement(_) => Ok(()),
     }
 }
@@ -523,6 +532,11 @@ mod tests {
                 seconds: 20,
             }),
             Announcement::Announce { text: "hi".into() }.into(),
+            Announcement::Countdown {
+                seconds: 12.5,
+                text: "Round 2: type roll".into(),
+            }
+            .into(),
             Announcement::Tell {
                 to: "bob".into(),
                 text: "psst".into(),

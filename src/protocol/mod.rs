@@ -258,6 +258,13 @@ pub enum Announcement {
         /// The announcement.
         text: String,
     },
+    /// An announcement with a deadline (a turn, a phase): players show the time left.
+    Countdown {
+        /// How long from now, in seconds (0 to [`MAX_COUNTDOWN`]).
+        seconds: f64,
+        /// What the time is for ("Round 3: type roll").
+        text: String,
+    },
     /// A line meant for one player only.
     Tell {
         /// The player it is for.
@@ -303,6 +310,9 @@ pub enum Announcement {
         text: String,
     },
 }
+
+/// The longest countdown, in seconds: a day.
+pub const MAX_COUNTDOWN: f64 = 86_400.0;
 
 /// The game in progress, as a late joiner is told it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,6 +22,7 @@ pub fn register(lua: &Lua, args: &BTreeMap<String, String>) -> mlua::Result<()> 
     globals.set("congratulate", lua.create_function(congratulate)?)?;
     globals.set("game_start", lua.create_function(game_start)?)?;
     globals.set("game_end", lua.create_function(game_end)?)?;
+    globals.set("countdown", lua.create_function(countdown)?)?;
     globals.set("question", lua.create_function(question)?)?;
     globals.set("moves", lua.create_function(moves)?)?;
     globals.set("on_message", lua.create_function(on_message)?)?;
@@ -58,6 +59,7 @@ pub const API: &[&str] = &[
     "congratulate",
     "game_start",
     "game_end",
+    "countdown",
     "question",
     "moves",
     "on_message",
@@ -113,7 +115,9 @@ fn send(lua: &Lua, announcement: Announcement) -> mlua::Result<()> {
 /// The bytes of the text an announcement carries (its encoding takes at least as many).
 fn text_bytes(announcement: &Announcement) -> usize {
     let strings: Vec<&str> = match announcement {
-        Announcement::Announce { text } | Announcement::GameEnd { text } => vec![text],
+        Announcement::Announce { text }
+        | Announcement::GameEnd { text }
+        | Announcement::Countdown { text, .. } => vec![text],
         Announcement::Tell { to, text } => vec![to, text],
         Announcement::GameStart { title, text } => vec![title, text],
         Announcement::Congratulate { player, text } => vec![player, text],
@@ -417,6 +421,18 @@ fn game_start(lua: &Lua, (title, text): (String, Option<String>)) -> mlua::Resul
 fn game_end(lua: &Lua, text: Option<String>) -> mlua::Result<()> {
     let text = text.unwrap_or_default();
     send(lua, Announcement::GameEnd { text })
+}
+
+/// `countdown(seconds, text)`: an announcement with a deadline, such as a turn: players show
+/// the time left (the game's own timer still decides what happens when it runs out).
+fn countdown(lua: &Lua, (seconds, text): (f64, String)) -> mlua::Result<()> {
+    if !(0.0..=crate::protocol::MAX_COUNTDOWN).contains(&seconds) {
+        return Err(mlua::Error::runtime(format!(
+            "countdown: {seconds} seconds; give 0 to {} (a day)",
+            crate::protocol::MAX_COUNTDOWN
+        )));
+    }
+    send(lua, Announcement::Countdown { seconds, text })
 }
 
 /// `question{text = , choices = {…}, seconds = 20, number = 1, total = 1}`: a question that

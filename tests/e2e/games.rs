@@ -5,7 +5,7 @@ use serde_json::Value;
 use crate::common::*;
 
 fn is_round(event: &Value) -> bool {
-    event["kind"] == "announce" && text(event).starts_with("Round ")
+    event["kind"] == "countdown" && text(event).starts_with("Round ")
 }
 
 fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {

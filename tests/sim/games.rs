@@ -256,3 +256,54 @@ async fn a_player_cut_off_and_dropped_shows_the_whole_game_and_is_taken_back() {
     })
     .await;
 }
+
+/// Three players joining at once are told what the roster says: the lobby counts them after
+/// their joins are all in, never "1 of 2 players here" to three players.
+#[tokio::test(start_paused = true)]
+async fn players_joining_together_are_counted_right() {
+    local(3, async {
+        let hub = lossy_hub(3, 0.0);
+        let mut host = Host::start(
+            &hub,
+            &repo("scripts/dice.lua"),
+            settings(),
+            &[("min_players", "4"), ("countdown", "5")],
+        )
+        .await;
+        let mut seats: Vec<Seat> = ["ann", "ben", "cy"]
+            .iter()
+            .map(|name| Seat::join(&hub, name))
+            .collect();
+        for seat in &mut seats {
+            seat.wait_kind("welcome").await;
+        }
+        let told = seats[0]
+            .wait("the lobby's count", |v| {
+                v["kind"] == "announce" && v["text"].as_str().unwrap_or("").contains(" here")
+            })
+            .await;
+        assert_eq!(
+            told["text"],
+            "3 of 4 players here. Waiting for more, or type start to play now."
+        );
+        for seat in &seats {
+            let counts: Vec<&Value> = seat
+                .seen
+                .iter()
+                .filter(|v| {
+                    v["text"]
+                        .as_str()
+                        .is_some_and(|t| t.contains(" players here"))
+                })
+                .collect();
+            assert!(
+                counts
+                    .iter()
+                    .all(|v| v["text"].as_str().unwrap().starts_with("3 of 4")),
+                "{counts:?}"
+            );
+        }
+        host.stop().await;
+    })
+    .await;
+}
