@@ -21,6 +21,8 @@
 //! - [`player`]: a player's session: a state machine (join, send what is typed, turn datagrams
 //!   into events) and its loop.
 //! - [`simulate`]: a whole game on the in-memory group under a virtual clock, in milliseconds.
+//! - [`view`]: the full-screen player: a model of the game from its events, local commands,
+//!   the drawing (ratatui) and its terminal loop.
 //!
 //! The binaries `announcer` and `player` only parse flags and call into here.
 
@@ -42,4 +44,5 @@ pub mod script;
 pub mod simulate;
 pub mod text;
 pub mod transport;
+pub mod view;
 pub mod watch;

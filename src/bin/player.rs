@@ -13,6 +13,8 @@ use gamecast::link::{Link, Network};
 use gamecast::player::{self, Options, Outcome, Played};
 use gamecast::render::{self, Style};
 use gamecast::transport::Transport;
+use gamecast::view::screen;
+use gamecast::view::{Theme, View, terminal};
 use rustyline::ExternalPrinter as _;
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
@@ -44,6 +46,15 @@ struct Cli {
     /// JSON object on stderr (for benchmarks and tests)
     #[arg(long)]
     stats: bool,
+    /// The scrolling line mode even in a terminal (what pipes, screen readers and TERM=dumb get)
+    #[arg(long)]
+    plain: bool,
+    /// Only ASCII symbols: no emoji or box drawing (automatic when the locale is not UTF-8)
+    #[arg(long)]
+    ascii: bool,
+    /// Ring the terminal's bell when a turn or a question begins (full-screen view)
+    #[arg(long)]
+    bell: bool,
 }
 
 fn parse_interval(text: &str) -> Result<f64, String> {
@@ -82,6 +93,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         .build()?;
     let interactive =
         !cli.json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let full_screen = interactive && !cli.plain && full_screen_fits();
+    let theme = Theme {
+        colour: render::colour_wanted(true),
+        ascii: cli.ascii || !utf8_locale(),
+    };
     let outcome = runtime.block_on(async {
         let transport = net.open()?;
         if let Some(warning) = transport.warning() {
@@ -96,7 +112,12 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             outcome,
             stats,
             rejected,
-        } = if interactive {
+        } = if full_screen {
+            let place = format!("{}:{} on {}", net.group, net.port, net.iface);
+            let view = View::new(&cli.name, &place, theme);
+            let settings = terminal::Settings { bell: cli.bell };
+            terminal::play(view, transport, options, settings, cli::stop_requested()).await
+        } else if interactive {
             play_in_terminal(&cli.name, transport, options).await
         } else {
             play_on_pipes(&cli.name, cli.json, transport, options).await
@@ -115,6 +136,27 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     // do not wait for it.
     runtime.shutdown_background();
     outcome
+}
+
+/// Whether the terminal can show the full-screen view: not `TERM=dumb`, and big enough.
+fn full_screen_fits() -> bool {
+    if std::env::var("TERM").is_ok_and(|t| t == "dumb") {
+        return false;
+    }
+    crossterm::terminal::size()
+        .is_ok_and(|(w, h)| w >= screen::MIN_SIZE.0 && h >= screen::MIN_SIZE.1)
+}
+
+/// Whether the locale says UTF-8 (the first of LC_ALL, LC_CTYPE and LANG that is set, as the C
+/// library reads them): without it, emoji and box drawing may show as garbage.
+fn utf8_locale() -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .is_some_and(|locale| {
+            let locale = locale.to_ascii_lowercase();
+            locale.contains("utf-8") || locale.contains("utf8")
+        })
 }
 
 /// Stdin lines in, JSON or plain text out: for programs, tests and pipes.

@@ -1,0 +1,245 @@
+//! The full-screen player in a real terminal: raw mode and the alternate screen (given back on
+//! every way out, a panic included), keys and mouse read on their own thread, the player's
+//! session running beside the drawing, and a redraw at most [`FRAME`] apart, never per event.
+
+use std::future::Future;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{
+    DisableBracketedPaste, DisableMouseCapture, EnableBracketedPaste, EnableMouseCapture,
+    Event as Key, MouseEventKind,
+};
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+use tokio::sync::mpsc;
+
+use super::board::Logged;
+use super::command::{self, Command};
+use super::input::Action;
+use super::screen::{self, View};
+use crate::event::Event;
+use crate::link::Link;
+use crate::player::{self, Options, Played};
+use crate::protocol::Announcement;
+
+/// The shortest time between two redraws: a flood of events costs one frame per interval.
+pub const FRAME: Duration = Duration::from_millis(50);
+
+/// While a countdown runs, the screen is redrawn this often even when nothing arrives.
+const TICK: Duration = Duration::from_millis(250);
+
+/// How many of the last events are printed on the normal screen at exit, so that the end of
+/// the game stays in the terminal's scrollback.
+const EPILOGUE: usize = 12;
+
+/// Gives the terminal back as it was: whatever ends the view (the game closed, `quit`, Ctrl-C,
+/// an error, a panic), no raw mode or alternate screen is left behind.
+struct Restore;
+
+impl Restore {
+    fn take() -> anyhow::Result<Restore> {
+        enable_raw_mode()?;
+        let guard = Restore;
+        execute!(
+            std::io::stdout(),
+            EnterAlternateScreen,
+            EnableMouseCapture,
+            EnableBracketedPaste
+        )?;
+        // A panic prints its message on the normal screen, not into the alternate one.
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            give_back();
+            previous(info);
+        }));
+        Ok(guard)
+    }
+}
+
+fn give_back() {
+    let _ = execute!(
+        std::io::stdout(),
+        DisableBracketedPaste,
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+    let _ = disable_raw_mode();
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        give_back();
+    }
+}
+
+/// What the full-screen player does beyond the view.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Ring the terminal's bell when a turn or a question begins.
+    pub bell: bool,
+}
+
+/// Plays as `name` on `link` in the full-screen view until the person leaves, the game closes,
+/// or `shutdown` completes; then prints the end of the game on the normal screen.
+pub async fn play(
+    mut view: View,
+    link: impl Link,
+    options: Options,
+    settings: Settings,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<Played> {
+    let name = view.board.me.clone();
+    let restore = Restore::take()?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    terminal.clear()?;
+
+    let (keys_tx, mut keys) = mpsc::channel::<Key>(256);
+    std::thread::spawn(move || {
+        // Blocks in read(); when the view is gone the send fails and the thread ends (or the
+        // process exits under it).
+        while let Ok(key) = crossterm::event::read() {
+            if keys_tx.blocking_send(key).is_err() {
+                break;
+            }
+        }
+    });
+    let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
+    let (lines_tx, lines) = mpsc::channel::<String>(64);
+    let show = move |event: Event| {
+        let _ = events_tx.send(event);
+    };
+    let session = player::play(&name, link, options, lines, show, shutdown);
+    tokio::pin!(session);
+
+    let mut dirty = true;
+    let mut drawn = tokio::time::Instant::now();
+    let played = loop {
+        let now = tokio::time::Instant::now();
+        if dirty && now >= drawn + FRAME {
+            terminal.draw(|frame| screen::draw(frame, &view, now.into_std()))?;
+            drawn = now;
+            dirty = false;
+        }
+        let next_draw = if dirty {
+            drawn + FRAME
+        } else if view.board.countdown.is_some() {
+            now + TICK
+        } else {
+            now + Duration::from_secs(3600)
+        };
+        tokio::select! {
+            biased;
+            played = &mut session => break played?,
+            Some(event) = events.recv() => {
+                if settings.bell && starts_a_turn(&event) {
+                    let _ = std::io::stdout().write_all(b"\x07");
+                }
+                view.board.apply(&event, Instant::now());
+                // Drain what else came meanwhile: one frame for the lot.
+                while let Ok(event) = events.try_recv() {
+                    view.board.apply(&event, Instant::now());
+                }
+                dirty = true;
+            }
+            Some(key) = keys.recv() => {
+                if let Some(line) = on_key(&mut view, key) {
+                    // The session may have ended meanwhile: then the loop ends with it.
+                    let _ = lines_tx.send(line).await;
+                }
+                dirty = true;
+            }
+            () = tokio::time::sleep_until(next_draw) => dirty = true,
+        }
+    };
+    // What arrived last (the game's end, the close) is in the board: print it after the view.
+    while let Ok(event) = events.try_recv() {
+        view.board.apply(&event, Instant::now());
+    }
+    drop(terminal);
+    drop(restore);
+    let style = crate::render::Style {
+        colour: crate::render::colour_wanted(true),
+    };
+    let from = view.board.log.len().saturating_sub(EPILOGUE);
+    let mut out = std::io::stdout().lock();
+    for logged in view.board.log.iter().skip(from) {
+        let line = match logged {
+            Logged::Shown(event) => style.event(event),
+            Logged::Local(text) => text.clone(),
+        };
+        let _ = writeln!(out, "{line}");
+    }
+    Ok(played)
+}
+
+/// Whether `event` begins something the person must act on now.
+fn starts_a_turn(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::Announcement(Announcement::Countdown { .. } | Announcement::Question { .. })
+    )
+}
+
+/// A key or mouse event; the line to hand to the session, if any.
+fn on_key(view: &mut View, key: Key) -> Option<String> {
+    let action = match key {
+        Key::Key(key) => {
+            let mut words: Vec<&str> = view.board.words();
+            words.extend(["/help", "/who", "/score", "/quit"]);
+            let words: Vec<String> = words.into_iter().map(str::to_string).collect();
+            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            view.input.key(key, &words)
+        }
+        Key::Paste(text) => view.input.paste(&text),
+        Key::Mouse(mouse) => match mouse.kind {
+            MouseEventKind::ScrollUp => Action::Scroll(3),
+            MouseEventKind::ScrollDown => Action::Scroll(-3),
+            _ => Action::Ignored,
+        },
+        Key::Resize(..) | Key::FocusGained | Key::FocusLost => Action::Ignored,
+    };
+    match action {
+        Action::Submit(line) => submit(view, &line),
+        Action::Leave => Some("quit".to_string()),
+        Action::Scroll(lines) => {
+            view.scroll = if lines > 0 {
+                view.scroll.saturating_add(lines.unsigned_abs() as usize)
+            } else {
+                view.scroll.saturating_sub(lines.unsigned_abs() as usize)
+            };
+            None
+        }
+        Action::Live => {
+            view.scroll = 0;
+            None
+        }
+        Action::Edited | Action::Ignored => None,
+    }
+}
+
+/// A line typed: a local command is answered here; anything else goes to the session.
+fn submit(view: &mut View, line: &str) -> Option<String> {
+    view.scroll = 0;
+    match command::parse(line) {
+        Some(Command::Quit) => Some("quit".to_string()),
+        Some(command) => {
+            for text in command::answer(&command, &view.board) {
+                view.board.note(text);
+            }
+            None
+        }
+        None if line.trim().is_empty() => None,
+        None => {
+            let line = command::unescape(line).to_string();
+            let is_move = player::core::is_move(&view.board.moves, line.trim());
+            view.board.typed(is_move);
+            Some(line)
+        }
+    }
+}
