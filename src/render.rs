@@ -43,17 +43,7 @@ impl Style {
                 game,
                 ranking,
             } => {
-                let others: Vec<String> = players
-                    .iter()
-                    .filter(|p| *p != player)
-                    .map(|p| visible(p))
-                    .collect();
-                let mut line = format!("Welcome, {}!", visible(player));
-                if others.is_empty() {
-                    line.push_str(" You are the first one here.");
-                } else {
-                    line.push_str(&format!(" Also here: {}.", others.join(", ")));
-                }
+                let mut line = greeting(player, players);
                 // Patterns (entries that start with `^`) are for the program, not the person.
                 let words: Vec<&str> = moves
                     .iter()
@@ -256,6 +246,22 @@ pub fn seconds_text(seconds: f64) -> String {
     } else {
         format!("{seconds:.1} s")
     }
+}
+
+/// "Welcome, alice! Also here: bob, carol.": a welcome's first words, in every view.
+pub fn greeting(player: &str, players: &[String]) -> String {
+    let others: Vec<String> = players
+        .iter()
+        .filter(|p| *p != player)
+        .map(|p| visible(p))
+        .collect();
+    let mut line = format!("Welcome, {}!", visible(player));
+    if others.is_empty() {
+        line.push_str(" You are the first one here.");
+    } else {
+        line.push_str(&format!(" Also here: {}.", others.join(", ")));
+    }
+    line
 }
 
 /// Pads to a display width, counting wide characters (CJK, emoji) as two columns.

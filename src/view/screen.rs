@@ -549,17 +549,7 @@ fn event_lines(event: &Event, view: &View, width: usize) -> Vec<Line<'static>> {
         Event::Welcome {
             player, players, ..
         } => {
-            let others: Vec<String> = players
-                .iter()
-                .filter(|p| *p != player)
-                .map(|p| visible(p))
-                .collect();
-            let mut text = format!("Welcome, {}!", visible(player));
-            if others.is_empty() {
-                text.push_str(" You are the first one here.");
-            } else {
-                text.push_str(&format!(" Also here: {}.", others.join(", ")));
-            }
+            let mut text = crate::render::greeting(player, players);
             let words = view.board.words();
             if !words.is_empty() {
                 text.push_str(&format!(" Moves: {}. /help for more.", words.join(", ")));
