@@ -1,23 +1,23 @@
 #!/usr/bin/env bash
 # The tests, with their set-up: installs what they need where it can (as root, with apt-get:
 # iproute2 and nftables for the namespace LAN tests, redis-server for the benchmarks' broker
-# rows, lua-check for the scripts' lint; with cargo: emmylua_check, the scripts' type checker,
+# rows, lua-check for the scripts' lint, tmux for the full-screen player's tests; with cargo: emmylua_check, the scripts' type checker,
 # which takes minutes to build the first time), says what it could not, then runs `cargo test`. Tests that cannot run here print
 # SKIPPED and why; with GAMECAST_NO_SKIP=1 (as .ci/run sets it) a skip is a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in ip nft redis-server luacheck; do
+for tool in ip nft redis-server luacheck tmux; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "== installing what the tests need (missing: ${missing[*]})"
     export DEBIAN_FRONTEND=noninteractive
-    { apt-get update -qq && apt-get install -y -qq iproute2 nftables redis-server lua-check \
+    { apt-get update -qq && apt-get install -y -qq iproute2 nftables redis-server lua-check tmux \
         >/dev/null; } \
-      || echo "warning: apt-get could not install iproute2, nftables, redis-server, lua-check"
+      || echo "warning: apt-get could not install iproute2, nftables, redis-server, lua-check, tmux"
   else
     echo "note: ${missing[*]} missing and not installable here (needs root and apt-get):"
     echo "      the tests that need them will say SKIPPED"

@@ -50,7 +50,8 @@ impl Theme {
         }
     }
 
-    fn medal(&self, rank: u32) -> &'static str {
+    /// The medal of `rank`: 🥇 🥈 🥉 (1. 2. 3. in ASCII), blank below.
+    pub fn medal(&self, rank: u32) -> &'static str {
         match (self.ascii, rank) {
             (false, 1) => "🥇",
             (false, 2) => "🥈",

@@ -175,6 +175,28 @@ pub async fn play(
         };
         let _ = writeln!(out, "{line}");
     }
+    if !view.board.podium.is_empty() {
+        let places: Vec<String> = view
+            .board
+            .podium
+            .iter()
+            .take_while(|entry| entry.rank <= 3)
+            .map(|entry| {
+                let medal = match (view.theme.ascii, entry.rank) {
+                    (true, rank) => format!("{rank}."),
+                    (false, 1) => "🥇".into(),
+                    (false, 2) => "🥈".into(),
+                    (false, _) => "🥉".into(),
+                };
+                format!(
+                    "{medal} {} {}",
+                    crate::text::visible(&entry.name),
+                    entry.score
+                )
+            })
+            .collect();
+        let _ = writeln!(out, "Podium: {}", places.join("  "));
+    }
     Ok(played)
 }
 

@@ -6,6 +6,7 @@
 mod common;
 
 mod chat;
+mod full_screen;
 mod games;
 mod hostile;
 mod key;
