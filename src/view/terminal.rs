@@ -182,12 +182,7 @@ pub async fn play(
             .iter()
             .take_while(|entry| entry.rank <= 3)
             .map(|entry| {
-                let medal = match (view.theme.ascii, entry.rank) {
-                    (true, rank) => format!("{rank}."),
-                    (false, 1) => "🥇".into(),
-                    (false, 2) => "🥈".into(),
-                    (false, _) => "🥉".into(),
-                };
+                let medal = view.theme.medal(entry.rank);
                 format!(
                     "{medal} {} {}",
                     crate::text::visible(&entry.name),
