@@ -8,7 +8,8 @@ use crate::event::{Event, Link};
 use crate::protocol::{Announcement, Entry};
 pub use crate::text::visible;
 
-/// Where banner text wraps: narrow enough for an 80-column terminal with room to spare.
+/// Where banner text wraps at most: narrow enough for an 80-column terminal with room to spare
+/// (a narrower terminal narrows it).
 const BANNER_WIDTH: usize = 64;
 
 /// Whether to colour the output: only on a terminal, and never when NO_COLOR is set
@@ -17,14 +18,52 @@ pub fn colour_wanted(is_terminal: bool) -> bool {
     is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// How to render: with colour or plain.
+/// How to render: with colour or plain, emoji or ASCII, wrapped to a width or not.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
     /// Use ANSI colours.
     pub colour: bool,
+    /// Only ASCII symbols: no emoji, no box drawing (the game's own words stay as they are).
+    pub ascii: bool,
+    /// The terminal's width: text wraps at word boundaries to it. `None` (a pipe): no wrapping.
+    pub width: Option<usize>,
 }
 
 impl Style {
+    /// No colour, emoji, no wrapping: what a pipe gets.
+    pub const PLAIN: Style = Style {
+        colour: false,
+        ascii: false,
+        width: None,
+    };
+
+    fn symbol(&self, fancy: &'static str, plain: &'static str) -> &'static str {
+        if self.ascii { plain } else { fancy }
+    }
+
+    /// [`Style::event`], wrapped to the width: each line at word boundaries, ANSI colours not
+    /// counted.
+    pub fn wrapped(&self, event: &Event) -> String {
+        let text = self.event(event);
+        let Some(width) = self.width else {
+            return text;
+        };
+        let width = width.max(20);
+        text.lines()
+            .flat_map(|line| {
+                if textwrap::core::display_width(line) <= width {
+                    vec![line.to_string()]
+                } else {
+                    textwrap::wrap(line, width)
+                        .into_iter()
+                        .map(|l| l.into_owned())
+                        .collect()
+                }
+            })
+            .collect::<Vec<String>>()
+            .join("\n")
+    }
+
     fn paint(&self, text: &str, how: fn(&str) -> String) -> String {
         if self.colour {
             how(text)
@@ -136,12 +175,19 @@ impl Style {
     /// Renders what a game script announced.
     pub fn announcement(&self, announcement: &Announcement) -> String {
         match announcement {
-            Announcement::Announce { text } => self
-                .paint(&format!("📢 {}", visible(text)), |s| {
-                    s.bright_white().bold().to_string()
-                }),
+            // Bold in the terminal's own colour: readable on light and dark backgrounds alike.
+            Announcement::Announce { text } => self.paint(
+                &format!("{} {}", self.symbol("📢", "*"), visible(text)),
+                |s| s.bold().to_string(),
+            ),
             Announcement::Countdown { seconds, text } => self.paint(
-                &format!("⏱ {} · {}", seconds_text(*seconds), visible(text)),
+                &format!(
+                    "{} {} {} {}",
+                    self.symbol("⏱", "(t)"),
+                    seconds_text(*seconds),
+                    self.symbol("·", "-"),
+                    visible(text)
+                ),
                 |s| s.bold().to_string(),
             ),
             Announcement::Tell { to, text } => self
@@ -166,7 +212,8 @@ impl Style {
             } => {
                 let mut out = self.paint(
                     &format!(
-                        "❓ Question {number}/{total} ({seconds} s): {}",
+                        "{} Question {number}/{total} ({seconds} s): {}",
+                        self.symbol("❓", "?"),
                         visible(text)
                     ),
                     |s| s.blue().bold().to_string(),
@@ -177,7 +224,12 @@ impl Style {
                 out
             }
             Announcement::Congratulate { player, text } => self.paint(
-                &format!("🏆 Congratulations, {}! {}", visible(player), visible(text)),
+                &format!(
+                    "{} Congratulations, {}! {}",
+                    self.symbol("🏆", "***"),
+                    visible(player),
+                    visible(text)
+                ),
                 |s| s.yellow().bold().to_string(),
             ),
         }
@@ -186,12 +238,17 @@ impl Style {
     /// A title between two rules, the text under it wrapped so that a banner fits a terminal.
     fn banner(&self, title: &str, text: &str, how: fn(&str) -> String) -> String {
         let text = visible(text);
+        // The banner fits the terminal: its rules are its text's width plus 4.
+        let room = self.width.map_or(BANNER_WIDTH, |w| {
+            w.saturating_sub(4).clamp(16, BANNER_WIDTH)
+        });
         let lines = match text.is_empty() {
             true => Vec::new(),
-            false => textwrap::wrap(&text, BANNER_WIDTH),
+            false => textwrap::wrap(&text, room),
         };
         let widest = lines.iter().map(|l| l.width()).max().unwrap_or(0);
-        let rule = "═".repeat(title.width().max(widest) + 4);
+        let title_width = title.width().min(room);
+        let rule = self.symbol("═", "=").repeat(title_width.max(widest) + 4);
         let mut out = format!("{}\n  {}", self.paint(&rule, how), self.paint(title, how));
         for line in lines {
             out.push_str(&format!("\n  {line}"));
@@ -219,12 +276,7 @@ impl Style {
             |s| s.bold().underline().to_string(),
         );
         for (entry, name) in entries.iter().zip(&names) {
-            let medal = match entry.rank {
-                1 => "🥇",
-                2 => "🥈",
-                3 => "🥉",
-                _ => "  ",
-            };
+            let medal = medal(entry.rank, self.ascii);
             out.push_str(&format!(
                 "\n{medal} {:>4}  {}  {:>score_width$}",
                 entry.rank,
@@ -264,6 +316,19 @@ pub fn greeting(player: &str, players: &[String]) -> String {
     line
 }
 
+/// The medal of `rank`: 🥇 🥈 🥉 (1. 2. 3. in ASCII), two blank columns below the podium.
+pub fn medal(rank: u32, ascii: bool) -> &'static str {
+    match (ascii, rank) {
+        (false, 1) => "🥇",
+        (false, 2) => "🥈",
+        (false, 3) => "🥉",
+        (true, 1) => "1.",
+        (true, 2) => "2.",
+        (true, 3) => "3.",
+        _ => "  ",
+    }
+}
+
 /// Pads to a display width, counting wide characters (CJK, emoji) as two columns.
 fn pad(text: &str, width: usize) -> String {
     let fill = width.saturating_sub(text.width());
@@ -274,7 +339,7 @@ fn pad(text: &str, width: usize) -> String {
 mod tests {
     use super::*;
 
-    const PLAIN: Style = Style { colour: false };
+    const PLAIN: Style = Style::PLAIN;
 
     #[test]
     fn ranking_is_an_aligned_table_with_medals() {
@@ -338,8 +403,11 @@ mod tests {
     fn colour_only_when_asked() {
         let plain = PLAIN.announcement(&Announcement::Announce { text: "hi".into() });
         assert!(!plain.contains('\u{1b}'));
-        let coloured =
-            Style { colour: true }.announcement(&Announcement::Announce { text: "hi".into() });
+        let coloured = Style {
+            colour: true,
+            ..Style::PLAIN
+        }
+        .announcement(&Announcement::Announce { text: "hi".into() });
         assert!(coloured.contains('\u{1b}'));
     }
 }

@@ -101,6 +101,25 @@ pub fn resolve_iface(iface: &str) -> anyhow::Result<Ipv4Addr> {
     )
 }
 
+/// This host's interfaces other than loopback, with their IPv4 addresses ("eth0 10.0.0.5"): what
+/// `--iface` can name to play on a LAN.
+pub fn lan_interfaces() -> Vec<String> {
+    let Ok(interfaces) = if_addrs::get_if_addrs() else {
+        return Vec::new();
+    };
+    let mut found: Vec<String> = interfaces
+        .iter()
+        .filter(|i| !i.is_loopback())
+        .filter_map(|i| match i.ip() {
+            std::net::IpAddr::V4(address) => Some(format!("{} {address}", i.name)),
+            std::net::IpAddr::V6(_) => None,
+        })
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
 fn list(items: impl Iterator<Item = String>) -> String {
     let mut items: Vec<String> = items.collect();
     items.sort();

@@ -50,6 +50,7 @@ impl Console {
             json,
             style: Style {
                 colour: colour && !json,
+                ..Style::PLAIN
             },
             out,
             err,

@@ -13,9 +13,12 @@ use gamecast::link::{Link, Network};
 use gamecast::player::{self, Options, Outcome, Played};
 use gamecast::render::{self, Style};
 use gamecast::transport::Transport;
+use gamecast::view::board::Phase;
+use gamecast::view::command::{self, Routed};
 use gamecast::view::screen;
-use gamecast::view::{Theme, View, terminal};
+use gamecast::view::{Board, Theme, View, terminal};
 use rustyline::ExternalPrinter as _;
+use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
 
@@ -98,6 +101,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         colour: render::colour_wanted(true),
         ascii: cli.ascii || !utf8_locale(),
     };
+    let place = format!("{}:{} on {}", net.group, net.port, net.iface);
+    let alone = gamecast::view::alone(&place, &gamecast::transport::lan_interfaces());
     let outcome = runtime.block_on(async {
         let transport = net.open()?;
         if let Some(warning) = transport.warning() {
@@ -113,14 +118,19 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             stats,
             rejected,
         } = if full_screen {
-            let place = format!("{}:{} on {}", net.group, net.port, net.iface);
             let view = View::new(&cli.name, &place, theme);
-            let settings = terminal::Settings { bell: cli.bell };
+            let settings = terminal::Settings {
+                bell: cli.bell,
+                alone: alone.clone(),
+            };
             terminal::play(view, transport, options, settings, cli::stop_requested()).await
         } else if interactive {
-            play_in_terminal(&cli.name, transport, options).await
+            play_in_terminal(&cli.name, transport, options, theme, &place, alone).await
         } else {
-            play_on_pipes(&cli.name, cli.json, transport, options).await
+            play_on_pipes(
+                &cli.name, cli.json, transport, options, theme, &place, alone,
+            )
+            .await
         }?;
         if cli.stats {
             let mut report = serde_json::to_value(&stats)?;
@@ -136,6 +146,13 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     // do not wait for it.
     runtime.shutdown_background();
     outcome
+}
+
+/// The board, even if a thread panicked holding it (it holds no invariant a panic could break).
+fn lock(board: &Mutex<Board>) -> MutexGuard<'_, Board> {
+    board
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// Whether the terminal can show the full-screen view: not `TERM=dumb`, and big enough.
@@ -165,24 +182,56 @@ async fn play_on_pipes(
     json: bool,
     transport: Transport,
     options: Options,
+    theme: Theme,
+    place: &str,
+    alone: String,
 ) -> anyhow::Result<Played> {
-    let (lines_tx, lines) = mpsc::channel(64);
-    tokio::spawn(async move {
-        let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        while let Ok(Some(line)) = stdin.next_line().await {
-            if lines_tx.send(line).await.is_err() {
-                break;
+    let board = Arc::new(Mutex::new(Board::new(name)));
+    if !json {
+        println!("[{name} joining {place}]");
+        let board = board.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(gamecast::view::ALONE_AFTER).await;
+            if lock(&board).phase == Phase::Chat {
+                println!("[{alone}]");
             }
-        }
-        // Dropping the sender is the end of input: the player leaves.
-    });
+        });
+    }
+    let (lines_tx, lines) = mpsc::channel(64);
+    {
+        let board = board.clone();
+        tokio::spawn(async move {
+            let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+            while let Ok(Some(line)) = stdin.next_line().await {
+                // --json is the interface for programs: what they write is sent as written.
+                let line = if json {
+                    line
+                } else {
+                    match command::route(&line, &lock(&board)) {
+                        Routed::Send(line) => line,
+                        Routed::Local(answer) => {
+                            answer.iter().for_each(|l| println!("{l}"));
+                            continue;
+                        }
+                    }
+                };
+                if lines_tx.send(line).await.is_err() {
+                    break;
+                }
+            }
+            // Dropping the sender is the end of input: the player leaves.
+        });
+    }
     let style = Style {
         colour: render::colour_wanted(false),
+        ascii: theme.ascii,
+        width: None,
     };
     let show = move |event: Event| {
         if json {
             println!("{}", event.to_json());
         } else {
+            lock(&board).apply(&event, std::time::Instant::now());
             println!("{}", style.event(&event));
         }
     };
@@ -195,34 +244,68 @@ async fn play_in_terminal(
     name: &str,
     transport: Transport,
     options: Options,
+    theme: Theme,
+    place: &str,
+    alone: String,
 ) -> anyhow::Result<Played> {
+    let board = Arc::new(Mutex::new(Board::new(name)));
     let mut editor = rustyline::DefaultEditor::new()?;
     let mut printer = editor.create_external_printer()?;
     let editor_printer = editor.create_external_printer()?;
     // The editor puts the terminal in raw mode while it reads; if the game ends while it does
     // (the announcer closes it), we leave without it, so we restore the terminal ourselves.
     let saved = nix::sys::termios::tcgetattr(std::io::stdin()).ok();
-    let (lines_tx, lines) = mpsc::channel(64);
-    std::thread::spawn(move || {
-        loop {
-            let line = match editor.readline(PROMPT) {
-                Ok(line) => line,
-                // Ctrl-C while typing: leave as if `quit` was typed.
-                Err(rustyline::error::ReadlineError::Interrupted) => "quit".to_string(),
-                Err(_) => break, // Ctrl-D or a closed terminal: end of input
-            };
-            let _ = editor.add_history_entry(line.as_str());
-            if lines_tx.blocking_send(line).is_err() {
-                break;
+    let mut answers = editor.create_external_printer()?;
+    let mut notes = editor.create_external_printer()?;
+    let _ = notes.print(format!("[{name} joining {place}]\r\n"));
+    {
+        let board = board.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(gamecast::view::ALONE_AFTER).await;
+            if lock(&board).phase == Phase::Chat {
+                let _ = notes.print(format!("[{alone}]\r\n"));
             }
-        }
-    });
-    let style = Style {
+        });
+    }
+    let (lines_tx, lines) = mpsc::channel(64);
+    {
+        let board = board.clone();
+        std::thread::spawn(move || {
+            loop {
+                let line = match editor.readline(PROMPT) {
+                    Ok(line) => line,
+                    // Ctrl-C while typing: leave as if `quit` was typed.
+                    Err(rustyline::error::ReadlineError::Interrupted) => "quit".to_string(),
+                    Err(_) => break, // Ctrl-D or a closed terminal: end of input
+                };
+                let _ = editor.add_history_entry(line.as_str());
+                // A `/` command is answered here and never sent.
+                let line = match command::route(&line, &lock(&board)) {
+                    Routed::Send(line) => line,
+                    Routed::Local(answer) => {
+                        let _ = answers.print(format!("{}\r\n", answer.join("\r\n")));
+                        continue;
+                    }
+                };
+                if lines_tx.blocking_send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let mut style = Style {
         colour: render::colour_wanted(true),
+        ascii: theme.ascii,
+        width: None,
     };
     let show = move |event: Event| {
+        lock(&board).apply(&event, std::time::Instant::now());
+        // Read at each event: a resized terminal wraps the next lines to its new width.
+        style.width = crossterm::terminal::size()
+            .ok()
+            .map(|(w, _)| usize::from(w));
         // In raw mode a bare "\n" moves down without returning to the first column.
-        let text = style.event(&event).replace('\n', "\r\n");
+        let text = style.wrapped(&event).replace('\n', "\r\n");
         let _ = printer.print(format!("{text}\r\n"));
     };
     let mut printer_left = editor_printer;

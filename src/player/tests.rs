@@ -580,7 +580,7 @@ fn the_link_states_render() {
         Link::Restarted,
         Link::HandedOver,
     ] {
-        let text = crate::render::Style { colour: false }.event(&Event::Announcer { state });
+        let text = crate::render::Style::PLAIN.event(&Event::Announcer { state });
         assert!(text.starts_with('['), "{text}");
     }
 }

@@ -45,6 +45,25 @@ pub fn unescape(line: &str) -> &str {
     }
 }
 
+/// Where a typed line goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Routed {
+    /// To the session: a move, chat, or `quit`.
+    Send(String),
+    /// Nowhere: these lines answer it here.
+    Local(Vec<String>),
+}
+
+/// Where the typed `line` goes: a local command is answered from `board`, `/quit` leaves as
+/// `quit` does, anything else is sent (`//text` as `/text`).
+pub fn route(line: &str, board: &Board) -> Routed {
+    match parse(line) {
+        Some(Command::Quit) => Routed::Send("quit".to_string()),
+        Some(command) => Routed::Local(answer(&command, board)),
+        None => Routed::Send(unescape(line).to_string()),
+    }
+}
+
 /// The lines that answer `command` (for [`Command::Quit`], none: the caller leaves).
 pub fn answer(command: &Command, board: &Board) -> Vec<String> {
     match command {

@@ -14,4 +14,27 @@ pub mod terminal;
 mod tests;
 
 pub use self::board::Board;
+
+/// How long a player waits for an announcer before it says that none is there.
+pub const ALONE_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// What a player with no announcer after [`ALONE_AFTER`] says: where it listened, and how to
+/// listen elsewhere (`interfaces`: this host's, as `--iface` names them).
+pub fn alone(place: &str, interfaces: &[String]) -> String {
+    let mut text = format!(
+        "No announcer heard on {place} after {} s: this is a plain chat with whoever is in the \
+         group (the lab's second exercise).",
+        ALONE_AFTER.as_secs()
+    );
+    if interfaces.is_empty() {
+        text.push_str(" This machine has no network interface but loopback.");
+    } else {
+        text.push_str(&format!(
+            " If the game runs on another machine, start player with --iface and this \
+             machine's interface on that network: {}.",
+            interfaces.join(", ")
+        ));
+    }
+    text
+}
 pub use self::screen::{Theme, View};

@@ -52,15 +52,7 @@ impl Theme {
 
     /// The medal of `rank`: 🥇 🥈 🥉 (1. 2. 3. in ASCII), blank below.
     pub fn medal(&self, rank: u32) -> &'static str {
-        match (self.ascii, rank) {
-            (false, 1) => "🥇",
-            (false, 2) => "🥈",
-            (false, 3) => "🥉",
-            (true, 1) => "1.",
-            (true, 2) => "2.",
-            (true, 3) => "3.",
-            _ => "  ",
-        }
+        crate::render::medal(rank, self.ascii)
     }
 
     fn symbol(&self, fancy: &'static str, plain: &'static str) -> &'static str {

@@ -19,7 +19,7 @@ use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
 use super::board::Logged;
-use super::command::{self, Command};
+use super::command::{self, Routed};
 use super::input::Action;
 use super::screen::{self, View};
 use crate::event::Event;
@@ -83,6 +83,8 @@ impl Drop for Restore {
 pub struct Settings {
     /// Ring the terminal's bell when a turn or a question begins.
     pub bell: bool,
+    /// What to say if no announcer has welcomed us after [`super::ALONE_AFTER`].
+    pub alone: String,
 }
 
 /// Plays as `name` on `link` in the full-screen view until the person leaves, the game closes,
@@ -119,6 +121,9 @@ pub async fn play(
 
     let mut dirty = true;
     let mut drawn = tokio::time::Instant::now();
+    let alone = tokio::time::sleep(super::ALONE_AFTER);
+    tokio::pin!(alone);
+    let mut alone_said = false;
     let played = loop {
         let now = tokio::time::Instant::now();
         if dirty && now >= drawn + FRAME {
@@ -154,6 +159,13 @@ pub async fn play(
                 }
                 dirty = true;
             }
+            () = &mut alone, if !alone_said => {
+                alone_said = true;
+                if view.board.phase == super::board::Phase::Chat {
+                    view.board.note(settings.alone.clone());
+                    dirty = true;
+                }
+            }
             () = tokio::time::sleep_until(next_draw) => dirty = true,
         }
     };
@@ -164,16 +176,20 @@ pub async fn play(
     drop(terminal);
     drop(restore);
     let style = crate::render::Style {
-        colour: crate::render::colour_wanted(true),
+        colour: view.theme.colour,
+        ascii: view.theme.ascii,
+        width: crossterm::terminal::size()
+            .ok()
+            .map(|(w, _)| usize::from(w)),
     };
     let from = view.board.log.len().saturating_sub(EPILOGUE);
     let mut out = std::io::stdout().lock();
     for logged in view.board.log.iter().skip(from) {
         let line = match logged {
-            Logged::Shown(event) => style.event(event),
+            Logged::Shown(event) => style.wrapped(event),
             Logged::Local(text) => text.clone(),
         };
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{}", line);
     }
     if !view.board.podium.is_empty() {
         let places: Vec<String> = view
@@ -243,17 +259,17 @@ fn on_key(view: &mut View, key: Key) -> Option<String> {
 /// A line typed: a local command is answered here; anything else goes to the session.
 fn submit(view: &mut View, line: &str) -> Option<String> {
     view.scroll = 0;
-    match command::parse(line) {
-        Some(Command::Quit) => Some("quit".to_string()),
-        Some(command) => {
-            for text in command::answer(&command, &view.board) {
+    if line.trim().is_empty() {
+        return None;
+    }
+    match command::route(line, &view.board) {
+        Routed::Local(answer) => {
+            for text in answer {
                 view.board.note(text);
             }
             None
         }
-        None if line.trim().is_empty() => None,
-        None => {
-            let line = command::unescape(line).to_string();
+        Routed::Send(line) => {
             let is_move = player::core::is_move(&view.board.moves, line.trim());
             view.board.typed(is_move);
             Some(line)

@@ -179,3 +179,44 @@ fn bad_flags_get_clear_errors() {
             .contains("an invisible, control or unusual character")
     );
 }
+
+/// In a pipe without --json (the line mode), a `/` command is answered by the player itself
+/// and never reaches the group; the first line says where the player listens.
+#[test]
+fn local_commands_in_a_pipe_never_reach_the_group() {
+    let net = Net::fresh();
+    let mut bob = player(&net, "bob");
+    let mut args = vec!["--name".to_string(), "alice".to_string()];
+    args.extend(net.flags());
+    let mut alice = Process::spawn_env(None, "alice", env!("CARGO_BIN_EXE_player"), &args, &[]);
+    alice.wait_line("where alice listens", |l| {
+        matches!(l, Line::Out(s) if s.contains(&format!("[alice joining {}:{} on 127.0.0.1]", net.group, net.port)))
+    });
+    bob.wait_join("alice");
+    alice.wait_line(
+        "alice's own join",
+        |l| matches!(l, Line::Out(s) if s == "alice: Entering user"),
+    );
+    alice.say("/who");
+    alice.wait_line(
+        "the answer to /who",
+        |l| matches!(l, Line::Out(s) if s.contains("alice (you): playing")),
+    );
+    alice.say("//who is there?");
+    alice.say("hola");
+    let chat = bob.wait_kind("chat");
+    assert_eq!(
+        text(&chat),
+        "/who is there?",
+        "// sends a line that starts with /"
+    );
+    let chat = bob.wait_kind("chat");
+    assert_eq!(text(&chat), "hola");
+    assert!(
+        bob.events().iter().all(|e| text(e) != "/who"),
+        "{:?}",
+        bob.events()
+    );
+    alice.say("/quit");
+    assert!(alice.wait_exit().success());
+}

@@ -273,18 +273,57 @@ fn ctrl_c_and_quit_give_the_terminal_back() {
 }
 
 #[test]
-fn a_pipe_or_plain_gets_the_line_mode() {
+fn plain_is_the_line_mode_wrapped_at_words_with_local_commands() {
     let Some(tmux) = Tmux::start() else { return };
     let net = Net::fresh();
     let _host = announcer(&net, &repo("scripts/hello.lua"), &[]);
-    tmux.window("erin", 80, 24);
+    tmux.window("erin", 40, 12);
     tmux.type_line("erin", &player_command(&net, "erin", "--plain"));
-    let screen = tmux.wait("erin", "the greeting", |s| s.contains("Hola erin"));
+    let screen = tmux.wait("erin", "the greeting", |s| s.contains("everyone."));
     assert!(
         !tmux.alternate("erin"),
         "--plain is the line mode:\n{screen}"
     );
-    assert!(screen.contains("Message <quit>:"), "{screen}");
+    // "📢 Hola erin! Say Adiós to end for everyone." is wider than 40 columns: it wraps
+    // between two words, not where the terminal would cut it.
+    assert!(
+        screen.lines().any(|l| l.trim_end() == "everyone."),
+        "not wrapped at a word:\n{screen}"
+    );
+    tmux.type_line("erin", "/who");
+    tmux.wait("erin", "the answer to /who", |s| {
+        s.contains("erin (you): playing")
+    });
     tmux.type_line("erin", "quit");
-    tmux.wait("erin", "the player's exit", |s| s.contains("exit status 0"));
+    let end = tmux.wait("erin", "the player's exit", exited);
+    assert!(end.contains("Message <quit>:"), "{end}");
+}
+
+#[test]
+fn a_player_alone_says_where_it_listens_and_how_to_listen_elsewhere() {
+    let Some(tmux) = Tmux::start() else { return };
+    let net = Net::fresh();
+    tmux.window("fay", 80, 24);
+    tmux.type_line("fay", &player_command(&net, "fay", ""));
+    let place = format!("{}:{} on 127.0.0.1", net.group, net.port);
+    let screen = tmux.wait("fay", "that no announcer answers", |s| {
+        s.contains("No announcer heard on")
+    });
+    assert!(
+        screen.lines().next().unwrap_or("").contains(&place),
+        "{screen}"
+    );
+    let said: String = screen
+        .lines()
+        // The log's column only, without its borders.
+        .map(|l| l.chars().take(53).collect::<String>())
+        .map(|l| l.trim_matches(|c| c == '│' || c == ' ').to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        said.contains(&format!("No announcer heard on {place}")),
+        "{screen}"
+    );
+    tmux.keys("fay", &["C-d"]);
+    tmux.wait("fay", "the player's exit", exited);
 }
