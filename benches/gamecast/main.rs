@@ -10,7 +10,8 @@
 //! LAN), `reload` (save to new rules), `reliability` (NACK repair at 10% loss on a namespace
 //! LAN: delivery, repair time, NACKs, and datagrams on the wire against one per event), `key`
 //! (what a game key costs: per datagram, and in announce throughput), `simulate` (whole games
-//! on a virtual clock, against the same games in real time).
+//! on a virtual clock, against the same games in real time), `view` (the full-screen player
+//! against the line mode).
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -25,8 +26,9 @@ mod reload;
 mod report;
 mod simulate;
 mod throughput;
+mod view;
 
-const SUITES: [&str; 8] = [
+const SUITES: [&str; 9] = [
     "throughput",
     "messages",
     "latency",
@@ -35,6 +37,7 @@ const SUITES: [&str; 8] = [
     "reliability",
     "key",
     "simulate",
+    "view",
 ];
 
 fn main() {
@@ -71,6 +74,7 @@ fn main() {
             "reliability" => reliability::run(smoke),
             "key" => key::run(smoke),
             "simulate" => simulate::run(smoke),
+            "view" => view::run(smoke),
             other => {
                 eprintln!(
                     "unknown suite {other:?}; the suites are: {}",
