@@ -4,6 +4,7 @@
 
 use std::io::Write;
 
+use super::core::Status;
 use crate::event::Event;
 use crate::render::Style;
 
@@ -17,6 +18,8 @@ pub struct Console {
     /// than one write each: a script announcing thousands of events a second would otherwise
     /// spend more time in write calls than in Lua (measured in docs/BENCHMARKS.md).
     pending: String,
+    /// Where the host's full-screen view takes the game's status from, if it runs.
+    status: Option<tokio::sync::watch::Sender<Status>>,
 }
 
 impl std::fmt::Debug for Console {
@@ -55,6 +58,26 @@ impl Console {
             out,
             err,
             pending: String::new(),
+            status: None,
+        }
+    }
+
+    /// This console also hands the game's [`Status`] to `status` (the host's full-screen view).
+    pub fn with_status(mut self, status: tokio::sync::watch::Sender<Status>) -> Console {
+        self.status = Some(status);
+        self
+    }
+
+    /// Whether anyone takes the game's status.
+    pub fn wants_status(&self) -> bool {
+        self.status.is_some()
+    }
+
+    /// The game's status now, for the host's view.
+    pub fn status(&mut self, status: Status) {
+        if let Some(sink) = &self.status {
+            // The view may be gone (the terminal closed): the game goes on without it.
+            let _ = sink.send(status);
         }
     }
 

@@ -31,7 +31,7 @@ use crate::protocol::{
     self, ANNOUNCER_NAME, Announcement, Body, Datagram, Decoded, Entry, Game, Guard, Invalid,
     MAX_PLAYERS, Origin, Payload, SessionId,
 };
-use crate::reliable::{self, Arrived, Bytes, Peers, Received, Sender};
+use crate::reliable::{self, Arrived, Bytes, Peers, Received, SendStats, Sender};
 use crate::script::{Action, Reload, Script, ScriptError};
 use crate::text;
 
@@ -166,6 +166,44 @@ struct Member {
     /// When it was last welcomed: a member asking again sooner is not answered (each welcome
     /// can be a 64 KiB event to the whole group).
     welcomed: Option<Instant>,
+    /// NACKs it sent us (repairs it asked for), and its own datagrams we could not have.
+    asked: u64,
+    lost: u64,
+}
+
+/// The host's view of the game right now: who is connected and how well, the script, the
+/// counters. The host's full-screen console draws it; nothing in it steers the game.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Status {
+    /// "listening", "playing", "closing" or "done".
+    pub phase: &'static str,
+    /// The players in the game, in join order.
+    pub players: Vec<PlayerLink>,
+    /// The script's file.
+    pub script: String,
+    /// How many times it was reloaded, and the last reload: when, and what came of it.
+    pub reloads: u32,
+    /// The last reload's result ("reloaded in 1.2 ms" or why it failed), with its time.
+    pub last_reload: Option<(Instant, String)>,
+    /// The last script error, `file:line: message`, with its time.
+    pub last_error: Option<(Instant, String)>,
+    /// What went out: datagrams, bytes, heartbeats, NACKs received, repairs sent.
+    pub sent: SendStats,
+    /// Datagrams dropped as bad (malformed, forged, from outside the game and over its rate).
+    pub bad: u64,
+}
+
+/// One player's link, as the announcer sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlayerLink {
+    /// The player's name.
+    pub name: String,
+    /// How long since anything was heard from it.
+    pub silent: Duration,
+    /// Repairs it asked for (NACKs).
+    pub asked: u64,
+    /// Its own datagrams that could not be had.
+    pub lost: u64,
 }
 
 /// Where the game stands, for players who join in the middle: kept from what was sent.
@@ -257,6 +295,12 @@ pub struct Announcer {
     /// When the loop was told to come back at the latest: a turn much later than that means
     /// the process did not run in between.
     expected: Option<Instant>,
+    /// For the host's view: reloads, and the last reload's and the last error's words.
+    reloads: u32,
+    last_reload: Option<(Instant, String)>,
+    last_error: Option<(Instant, String)>,
+    /// The time of the turn in progress (for when an error happened).
+    script_now: Instant,
 }
 
 impl std::fmt::Debug for Announcer {
@@ -306,6 +350,10 @@ impl Announcer {
             pending: Vec::new(),
             out: Vec::new(),
             expected: None,
+            reloads: 0,
+            last_reload: None,
+            last_error: None,
+            script_now: now,
             settings,
         }
     }
@@ -373,6 +421,7 @@ impl Announcer {
     /// said, the process did not run meanwhile, and that time counts against nobody.
     fn turn(&mut self, now: Instant) {
         self.script.set_now(now);
+        self.script_now = now;
         let Some(expected) = self.expected.take() else {
             return;
         };
@@ -489,15 +538,21 @@ impl Announcer {
                 )),
                 Ok(Reload::Reloaded(took)) => {
                     changed = true;
+                    self.reloads = self.reloads.saturating_add(1);
+                    let said = format!("reloaded in {:.2} ms", took.as_secs_f64() * 1000.0);
+                    self.last_reload = Some((now, said));
                     self.note(format!(
                         "reloaded {} in {:.2} ms",
                         self.script.path().display(),
                         took.as_secs_f64() * 1000.0
                     ));
                 }
-                Err(error) => self.note(format!(
-                    "reload failed, the previous version goes on: {error}"
-                )),
+                Err(error) => {
+                    self.last_reload = Some((now, format!("failed: {error}")));
+                    self.note(format!(
+                        "reload failed, the previous version goes on: {error}"
+                    ));
+                }
             }
         }
         match self.phase {
@@ -546,6 +601,37 @@ impl Announcer {
     /// Lines a second one player may send (0: no limit): bots type no faster.
     pub fn rate_limit(&self) -> f64 {
         self.budgets.rate()
+    }
+
+    /// The host's view of the game at `now` (see [`Status`]).
+    pub fn status(&self, now: Instant) -> Status {
+        Status {
+            phase: match self.phase {
+                Phase::Listening { .. } => "listening",
+                Phase::Playing => "playing",
+                Phase::Closing { .. } => "closing",
+                Phase::Done => "done",
+            },
+            players: self
+                .roster
+                .iter()
+                .map(|m| PlayerLink {
+                    name: m.name.clone(),
+                    silent: self
+                        .peers
+                        .get(m.session)
+                        .map_or(Duration::ZERO, |p| now.saturating_duration_since(p.heard())),
+                    asked: m.asked,
+                    lost: m.lost,
+                })
+                .collect(),
+            script: self.script.path().display().to_string(),
+            reloads: self.reloads,
+            last_reload: self.last_reload.clone(),
+            last_error: self.last_error.clone(),
+            sent: self.sender.stats().clone(),
+            bad: self.bad_datagrams,
+        }
     }
 
     /// The host's closing line: what was sent and repaired, and what the key's checks dropped.
@@ -707,10 +793,15 @@ impl Announcer {
         }
         match self.peers.receive(datagram, size, now) {
             Received::Arrived(arrived) => self.deliver(arrived, now),
-            Received::Repair { ranges, asker } => self.pending.push(Outgoing::Repair {
-                ranges,
-                asker: (source, asker),
-            }),
+            Received::Repair { ranges, asker } => {
+                if let Some(member) = self.roster.iter_mut().find(|m| m.session == asker) {
+                    member.asked = member.asked.saturating_add(1);
+                }
+                self.pending.push(Outgoing::Repair {
+                    ranges,
+                    asker: (source, asker),
+                });
+            }
             Received::Pass(datagram) => self.outsider_said(datagram, now),
         }
     }
@@ -829,6 +920,9 @@ impl Announcer {
             match arrived {
                 Arrived::Whole(datagram) => self.handle(datagram, now),
                 Arrived::Lost(count) => {
+                    if let Some(member) = self.roster.iter_mut().find(|m| m.session == session) {
+                        member.lost = member.lost.saturating_add(count);
+                    }
                     self.note(format!(
                         "{count} datagrams from {} were lost",
                         text::visible(&name)
@@ -1025,6 +1119,8 @@ impl Announcer {
                 session,
                 welcomed_at: 0,
                 welcomed: None,
+                asked: 0,
+                lost: 0,
             });
             self.note(format!(
                 "+ {} joined ({} in the game)",
@@ -1285,6 +1381,7 @@ impl Announcer {
 
     /// A script error, on the host's console.
     fn show_error(&mut self, error: &ScriptError) {
+        self.last_error = Some((self.script_now, error.to_string()));
         self.note(format!("script error: {error}"));
     }
 

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 pub use self::console::Console;
-pub use self::core::{Announcer, End, Reaction, Settings};
+pub use self::core::{Announcer, End, PlayerLink, Reaction, Settings, Status};
 use crate::link::{Link, Network};
 use crate::reliable;
 use crate::script::{Clock, Limits, Script, Start};
@@ -56,6 +56,9 @@ pub struct Config {
 /// How long the files must stay quiet after a change before we reload: editors save with a
 /// burst of events (write, rename, delete a backup…), and the burst must make one reload.
 pub const RELOAD_DEBOUNCE: Duration = Duration::from_millis(20);
+
+/// How often the host's full-screen view is told the game's status (at most).
+const STATUS_EVERY: Duration = Duration::from_millis(250);
 
 /// The time, as the loop tells it to the state machine: tokio's clock, so that a test on a
 /// paused runtime drives it.
@@ -102,9 +105,15 @@ pub async fn run<N: Network>(
     let mut reload_due: Option<Instant> = None;
     let mut stopping = false;
     let mut buf = transport::recv_buffer();
+    let mut status_due = now();
     tokio::pin!(shutdown);
     let end = loop {
         console.flush();
+        // The host's view, if it runs, is told where the game stands a few times a second.
+        if console.wants_status() && now() >= status_due {
+            console.status(core.status(now()));
+            status_due = now() + STATUS_EVERY;
+        }
         if let Some(end) = core.done() {
             break end.clone();
         }

@@ -454,3 +454,37 @@ fn on_leave_is_told_a_documented_reason_whatever_a_player_says() {
     }
     assert!(LEAVE_REASONS.contains(&"connection lost"));
 }
+
+#[test]
+fn the_hosts_status_says_who_asked_for_repairs_how_long_silent_and_how_the_script_fared() {
+    let t0 = Instant::now();
+    let (mut core, start) = playing("on_join(function(p) announce('hi ' .. p) end)\n", t0);
+    let mut alice = Origin::new("alice");
+    core.receive(&from(&mut alice, Body::Join), SOURCE, start);
+    core.tick(start);
+    let nack = Body::Nack {
+        to: core.session(),
+        ranges: vec![(1, 1)],
+    };
+    core.receive(&from(&mut alice, nack), SOURCE, start);
+    let later = start + Duration::from_millis(300);
+    let status = core.status(later);
+    assert_eq!(status.phase, "playing");
+    assert_eq!(status.players.len(), 1);
+    let link = &status.players[0];
+    assert_eq!((link.name.as_str(), link.asked, link.lost), ("alice", 1, 0));
+    assert_eq!(link.silent, Duration::from_millis(300));
+    assert!(status.sent.datagrams >= 1, "{status:?}");
+    assert!(status.last_reload.is_none() && status.last_error.is_none());
+
+    // A broken save: the reload's failure and its line are in the status.
+    std::fs::write(core.script().path(), "this is not lua\n").unwrap();
+    core.reload(later);
+    let status = core.status(later);
+    let (_, said) = status.last_reload.expect("a reload was tried");
+    assert!(
+        said.starts_with("failed: ") && said.contains("game.lua:1:"),
+        "{said}"
+    );
+    assert_eq!(status.reloads, 0, "a failed reload is not a version");
+}

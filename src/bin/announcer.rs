@@ -70,6 +70,13 @@ struct Cli {
     /// file:line and exit non-zero on any (for editors and CI)
     #[arg(long)]
     check: bool,
+    /// The scrolling console even in a terminal (what a pipe or TERM=dumb gets)
+    #[arg(long)]
+    plain: bool,
+    /// Only ASCII symbols in the host's view: no box drawing (automatic when the locale is
+    /// not UTF-8)
+    #[arg(long)]
+    ascii: bool,
     /// Play the whole game at once on a simulated group, bots as players, on a virtual clock:
     /// no network, no waiting; print what happened and exit 0 if the game ended
     #[arg(long, conflicts_with_all = ["check", "take_over"])]
@@ -289,10 +296,25 @@ fn main() -> ExitCode {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        runtime.block_on(announcer::run(config, &net, console, async {
+        let stop = async {
             cli::stop_requested().await;
             "the host stopped the announcer".to_string()
-        }))
+        };
+        let full_screen = !cli.json
+            && !cli.plain
+            && std::io::stdin().is_terminal()
+            && std::io::stdout().is_terminal()
+            && cli::full_screen_fits();
+        if full_screen {
+            drop(console);
+            let place = format!("{}:{} on {}", net.group, net.port, net.iface);
+            let theme = gamecast::view::Theme {
+                colour,
+                ascii: cli.ascii || !cli::utf8_locale(),
+            };
+            return runtime.block_on(gamecast::view::host::run(config, &net, place, theme, stop));
+        }
+        runtime.block_on(announcer::run(config, &net, console, stop))
     })();
     match result {
         Ok(End::Over(_) | End::TakenOver { .. }) => ExitCode::SUCCESS,

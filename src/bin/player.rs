@@ -15,7 +15,6 @@ use gamecast::render::{self, Style};
 use gamecast::transport::Transport;
 use gamecast::view::board::Phase;
 use gamecast::view::command::{self, Routed};
-use gamecast::view::screen;
 use gamecast::view::{Board, Theme, View, terminal};
 use rustyline::ExternalPrinter as _;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -96,10 +95,10 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         .build()?;
     let interactive =
         !cli.json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let full_screen = interactive && !cli.plain && full_screen_fits();
+    let full_screen = interactive && !cli.plain && cli::full_screen_fits();
     let theme = Theme {
         colour: render::colour_wanted(true),
-        ascii: cli.ascii || !utf8_locale(),
+        ascii: cli.ascii || !cli::utf8_locale(),
     };
     let place = format!("{}:{} on {}", net.group, net.port, net.iface);
     let alone = gamecast::view::alone(&place, &gamecast::transport::lan_interfaces());
@@ -153,27 +152,6 @@ fn lock(board: &Mutex<Board>) -> MutexGuard<'_, Board> {
     board
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// Whether the terminal can show the full-screen view: not `TERM=dumb`, and big enough.
-fn full_screen_fits() -> bool {
-    if std::env::var("TERM").is_ok_and(|t| t == "dumb") {
-        return false;
-    }
-    crossterm::terminal::size()
-        .is_ok_and(|(w, h)| w >= screen::MIN_SIZE.0 && h >= screen::MIN_SIZE.1)
-}
-
-/// Whether the locale says UTF-8 (the first of LC_ALL, LC_CTYPE and LANG that is set, as the C
-/// library reads them): without it, emoji and box drawing may show as garbage.
-fn utf8_locale() -> bool {
-    ["LC_ALL", "LC_CTYPE", "LANG"]
-        .iter()
-        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
-        .is_some_and(|locale| {
-            let locale = locale.to_ascii_lowercase();
-            locale.contains("utf-8") || locale.contains("utf8")
-        })
 }
 
 /// Stdin lines in, JSON or plain text out: for programs, tests and pipes.

@@ -7,6 +7,7 @@
 
 pub mod board;
 pub mod command;
+pub mod host;
 pub mod input;
 pub mod screen;
 pub mod terminal;

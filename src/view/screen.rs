@@ -33,7 +33,7 @@ const SIDE_FROM: u16 = 64;
 const SIDE_WIDTH: u16 = 26;
 
 /// How to draw: colours or not, emoji and box drawing or plain ASCII.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Theme {
     /// Named colours (off with NO_COLOR).
     pub colour: bool,
@@ -176,7 +176,7 @@ fn draw_top(frame: &mut Frame, view: &View, area: Rect) {
 }
 
 /// Panel borders in ASCII.
-const ASCII_BORDER: ratatui::symbols::border::Set = ratatui::symbols::border::Set {
+pub(super) const ASCII_BORDER: ratatui::symbols::border::Set = ratatui::symbols::border::Set {
     top_left: "+",
     top_right: "+",
     bottom_left: "+",

@@ -39,10 +39,10 @@ const EPILOGUE: usize = 12;
 
 /// Gives the terminal back as it was: whatever ends the view (the game closed, `quit`, Ctrl-C,
 /// an error, a panic), no raw mode or alternate screen is left behind.
-struct Restore;
+pub(super) struct Restore;
 
 impl Restore {
-    fn take() -> anyhow::Result<Restore> {
+    pub(super) fn take() -> anyhow::Result<Restore> {
         enable_raw_mode()?;
         let guard = Restore;
         execute!(
@@ -78,6 +78,33 @@ impl Drop for Restore {
     }
 }
 
+/// The terminal taken over for a full-screen view: raw mode and the alternate screen (given
+/// back when the [`Restore`] drops), a ratatui terminal on it, and the keys and the mouse, read
+/// on a thread of their own.
+pub(super) type Opened = (
+    Restore,
+    Terminal<CrosstermBackend<std::io::Stdout>>,
+    mpsc::Receiver<Key>,
+);
+
+/// Takes the terminal over (see [`Opened`]).
+pub(super) fn open() -> anyhow::Result<Opened> {
+    let restore = Restore::take()?;
+    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
+    terminal.clear()?;
+    let (keys_tx, keys) = mpsc::channel::<Key>(256);
+    std::thread::spawn(move || {
+        // Blocks in read(); when the view is gone the send fails and the thread ends (or the
+        // process exits under it).
+        while let Ok(key) = crossterm::event::read() {
+            if keys_tx.blocking_send(key).is_err() {
+                break;
+            }
+        }
+    });
+    Ok((restore, terminal, keys))
+}
+
 /// What the full-screen player does beyond the view.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -97,20 +124,7 @@ pub async fn play(
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<Played> {
     let name = view.board.me.clone();
-    let restore = Restore::take()?;
-    let mut terminal = Terminal::new(CrosstermBackend::new(std::io::stdout()))?;
-    terminal.clear()?;
-
-    let (keys_tx, mut keys) = mpsc::channel::<Key>(256);
-    std::thread::spawn(move || {
-        // Blocks in read(); when the view is gone the send fails and the thread ends (or the
-        // process exits under it).
-        while let Ok(key) = crossterm::event::read() {
-            if keys_tx.blocking_send(key).is_err() {
-                break;
-            }
-        }
-    });
+    let (restore, mut terminal, mut keys) = open()?;
     let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
     let (lines_tx, lines) = mpsc::channel::<String>(64);
     let show = move |event: Event| {

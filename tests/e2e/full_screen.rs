@@ -327,3 +327,40 @@ fn a_player_alone_says_where_it_listens_and_how_to_listen_elsewhere() {
     tmux.keys("fay", &["C-d"]);
     tmux.wait("fay", "the player's exit", exited);
 }
+
+#[test]
+fn the_hosts_full_screen_console_shows_the_players_links_and_stops_on_q() {
+    let Some(tmux) = Tmux::start() else { return };
+    let net = Net::fresh();
+    tmux.window("host", 100, 30);
+    tmux.type_line(
+        "host",
+        &format!(
+            "{} {} {}; echo \"exit status $?\"; stty -a | grep -o -- '-\\?icanon'",
+            env!("CARGO_BIN_EXE_announcer"),
+            repo("scripts/dice.lua").display(),
+            net.flags().join(" "),
+        ),
+    );
+    tmux.wait("host", "the host's view", |s| s.contains("gamecast host"));
+    let mut alice = welcomed_player(&net, "alice");
+    let screen = tmux.wait("host", "alice in the players' panel", |s| {
+        s.contains("Players (1)") && s.contains("alice")
+    });
+    assert!(tmux.alternate("host"), "{screen}");
+    assert!(screen.contains("dice.lua, version 1"), "{screen}");
+    assert!(screen.contains("datagrams sent"), "{screen}");
+    tmux.keys("host", &["q"]);
+    alice.wait_kind("close");
+    let end = tmux.wait("host", "the announcer's exit", exited);
+    assert!(!tmux.alternate("host"), "{end}");
+    assert!(end.contains("exit status 0"), "{end}");
+    assert!(
+        end.contains("announcer stopped: the host stopped the announcer"),
+        "{end}"
+    );
+    assert!(
+        end.lines().any(|l| l.trim() == "icanon"),
+        "raw mode left behind:\n{end}"
+    );
+}

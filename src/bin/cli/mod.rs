@@ -122,3 +122,25 @@ pub fn exit_on_panic(program: &'static str) {
         std::process::exit(101);
     }));
 }
+
+/// Whether the terminal can show the full-screen view: not `TERM=dumb`, and big enough.
+pub fn full_screen_fits() -> bool {
+    if std::env::var("TERM").is_ok_and(|t| t == "dumb") {
+        return false;
+    }
+    crossterm::terminal::size().is_ok_and(|(w, h)| {
+        w >= gamecast::view::screen::MIN_SIZE.0 && h >= gamecast::view::screen::MIN_SIZE.1
+    })
+}
+
+/// Whether the locale says UTF-8 (the first of LC_ALL, LC_CTYPE and LANG that is set, as the C
+/// library reads them): without it, emoji and box drawing may show as garbage.
+pub fn utf8_locale() -> bool {
+    ["LC_ALL", "LC_CTYPE", "LANG"]
+        .iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+        .is_some_and(|locale| {
+            let locale = locale.to_ascii_lowercase();
+            locale.contains("utf-8") || locale.contains("utf8")
+        })
+}
