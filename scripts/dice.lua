@@ -218,6 +218,16 @@ local function on_roll(player)
   else
     roll_for(player, false)
     end_round_if_all_rolled()
+    -- One racer left to roll: say who everybody waits for.
+    local waiting = {}
+    for _, name in ipairs(state.racers) do
+      if not state.rolled[name] then
+        waiting[#waiting + 1] = name
+      end
+    end
+    if state.phase == "playing" and #waiting == 1 and #state.racers > 1 then
+      announce(("Waiting for %s."):format(waiting[1]))
+    end
   end
 end
 

@@ -304,3 +304,39 @@ fn a_late_joiner_sees_the_game_and_its_ranking() {
         "{drawn}"
     );
 }
+
+#[test]
+fn the_rarer_events_at_80_by_24() {
+    let t = Instant::now();
+    let mut view = View::new("alice", "224.1.1.1:5007 on 127.0.0.1", UTF8);
+    for event in [
+        Event::Join {
+            player: "user1".into(),
+        },
+        Event::Chat {
+            from: "user1".into(),
+            text: "Hola, soy user1 <script>alert(1)</script>\u{1b}[2J".into(),
+        },
+        Event::Lost {
+            from: "announcer".into(),
+            count: 3,
+        },
+        Event::Announcer {
+            state: crate::event::Link::Unreachable,
+        },
+        Event::Announcer {
+            state: crate::event::Link::Back,
+        },
+        Event::Notice {
+            text: "your line is too long to send".into(),
+        },
+        Event::Refused {
+            player: "alice".into(),
+            reason: "the name is taken".into(),
+        },
+    ] {
+        view.board.apply(&event, t);
+    }
+    view.board.note("2 here:".into());
+    insta::assert_snapshot!(text(&drawn(&view, (80, 24), t)));
+}
