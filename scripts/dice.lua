@@ -244,6 +244,7 @@ function GAME.leave(player)
   local remaining = lobby.player_quit(GAME, state.racers, state.positions, player)
   if remaining == 1 then
     local last = state.racers[1]
+    ranking(state.positions) -- the final ranking, without whoever left
     finish(last, ("%s is the last one in the race and wins!"):format(last))
   elseif remaining > 1 then
     end_round_if_all_rolled() -- the round may have been waiting only for them

@@ -198,11 +198,30 @@ local PAUSE            = setting("pause", 3,
 -- Moves: the letters, and what else looks like an answer (these are Lua patterns, tried on
 -- the line trimmed and lowercased): "(b)", "c.", "a) 224.0.0.0/4", "answer c", and any one
 -- letter, e included. A line that looks like an answer is never shown to the other players.
-moves{ "a", "b", "c", "d", "start", "again",
+local MOVES = { "a", "b", "c", "d", "start", "again",
   "^%(?%a%)?[%.:]?$",      -- a letter alone: "a", "(b)", "c.", "d:", "e"
   "^%(?[a-d][%).:]",       -- a choice copied: "a) 224.0.0.0/4"
   "^answer%s*:?%s*%(?%a",  -- "answer c", "answer: (b)"
 }
+
+-- The moves while question `q` is open: those above, and the text of each of its choices
+-- ("224.0.0.0/4" typed without its letter is an answer too, never chat).
+local function moves_for(q)
+  local list = {}
+  for i, move in ipairs(MOVES) do
+    list[i] = move
+  end
+  for _, choice in ipairs(q and q.choices or {}) do
+    local text = lobby.normalize(choice)
+    if text ~= "" and text:sub(1, 1) ~= "^" then
+      list[#list + 1] = text
+    end
+  end
+  return list
+end
+
+-- (A reload during a question keeps its choices as moves.)
+moves(moves_for(state.phase == "question" and QUESTIONS[state.number or 0] or nil))
 
 ---------------------------------------------------------------------------
 -- State (kept across reloads: only fill in what is missing)
@@ -286,6 +305,7 @@ ask_next = function()
     state.asked[name] = true
   end
   state.opened_at = now()
+  moves(moves_for(q))
 
   question{
     text = q.text,
@@ -336,6 +356,10 @@ close_question = function()
   if state.number >= TOTAL then
     finish()
   else
+    if PAUSE > 0 then
+      -- Replaces the question's countdown: players see the pause, not a question still open.
+      countdown(PAUSE, ("Question %d of %d next"):format(state.number + 1, TOTAL))
+    end
     lobby.start_timer("pause", PAUSE, function()
       if state.phase == "between" then
         ask_next()
@@ -410,8 +434,21 @@ end
 
 -- What an answer-like line means: "(b)", "c.", "a) 224…" and "answer c" are answers.
 function GAME.parse_move(move)
-  return move:match("^%(?(%a)%)?[%.:]?$") or move:match("^%(?([a-d])[%).:]")
+  local letter = move:match("^%(?(%a)%)?[%.:]?$") or move:match("^%(?([a-d])[%).:]")
     or move:match("^answer%s*:?%s*%(?(%a)")
+  if letter then
+    return letter
+  end
+  -- A choice's text typed without its letter, while its question is open.
+  local q = QUESTIONS[state.number]
+  if state.phase == "question" and q then
+    for i, choice in ipairs(q.choices) do
+      if lobby.normalize(choice) == move then
+        return LETTERS[i]
+      end
+    end
+  end
+  return nil
 end
 
 function GAME.leave(player)

@@ -316,16 +316,24 @@ pub fn greeting(player: &str, players: &[String]) -> String {
     line
 }
 
-/// The medal of `rank`: 🥇 🥈 🥉 (1. 2. 3. in ASCII), two blank columns below the podium.
+/// The medal of `rank` beside a ranking's row: 🥇 🥈 🥉, two blank columns below the podium
+/// and in ASCII (the row's rank says it already).
 pub fn medal(rank: u32, ascii: bool) -> &'static str {
     match (ascii, rank) {
         (false, 1) => "🥇",
         (false, 2) => "🥈",
         (false, 3) => "🥉",
-        (true, 1) => "1.",
-        (true, 2) => "2.",
-        (true, 3) => "3.",
         _ => "  ",
+    }
+}
+
+/// A podium's place: the medal, or in ASCII "1st", "2nd", "3rd".
+pub fn place(rank: u32, ascii: bool) -> &'static str {
+    match (ascii, rank) {
+        (true, 1) => "1st",
+        (true, 2) => "2nd",
+        (true, 3) => "3rd",
+        (ascii, rank) => medal(rank, ascii),
     }
 }
 

@@ -421,6 +421,10 @@ local function handle_message(game, player, text)
         :format(game.noun))
     elseif state.phase ~= "over" then
       game.moves[move](player, move)
+    elseif rematch_open() then
+      tell(player, ("The %s is over: type again for a rematch."):format(game.noun))
+    else
+      tell(player, ("The %s is over."):format(game.noun))
     end
   end
 end

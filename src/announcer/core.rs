@@ -532,10 +532,15 @@ impl Announcer {
         // Between an editor's delete and its re-create the file is missing: wait for it.
         if self.script.path().exists() {
             match self.script.reload() {
-                Ok(Reload::Unchanged) => self.note(format!(
-                    "{} saved unchanged: the running version goes on",
-                    self.script.path().display()
-                )),
+                Ok(Reload::Unchanged) => {
+                    // Saved back as it runs (a broken edit undone): the running version is fine.
+                    self.last_reload =
+                        Some((now, "saved unchanged: the running version goes on".into()));
+                    self.note(format!(
+                        "{} saved unchanged: the running version goes on",
+                        self.script.path().display()
+                    ));
+                }
                 Ok(Reload::Reloaded(took)) => {
                     changed = true;
                     self.reloads = self.reloads.saturating_add(1);
@@ -608,7 +613,7 @@ impl Announcer {
         Status {
             phase: match self.phase {
                 Phase::Listening { .. } => "listening",
-                Phase::Playing => "playing",
+                Phase::Playing => "running",
                 Phase::Closing { .. } => "closing",
                 Phase::Done => "done",
             },

@@ -469,7 +469,7 @@ fn the_hosts_status_says_who_asked_for_repairs_how_long_silent_and_how_the_scrip
     core.receive(&from(&mut alice, nack), SOURCE, start);
     let later = start + Duration::from_millis(300);
     let status = core.status(later);
-    assert_eq!(status.phase, "playing");
+    assert_eq!(status.phase, "running");
     assert_eq!(status.players.len(), 1);
     let link = &status.players[0];
     assert_eq!((link.name.as_str(), link.asked, link.lost), ("alice", 1, 0));

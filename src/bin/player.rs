@@ -147,6 +147,18 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     outcome
 }
 
+/// Lines of the player's own, wrapped at words to the terminal's width.
+fn fitted(lines: &[String]) -> Vec<String> {
+    let Some((width, _)) = crossterm::terminal::size().ok() else {
+        return lines.to_vec();
+    };
+    lines
+        .iter()
+        .flat_map(|line| textwrap::wrap(line, usize::from(width).max(20)))
+        .map(|line| line.into_owned())
+        .collect()
+}
+
 /// The board, even if a thread panicked holding it (it holds no invariant a panic could break).
 fn lock(board: &Mutex<Board>) -> MutexGuard<'_, Board> {
     board
@@ -241,7 +253,10 @@ async fn play_in_terminal(
         tokio::spawn(async move {
             tokio::time::sleep(gamecast::view::ALONE_AFTER).await;
             if lock(&board).phase == Phase::Chat {
-                let _ = notes.print(format!("[{alone}]\r\n"));
+                let _ = notes.print(format!(
+                    "{}\r\n",
+                    fitted(&[format!("[{alone}]")]).join("\r\n")
+                ));
             }
         });
     }
@@ -261,7 +276,7 @@ async fn play_in_terminal(
                 let line = match command::route(&line, &lock(&board)) {
                     Routed::Send(line) => line,
                     Routed::Local(answer) => {
-                        let _ = answers.print(format!("{}\r\n", answer.join("\r\n")));
+                        let _ = answers.print(format!("{}\r\n", fitted(&answer).join("\r\n")));
                         continue;
                     }
                 };

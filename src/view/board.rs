@@ -200,6 +200,11 @@ impl Board {
                     Presence::Left(reason.clone())
                 };
                 self.set(player, presence);
+                // Whoever left is out of the game: not in the ranking shown, nor on the podium
+                // (the next ranking the game sends says the same).
+                if self.phase == Phase::Playing {
+                    self.ranking.retain(|r| r.entry.name != *player);
+                }
             }
             Event::Close { .. } => {
                 self.phase = Phase::Closed;
@@ -452,6 +457,38 @@ mod tests {
         assert!(!board.hurry(t + Duration::from_secs(15)), "ran out");
         board.typed(true);
         assert!(!board.hurry(t + Duration::from_secs(11)));
+    }
+
+    #[test]
+    fn a_player_who_leaves_mid_game_is_not_on_the_podium() {
+        let mut board = Board::new("bob");
+        let t = Instant::now();
+        board.apply(
+            &Event::Announcement(Announcement::GameStart {
+                title: "Dice".into(),
+                text: String::new(),
+            }),
+            t,
+        );
+        board.apply(
+            &ranking(vec![entry(1, "alice", 16), entry(2, "bob", 12)]),
+            t,
+        );
+        board.apply(
+            &Event::Leave {
+                player: "alice".into(),
+                reason: "quit".into(),
+            },
+            t,
+        );
+        board.apply(
+            &Event::Announcement(Announcement::GameEnd {
+                text: String::new(),
+            }),
+            t,
+        );
+        let podium: Vec<&str> = board.podium.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(podium, ["bob"]);
     }
 
     #[test]

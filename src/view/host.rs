@@ -384,7 +384,7 @@ mod tests {
         let now = Instant::now();
         let view = HostView {
             status: Status {
-                phase: "playing",
+                phase: "running",
                 players: vec![
                     PlayerLink {
                         name: "alice".into(),

@@ -50,7 +50,7 @@ impl Theme {
         }
     }
 
-    /// The medal of `rank`: 🥇 🥈 🥉 (1. 2. 3. in ASCII), blank below.
+    /// The medal beside a ranking's row (see [`crate::render::medal`]).
     pub fn medal(&self, rank: u32) -> &'static str {
         crate::render::medal(rank, self.ascii)
     }
@@ -449,7 +449,12 @@ fn wrapped(
     let prefix = first.as_ref().map_or(0, |s| s.content.width());
     let width = width.max(prefix + 4);
     let indent = " ".repeat(prefix);
-    let options = textwrap::Options::new(width).initial_indent(&indent);
+    // Continued lines start under the text, not under a short prefix (a chat line's name, a
+    // choice's letter); under a long one (a question's number), a little in.
+    let hang = " ".repeat(if prefix <= 12 { prefix } else { 2 });
+    let options = textwrap::Options::new(width)
+        .initial_indent(&indent)
+        .subsequent_indent(&hang);
     let mut lines = Vec::new();
     for (i, piece) in textwrap::wrap(text, options).into_iter().enumerate() {
         let piece = piece.into_owned();
@@ -652,7 +657,7 @@ fn announcement_lines(
             for entry in view.board.podium.iter().take_while(|e| e.rank <= 3) {
                 body.push(format!(
                     "{} {}  {}",
-                    theme.medal(entry.rank),
+                    crate::render::place(entry.rank, theme.ascii),
                     visible(&entry.name),
                     entry.score
                 ));

@@ -201,7 +201,10 @@ pub async fn play(
     for logged in view.board.log.iter().skip(from) {
         let line = match logged {
             Logged::Shown(event) => style.wrapped(event),
-            Logged::Local(text) => text.clone(),
+            Logged::Local(text) => match style.width {
+                Some(width) => textwrap::fill(text, width.max(20)),
+                None => text.clone(),
+            },
         };
         let _ = writeln!(out, "{}", line);
     }
@@ -212,7 +215,7 @@ pub async fn play(
             .iter()
             .take_while(|entry| entry.rank <= 3)
             .map(|entry| {
-                let medal = view.theme.medal(entry.rank);
+                let medal = crate::render::place(entry.rank, view.theme.ascii);
                 format!(
                     "{medal} {} {}",
                     crate::text::visible(&entry.name),
