@@ -88,6 +88,11 @@ fn help(board: &Board) -> Vec<String> {
         "/who: who is here · /score: the ranking · /help: this · /quit (or quit, Ctrl-D): leave"
             .to_string(),
     );
+    lines.push(
+        "Keys: Up/Down recall what you typed, Tab completes a move; full screen: PgUp/PgDn or \
+         the mouse wheel scroll the log back, End comes back."
+            .to_string(),
+    );
     lines.push("These never reach the other players.".to_string());
     lines
 }

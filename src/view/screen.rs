@@ -126,14 +126,20 @@ pub fn draw(frame: &mut Frame, view: &View, now: Instant) {
         draw_ranking(frame, view, ranking);
         draw_players(frame, view, players);
     } else {
-        // Narrow: the top of the ranking above the log, the players on /who.
+        // Narrow: the top of the ranking above the log (a panel when there is room, else one
+        // line), the players on /who.
         let shown = view.board.ranking.len().min(3);
-        let height = if shown == 0 { 0 } else { shown as u16 + 2 };
-        let height = height.min(middle.height / 2);
+        let height = match shown {
+            0 => 0,
+            _ if middle.height >= 16 => shown as u16 + 2,
+            _ => 1,
+        };
         let [ranking, log] =
             Layout::vertical([Constraint::Length(height), Constraint::Min(1)]).areas(middle);
-        if height > 0 {
-            draw_ranking(frame, view, ranking);
+        match height {
+            0 => {}
+            1 => draw_ranking_line(frame, view, ranking),
+            _ => draw_ranking(frame, view, ranking),
         }
         draw_log(frame, view, log);
     }
@@ -261,6 +267,45 @@ fn draw_ranking(frame: &mut Frame, view: &View, area: Rect) {
         lines.push(Line::from("no ranking yet"));
     }
     frame.render_widget(Paragraph::new(lines).block(panel(view, " Ranking ")), area);
+}
+
+/// The ranking in one line: the leaders, then our own place if it is not among them.
+fn draw_ranking_line(frame: &mut Frame, view: &View, area: Rect) {
+    let theme = view.theme;
+    let board = &view.board;
+    let dot = theme.dot();
+    let mut spans = Vec::new();
+    for ranked in board.ranking.iter().take(3) {
+        let entry = &ranked.entry;
+        let mut style = Style::new().add_modifier(Modifier::BOLD);
+        if entry.name == board.me {
+            style = style.add_modifier(Modifier::REVERSED);
+        }
+        if !spans.is_empty() {
+            spans.push(Span::raw(format!(" {dot} ")));
+        }
+        spans.push(Span::styled(
+            format!(
+                "{} {} {}",
+                crate::render::place(entry.rank, theme.ascii),
+                visible(&entry.name),
+                entry.score
+            ),
+            style,
+        ));
+    }
+    if let Some(mine) = board
+        .ranking
+        .iter()
+        .skip(3)
+        .find(|r| r.entry.name == board.me)
+    {
+        spans.push(Span::styled(
+            format!(" {dot} you: {}. {}", mine.entry.rank, mine.entry.score),
+            Style::new().add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ));
+    }
+    frame.render_widget(Paragraph::new(cut(spans, area.width as usize, theme)), area);
 }
 
 fn draw_players(frame: &mut Frame, view: &View, area: Rect) {
