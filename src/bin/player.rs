@@ -147,6 +147,29 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     outcome
 }
 
+/// A line on its way to the session: a move answers the countdown running (no warning then).
+fn typed(board: &Mutex<Board>, line: String) -> String {
+    let mut board = lock(board);
+    let is_move = gamecast::player::core::is_move(&board.moves, line.trim());
+    board.typed(is_move);
+    line
+}
+
+/// Says `warn`'s line once per countdown about to run out without a move from this player
+/// (the full-screen view turns its countdown red instead).
+fn warn_before_timeouts(board: Arc<Mutex<Board>>, mut warn: impl FnMut(String) + Send + 'static) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+        loop {
+            tick.tick().await;
+            let warning = lock(&board).warning(std::time::Instant::now());
+            if let Some(text) = warning {
+                warn(format!("[{text}]"));
+            }
+        }
+    });
+}
+
 /// Lines of the player's own, wrapped at words to the terminal's width.
 fn fitted(lines: &[String]) -> Vec<String> {
     let Some((width, _)) = crossterm::terminal::size().ok() else {
@@ -179,6 +202,7 @@ async fn play_on_pipes(
     let board = Arc::new(Mutex::new(Board::new(name)));
     if !json {
         println!("[{name} joining {place}]");
+        warn_before_timeouts(board.clone(), |line| println!("{line}"));
         let board = board.clone();
         tokio::spawn(async move {
             tokio::time::sleep(gamecast::view::ALONE_AFTER).await;
@@ -197,8 +221,10 @@ async fn play_on_pipes(
                 let line = if json {
                     line
                 } else {
-                    match command::route(&line, &lock(&board)) {
-                        Routed::Send(line) => line,
+                    // Routed first: the board's lock must be let go before `typed` takes it.
+                    let routed = command::route(&line, &lock(&board));
+                    match routed {
+                        Routed::Send(line) => typed(&board, line),
                         Routed::Local(answer) => {
                             answer.iter().for_each(|l| println!("{l}"));
                             continue;
@@ -247,6 +273,10 @@ async fn play_in_terminal(
     let saved = nix::sys::termios::tcgetattr(std::io::stdin()).ok();
     let mut answers = editor.create_external_printer()?;
     let mut notes = editor.create_external_printer()?;
+    let mut warnings = editor.create_external_printer()?;
+    warn_before_timeouts(board.clone(), move |line| {
+        let _ = warnings.print(format!("{}\r\n", fitted(&[line]).join("\r\n")));
+    });
     let _ = notes.print(format!("[{name} joining {place}]\r\n"));
     {
         let board = board.clone();
@@ -273,8 +303,10 @@ async fn play_in_terminal(
                 };
                 let _ = editor.add_history_entry(line.as_str());
                 // A `/` command is answered here and never sent.
-                let line = match command::route(&line, &lock(&board)) {
-                    Routed::Send(line) => line,
+                // Routed first: the board's lock must be let go before `typed` takes it.
+                let routed = command::route(&line, &lock(&board));
+                let line = match routed {
+                    Routed::Send(line) => typed(&board, line),
                     Routed::Local(answer) => {
                         let _ = answers.print(format!("{}\r\n", fitted(&answer).join("\r\n")));
                         continue;

@@ -71,6 +71,8 @@ pub struct Countdown {
     pub length: Duration,
     /// Whether we typed a move since it began (then no warning before it runs out).
     pub acted: bool,
+    /// Whether the line mode already warned that it runs out.
+    pub warned: bool,
 }
 
 impl Countdown {
@@ -272,6 +274,7 @@ impl Board {
             until: now.checked_add(length).unwrap_or(now),
             length,
             acted: false,
+            warned: false,
         });
     }
 
@@ -346,6 +349,24 @@ impl Board {
             .map(String::as_str)
             .filter(|m| !m.starts_with('^'))
             .collect()
+    }
+
+    /// Once per countdown, when it is about to run out without a move from us: the line mode's
+    /// warning ("4 s left: Round 3: type roll").
+    pub fn warning(&mut self, now: Instant) -> Option<String> {
+        if !self.hurry(now) {
+            return None;
+        }
+        let countdown = self.countdown.as_mut()?;
+        if countdown.warned {
+            return None;
+        }
+        countdown.warned = true;
+        let left = countdown.left(now).as_secs_f64().ceil();
+        Some(format!(
+            "{left:.0} s left: {}",
+            crate::text::visible(&countdown.text)
+        ))
     }
 
     /// Whether the countdown running is about to run out at `now` without a move from us: the
@@ -455,6 +476,12 @@ mod tests {
         assert!(!board.hurry(t));
         assert!(board.hurry(t + Duration::from_secs(11)));
         assert!(!board.hurry(t + Duration::from_secs(15)), "ran out");
+        let at = t + Duration::from_millis(10_500);
+        assert_eq!(
+            board.warning(at).as_deref(),
+            Some("5 s left: Round 1: type roll")
+        );
+        assert_eq!(board.warning(at), None, "once per countdown");
         board.typed(true);
         assert!(!board.hurry(t + Duration::from_secs(11)));
     }

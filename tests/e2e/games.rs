@@ -358,3 +358,42 @@ fn bots_finish_trivia() {
     assert_eq!(questions, 2);
     assert!(sent.iter().any(|e| e["kind"] == "game_end"));
 }
+
+/// The line mode warns a player who has not moved before the game moves for them, once, and
+/// only on their own screen.
+#[test]
+fn the_line_mode_warns_before_the_game_rolls_for_you() {
+    let net = Net::fresh();
+    let dice = repo("scripts/dice.lua");
+    let _host = announcer(
+        &net,
+        &dice,
+        &set(&["countdown=0", "turn_seconds=6", "rematch=0"]),
+    );
+    let mut bob = welcomed_player(&net, "bob");
+    let mut args = vec!["--name".to_string(), "alice".to_string()];
+    args.extend(net.flags());
+    let mut alice = Process::spawn_env(None, "alice", env!("CARGO_BIN_EXE_player"), &args, &[]);
+    alice.wait_line(
+        "round 1",
+        |l| matches!(l, Line::Out(s) if s.contains("Round 1: type roll")),
+    );
+    bob.wait_event("round 1", is_round);
+    bob.say("roll");
+    let warned = alice.wait_line(
+        "the warning",
+        |l| matches!(l, Line::Out(s) if s.contains(" s left: Round 1: type roll")),
+    );
+    assert!(
+        matches!(&warned, Line::Out(s) if s.starts_with("[5 s left") || s.starts_with("[4 s left")),
+        "{warned:?}"
+    );
+    alice.wait_line(
+        "the game rolling for alice",
+        |l| matches!(l, Line::Out(s) if s.contains("alice didn't roll in time")),
+    );
+    assert!(
+        bob.events().iter().all(|e| !text(e).contains(" s left:")),
+        "the warning is alice's own"
+    );
+}
