@@ -20,8 +20,10 @@ pub enum Action {
     Edited,
     /// Enter: this line was typed.
     Submit(String),
-    /// Ctrl-C, or Ctrl-D on an empty line: leave.
+    /// Ctrl-D on an empty line: leave, as `quit` does.
     Leave,
+    /// Ctrl-C: leave, interrupted (the other players are told so).
+    Interrupt,
     /// Scroll the log back (positive) or forward (negative) by this many lines.
     Scroll(i32),
     /// End: back to the newest lines of the log.
@@ -61,7 +63,7 @@ impl Input {
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         match key.code {
-            KeyCode::Char('c') if ctrl => Action::Leave,
+            KeyCode::Char('c') if ctrl => Action::Interrupt,
             KeyCode::Char('d') if ctrl && self.text.is_empty() => Action::Leave,
             KeyCode::Char('d') if ctrl => self.delete(),
             KeyCode::Char('a') if ctrl => self.moved(0),
@@ -275,7 +277,7 @@ mod tests {
         input.key(ctrl('e'), &[]);
         press(&mut input, KeyCode::Backspace);
         assert_eq!(input.key(ctrl('d'), &[]), Action::Leave);
-        assert_eq!(input.key(ctrl('c'), &[]), Action::Leave);
+        assert_eq!(input.key(ctrl('c'), &[]), Action::Interrupt);
         assert_eq!(press(&mut input, KeyCode::PageUp), Action::Scroll(10));
         input.paste("a\nb");
         assert_eq!(input.text(), "a b");

@@ -130,6 +130,15 @@ pub async fn play(
     let show = move |event: Event| {
         let _ = events_tx.send(event);
     };
+    // Ctrl-C leaves as an interrupted player does (the others see "interrupted").
+    let (interrupt_tx, interrupted) = tokio::sync::oneshot::channel::<()>();
+    let mut interrupt_tx = Some(interrupt_tx);
+    let shutdown = async move {
+        tokio::select! {
+            () = shutdown => {}
+            _ = interrupted => {}
+        }
+    };
     let session = player::play(&name, link, options, lines, show, shutdown);
     tokio::pin!(session);
 
@@ -167,9 +176,17 @@ pub async fn play(
                 dirty = true;
             }
             Some(key) = keys.recv() => {
-                if let Some(line) = on_key(&mut view, key) {
+                match on_key(&mut view, key) {
                     // The session may have ended meanwhile: then the loop ends with it.
-                    let _ = lines_tx.send(line).await;
+                    Some(Typed::Line(line)) => {
+                        let _ = lines_tx.send(line).await;
+                    }
+                    Some(Typed::Interrupt) => {
+                        if let Some(interrupt) = interrupt_tx.take() {
+                            let _ = interrupt.send(());
+                        }
+                    }
+                    None => {}
                 }
                 dirty = true;
             }
@@ -237,7 +254,15 @@ fn starts_a_turn(event: &Event) -> bool {
 }
 
 /// A key or mouse event; the line to hand to the session, if any.
-fn on_key(view: &mut View, key: Key) -> Option<String> {
+/// What a key gives the session.
+enum Typed {
+    /// A line to send (or `quit`).
+    Line(String),
+    /// Ctrl-C.
+    Interrupt,
+}
+
+fn on_key(view: &mut View, key: Key) -> Option<Typed> {
     let action = match key {
         Key::Key(key) => {
             let mut words: Vec<&str> = view.board.words();
@@ -255,8 +280,9 @@ fn on_key(view: &mut View, key: Key) -> Option<String> {
         Key::Resize(..) | Key::FocusGained | Key::FocusLost => Action::Ignored,
     };
     match action {
-        Action::Submit(line) => submit(view, &line),
-        Action::Leave => Some("quit".to_string()),
+        Action::Submit(line) => submit(view, &line).map(Typed::Line),
+        Action::Leave => Some(Typed::Line("quit".to_string())),
+        Action::Interrupt => Some(Typed::Interrupt),
         Action::Scroll(lines) => {
             view.scroll = if lines > 0 {
                 view.scroll.saturating_add(lines.unsigned_abs() as usize)

@@ -257,6 +257,9 @@ fn ctrl_c_and_quit_give_the_terminal_back() {
     tmux.wait("carol", "the greeting", |s| s.contains("Hola carol"));
     tmux.wait("dan", "the greeting", |s| s.contains("Hola dan"));
     tmux.keys("carol", &["C-c"]);
+    tmux.wait("dan", "carol leaving, interrupted", |s| {
+        s.contains("carol left (interrupted)")
+    });
     tmux.type_line("dan", "/quit");
     for window in ["carol", "dan"] {
         let end = tmux.wait(window, "the player's exit", exited);
