@@ -111,51 +111,17 @@ impl Style {
                 }
                 out
             }
-            Event::Refused { player, reason } => self.paint(
-                &format!(
-                    "The announcer refused {}: {}",
-                    visible(player),
-                    visible(reason)
-                ),
-                |s| s.red().bold().to_string(),
-            ),
-            // The lab's console line, word for word.
-            Event::Join { player } => self
-                .paint(&format!("{}: Entering user", visible(player)), |s| {
-                    s.dimmed().to_string()
-                }),
-            Event::Leave { player, reason } => self.paint(
-                &format!("{} left ({})", visible(player), visible(reason)),
-                |s| s.yellow().to_string(),
-            ),
+            Event::Refused { .. } => self.paint(&said(event), |s| s.red().bold().to_string()),
+            Event::Join { .. } => self.paint(&said(event), |s| s.dimmed().to_string()),
+            Event::Leave { .. } => self.paint(&said(event), |s| s.yellow().to_string()),
             Event::Chat { from, text } => format!(
                 "{}: {}",
                 self.paint(&visible(from), |s| s.cyan().bold().to_string()),
                 visible(text)
             ),
-            Event::Close { text } => self.paint(
-                &format!("The announcer closed the game: {}", visible(text)),
-                |s| s.dimmed().to_string(),
-            ),
-            Event::Lost { from, count } => self.paint(
-                &format!(
-                    "[{count} message{} from {} lost]",
-                    if *count == 1 { "" } else { "s" },
-                    visible(from)
-                ),
-                |s| s.red().to_string(),
-            ),
-            Event::Announcer { state } => self.paint(
-                match state {
-                    Link::Unreachable => "[announcer unreachable: waiting for it]",
-                    Link::Back => "[announcer back]",
-                    Link::Restarted => "[the announcer restarted: joining its new game]",
-                    Link::HandedOver => {
-                        "[the announcer handed the game over to another announcer: joining it]"
-                    }
-                },
-                |s| s.yellow().to_string(),
-            ),
+            Event::Close { .. } => self.paint(&said(event), |s| s.dimmed().to_string()),
+            Event::Lost { .. } => self.paint(&said(event), |s| s.red().to_string()),
+            Event::Announcer { .. } => self.paint(&said(event), |s| s.yellow().to_string()),
             Event::Protection { protected: true } => self.paint(
                 "[protected: with the game key, only datagrams signed with it are read]",
                 |s| s.dimmed().to_string(),
@@ -165,9 +131,7 @@ impl Style {
                  game, even as the announcer]",
                 |s| s.yellow().to_string(),
             ),
-            Event::Notice { text } => {
-                self.paint(&format!("[{}]", visible(text)), |s| s.dimmed().to_string())
-            }
+            Event::Notice { .. } => self.paint(&said(event), |s| s.dimmed().to_string()),
             Event::Announcement(announcement) => self.announcement(announcement),
         }
     }
@@ -298,6 +262,49 @@ pub fn seconds_text(seconds: f64) -> String {
     } else {
         format!("{seconds:.1} s")
     }
+}
+
+/// What the events that read the same in every view say (the line mode and the full screen
+/// only colour them their own way); `None` for the others (chat, the welcome, the protection
+/// notice, what the game's script announced), which each view lays out itself.
+pub fn sentence(event: &Event) -> Option<String> {
+    Some(match event {
+        Event::Refused { player, reason } => format!(
+            "The announcer refused {}: {}",
+            visible(player),
+            visible(reason)
+        ),
+        // The lab's console line, word for word.
+        Event::Join { player } => format!("{}: Entering user", visible(player)),
+        Event::Leave { player, reason } => {
+            format!("{} left ({})", visible(player), visible(reason))
+        }
+        Event::Close { text } => format!("The announcer closed the game: {}", visible(text)),
+        Event::Lost { from, count } => format!(
+            "[{count} message{} from {} lost]",
+            if *count == 1 { "" } else { "s" },
+            visible(from)
+        ),
+        Event::Announcer { state } => match state {
+            Link::Unreachable => "[announcer unreachable: waiting for it]",
+            Link::Back => "[announcer back]",
+            Link::Restarted => "[the announcer restarted: joining its new game]",
+            Link::HandedOver => {
+                "[the announcer handed the game over to another announcer: joining it]"
+            }
+        }
+        .to_string(),
+        Event::Notice { text } => format!("[{}]", visible(text)),
+        Event::Welcome { .. }
+        | Event::Chat { .. }
+        | Event::Protection { .. }
+        | Event::Announcement(_) => return None,
+    })
+}
+
+/// [`sentence`], for the kinds that have one.
+fn said(event: &Event) -> String {
+    sentence(event).unwrap_or_default()
 }
 
 /// "Welcome, alice! Also here: bob, carol.": a welcome's first words, in every view.

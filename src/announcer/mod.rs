@@ -110,9 +110,12 @@ pub async fn run<N: Network>(
     let end = loop {
         console.flush();
         // The host's view, if it runs, is told where the game stands a few times a second.
-        if console.wants_status() && now() >= status_due {
-            console.status(core.status(now()));
-            status_due = now() + STATUS_EVERY;
+        if console.wants_status() {
+            let at = now();
+            if at >= status_due {
+                console.status(core.status(at));
+                status_due = at + STATUS_EVERY;
+            }
         }
         if let Some(end) = core.done() {
             break end.clone();

@@ -164,7 +164,7 @@ impl Board {
         self.log.push_back(entry);
     }
 
-    /// The person typed `line`, a move if `is_move`: a move answers the countdown running.
+    /// The person typed a line, a move if `is_move`: a move answers the countdown running.
     pub fn typed(&mut self, is_move: bool) {
         if let (true, Some(countdown)) = (is_move, self.countdown.as_mut()) {
             countdown.acted = true;

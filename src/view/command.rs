@@ -19,6 +19,9 @@ pub enum Command {
     Unknown(String),
 }
 
+/// The commands as typed, for completion.
+pub const NAMES: [&str; 4] = ["/help", "/who", "/score", "/quit"];
+
 /// The command `line` is, if it is one: it starts with `/` (after spaces). `//text` is not a
 /// command but the chat line `/text`, for whoever wants to say something starting with `/`.
 pub fn parse(line: &str) -> Option<Command> {

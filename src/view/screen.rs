@@ -558,6 +558,11 @@ fn boxed(
     lines
 }
 
+/// What an event says in words shared with the line mode ([`crate::render::sentence`]).
+fn said(event: &Event) -> String {
+    crate::render::sentence(event).unwrap_or_default()
+}
+
 /// How one event reads in the log.
 fn event_lines(event: &Event, view: &View, width: usize) -> Vec<Line<'static>> {
     let theme = view.theme;
@@ -577,18 +582,8 @@ fn event_lines(event: &Event, view: &View, width: usize) -> Vec<Line<'static>> {
                 width,
             )
         }
-        Event::Join { player } => wrapped(
-            None,
-            &format!("{}: Entering user", visible(player)),
-            dim,
-            width,
-        ),
-        Event::Leave { player, reason } => wrapped(
-            None,
-            &format!("{} left ({})", visible(player), visible(reason)),
-            theme.style(Color::Yellow),
-            width,
-        ),
+        Event::Join { .. } => wrapped(None, &said(event), dim, width),
+        Event::Leave { .. } => wrapped(None, &said(event), theme.style(Color::Yellow), width),
         Event::Welcome {
             player, players, ..
         } => {
@@ -599,41 +594,15 @@ fn event_lines(event: &Event, view: &View, width: usize) -> Vec<Line<'static>> {
             }
             wrapped(None, &text, bold, width)
         }
-        Event::Refused { player, reason } => wrapped(
+        Event::Refused { .. } => wrapped(
             None,
-            &format!(
-                "The announcer refused {}: {}",
-                visible(player),
-                visible(reason)
-            ),
+            &said(event),
             theme.style(Color::Red).add_modifier(Modifier::BOLD),
             width,
         ),
-        Event::Close { text } => wrapped(
-            None,
-            &format!("The announcer closed the game: {}", visible(text)),
-            dim,
-            width,
-        ),
-        Event::Lost { from, count } => wrapped(
-            None,
-            &format!(
-                "[{count} message{} from {} lost]",
-                if *count == 1 { "" } else { "s" },
-                visible(from)
-            ),
-            theme.style(Color::Red),
-            width,
-        ),
-        Event::Announcer { state } => {
-            let text = match state {
-                Link::Unreachable => "[announcer unreachable: waiting for it]",
-                Link::Back => "[announcer back]",
-                Link::Restarted => "[the announcer restarted: joining its new game]",
-                Link::HandedOver => "[the game was handed over to another announcer: joining it]",
-            };
-            wrapped(None, text, theme.style(Color::Yellow), width)
-        }
+        Event::Close { .. } => wrapped(None, &said(event), dim, width),
+        Event::Lost { .. } => wrapped(None, &said(event), theme.style(Color::Red), width),
+        Event::Announcer { .. } => wrapped(None, &said(event), theme.style(Color::Yellow), width),
         Event::Protection { protected } => wrapped(
             None,
             if *protected {
@@ -644,7 +613,7 @@ fn event_lines(event: &Event, view: &View, width: usize) -> Vec<Line<'static>> {
             dim,
             width,
         ),
-        Event::Notice { text } => wrapped(None, &format!("[{}]", visible(text)), dim, width),
+        Event::Notice { .. } => wrapped(None, &said(event), dim, width),
         Event::Announcement(announcement) => announcement_lines(announcement, view, width),
     }
 }

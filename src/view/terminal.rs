@@ -265,10 +265,9 @@ enum Typed {
 fn on_key(view: &mut View, key: Key) -> Option<Typed> {
     let action = match key {
         Key::Key(key) => {
+            // The game's moves and the local commands (the board and the input are apart).
             let mut words: Vec<&str> = view.board.words();
-            words.extend(["/help", "/who", "/score", "/quit"]);
-            let words: Vec<String> = words.into_iter().map(str::to_string).collect();
-            let words: Vec<&str> = words.iter().map(String::as_str).collect();
+            words.extend(command::NAMES);
             view.input.key(key, &words)
         }
         Key::Paste(text) => view.input.paste(&text),
