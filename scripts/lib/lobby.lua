@@ -224,22 +224,6 @@ function lobby.points_text(names, points, limit)
   return lobby.short_list(parts, limit or #parts)
 end
 
--- The joined players right now. Inside on_join / on_leave we don't rely on
--- whether players() already counts the joining player or still counts the
--- leaving one: `joining` is added if missing and `leaving` is left out.
-local function present_players(joining, leaving)
-  local list = {}
-  for _, name in ipairs(players()) do
-    if name ~= leaving then
-      list[#list + 1] = name
-    end
-  end
-  if joining and not lobby.index_of(list, joining) then
-    list[#list + 1] = joining
-  end
-  return list
-end
-
 ---------------------------------------------------------------------------
 -- The end
 ---------------------------------------------------------------------------
@@ -385,7 +369,7 @@ end
 local function rematch(game, player)
   back_to_lobby()
   announce(("%s wants a rematch."):format(player))
-  update(game, present_players())
+  update(game, players())
 end
 
 -- A line typed by a player. "start" starts the game now, without waiting for
@@ -411,7 +395,7 @@ local function handle_message(game, player, text)
     end
     if waiting() then
       announce(("%s starts the %s now."):format(player, game.noun))
-      start(game, present_players()) -- `player` is present, so there is at least 1
+      start(game, players()) -- `player` is present, so there is at least 1
     elseif state.phase ~= "over" then
       tell(player, game.already_on)
     end

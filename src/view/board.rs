@@ -123,7 +123,7 @@ pub struct Board {
     pub announcer: Option<Link>,
     /// Everything shown, oldest first, bounded by [`MAX_LOG`].
     pub log: VecDeque<Logged>,
-    /// How many log entries were dropped from the front (scrollback is kept steady with it).
+    /// How many log entries were dropped from the front, to keep it within [`MAX_LOG`].
     pub dropped: u64,
 }
 
