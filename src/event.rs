@@ -15,6 +15,9 @@ pub enum Event {
     Welcome {
         /// Our name.
         player: String,
+        /// Where the announcer's datagrams come from ("192.168.1.20:5007"): whose game this is.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        announcer: Option<String>,
         /// Everyone in the game, ourselves included, in join order.
         players: Vec<String>,
         /// Lines that are moves; anything else we type is chat.
@@ -125,6 +128,97 @@ impl Event {
             | Body::Expired { .. }
             | Body::Fragment { .. } => return None,
         })
+    }
+
+    /// The event with every text it carries (names included) passed through `f`: how
+    /// `--ascii` shows a script's own symbols and accents on a terminal that has none.
+    pub fn map_text(self, f: impl Fn(&str) -> String) -> Event {
+        let all = |list: Vec<String>| list.iter().map(|s| f(s)).collect::<Vec<_>>();
+        let entries = |list: Vec<Entry>| {
+            list.into_iter()
+                .map(|e| Entry {
+                    name: f(&e.name),
+                    ..e
+                })
+                .collect::<Vec<_>>()
+        };
+        match self {
+            Event::Welcome {
+                player,
+                announcer,
+                players,
+                moves,
+                game,
+                ranking,
+            } => Event::Welcome {
+                player: f(&player),
+                announcer,
+                players: all(players),
+                // Moves are what the person types back: shown as the game spells them.
+                moves,
+                game: game.map(|g| Game {
+                    title: f(&g.title),
+                    text: f(&g.text),
+                }),
+                ranking: entries(ranking),
+            },
+            Event::Refused { player, reason } => Event::Refused {
+                player: f(&player),
+                reason: f(&reason),
+            },
+            Event::Join { player } => Event::Join { player: f(&player) },
+            Event::Leave { player, reason } => Event::Leave {
+                player: f(&player),
+                reason: f(&reason),
+            },
+            Event::Chat { from, text } => Event::Chat {
+                from: f(&from),
+                text: f(&text),
+            },
+            Event::Close { text } => Event::Close { text: f(&text) },
+            Event::Lost { from, count } => Event::Lost {
+                from: f(&from),
+                count,
+            },
+            Event::Notice { text } => Event::Notice { text: f(&text) },
+            event @ (Event::Announcer { .. } | Event::Protection { .. }) => event,
+            Event::Announcement(announcement) => Event::Announcement(match announcement {
+                Announcement::Announce { text } => Announcement::Announce { text: f(&text) },
+                Announcement::Countdown { seconds, text } => Announcement::Countdown {
+                    seconds,
+                    text: f(&text),
+                },
+                Announcement::Tell { to, text } => Announcement::Tell {
+                    to: f(&to),
+                    text: f(&text),
+                },
+                Announcement::GameStart { title, text } => Announcement::GameStart {
+                    title: f(&title),
+                    text: f(&text),
+                },
+                Announcement::Ranking { entries: list } => Announcement::Ranking {
+                    entries: entries(list),
+                },
+                Announcement::Question {
+                    number,
+                    total,
+                    text,
+                    choices,
+                    seconds,
+                } => Announcement::Question {
+                    number,
+                    total,
+                    text: f(&text),
+                    choices: all(choices),
+                    seconds,
+                },
+                Announcement::Congratulate { player, text } => Announcement::Congratulate {
+                    player: f(&player),
+                    text: f(&text),
+                },
+                Announcement::GameEnd { text } => Announcement::GameEnd { text: f(&text) },
+            }),
+        }
     }
 
     /// The event as one line of JSON, as `player --json` prints it.

@@ -23,7 +23,8 @@ pub fn colour_wanted(is_terminal: bool) -> bool {
 pub struct Style {
     /// Use ANSI colours.
     pub colour: bool,
-    /// Only ASCII symbols: no emoji, no box drawing (the game's own words stay as they are).
+    /// Only ASCII symbols: no emoji, no box drawing (the game's own words are passed through
+    /// [`event_for_screen`] before they reach the style).
     pub ascii: bool,
     /// The terminal's width: text wraps at word boundaries to it. `None` (a pipe): no wrapping.
     pub width: Option<usize>,
@@ -77,12 +78,13 @@ impl Style {
         match event {
             Event::Welcome {
                 player,
+                announcer,
                 players,
                 moves,
                 game,
                 ranking,
             } => {
-                let mut line = greeting(player, players);
+                let mut line = greeting(player, announcer.as_deref(), players);
                 // Patterns (entries that start with `^`) are for the program, not the person.
                 let words: Vec<&str> = moves
                     .iter()
@@ -307,20 +309,60 @@ fn said(event: &Event) -> String {
     sentence(event).unwrap_or_default()
 }
 
-/// "Welcome, alice! Also here: bob, carol.": a welcome's first words, in every view.
-pub fn greeting(player: &str, players: &[String]) -> String {
+/// "Welcome, alice! Announcer: 192.168.1.20:5007. Also here: bob, carol.": a welcome's first
+/// words, in every view (the announcer's address tells whose game this is).
+pub fn greeting(player: &str, announcer: Option<&str>, players: &[String]) -> String {
     let others: Vec<String> = players
         .iter()
         .filter(|p| *p != player)
         .map(|p| visible(p))
         .collect();
     let mut line = format!("Welcome, {}!", visible(player));
+    if let Some(announcer) = announcer {
+        line.push_str(&format!(" Announcer: {}.", visible(announcer)));
+    }
     if others.is_empty() {
         line.push_str(" You are the first one here.");
     } else {
         line.push_str(&format!(" Also here: {}.", others.join(", ")));
     }
     line
+}
+
+/// `text` in ASCII only, for `--ascii`: accents dropped ("Zoë" is "Zoe"), symbols and emoji
+/// spelled out ("→" is "->", "🎲" is "game die"), what has no spelling a "?".
+pub fn ascii(text: &str) -> String {
+    if text.is_ascii() {
+        return text.to_string();
+    }
+    text.chars()
+        .map(|c| match c {
+            // deunicode spells arrows as "-": a game's "rolls 6 → 10" needs its direction.
+            '→' => "->",
+            '←' => "<-",
+            '⇒' => "=>",
+            '↔' => "<->",
+            c => deunicode::deunicode_char(c).unwrap_or("?"),
+        })
+        .collect()
+}
+
+/// `event` as the screen shows it: with `ascii`, every text in it in ASCII only ([`ascii`]).
+pub fn event_for_screen(event: Event, ascii: bool) -> Event {
+    if ascii {
+        event.map_text(self::ascii)
+    } else {
+        event
+    }
+}
+
+/// A text of ours (a name, a console line) as the screen shows it: in ASCII only with `ascii`.
+pub fn text_for_screen(name: &str, ascii: bool) -> String {
+    if ascii {
+        self::ascii(name)
+    } else {
+        name.to_string()
+    }
 }
 
 /// The medal of `rank` beside a ranking's row: 🥇 🥈 🥉, two blank columns below the podium

@@ -199,9 +199,15 @@ async fn play_on_pipes(
     place: &str,
     alone: String,
 ) -> anyhow::Result<Played> {
-    let board = Arc::new(Mutex::new(Board::new(name)));
+    let board = Arc::new(Mutex::new(Board::new(&render::text_for_screen(
+        name,
+        theme.ascii,
+    ))));
     if !json {
-        println!("[{name} joining {place}]");
+        println!(
+            "[{} joining {place}]",
+            render::text_for_screen(name, theme.ascii)
+        );
         warn_before_timeouts(board.clone(), |line| println!("{line}"));
         let board = board.clone();
         tokio::spawn(async move {
@@ -247,6 +253,7 @@ async fn play_on_pipes(
         if json {
             println!("{}", event.to_json());
         } else {
+            let event = render::event_for_screen(event, style.ascii);
             lock(&board).apply(&event, std::time::Instant::now());
             println!("{}", style.event(&event));
         }
@@ -264,7 +271,10 @@ async fn play_in_terminal(
     place: &str,
     alone: String,
 ) -> anyhow::Result<Played> {
-    let board = Arc::new(Mutex::new(Board::new(name)));
+    let board = Arc::new(Mutex::new(Board::new(&render::text_for_screen(
+        name,
+        theme.ascii,
+    ))));
     let mut editor = rustyline::DefaultEditor::new()?;
     let mut printer = editor.create_external_printer()?;
     let editor_printer = editor.create_external_printer()?;
@@ -277,7 +287,8 @@ async fn play_in_terminal(
     warn_before_timeouts(board.clone(), move |line| {
         let _ = warnings.print(format!("{}\r\n", fitted(&[line]).join("\r\n")));
     });
-    let _ = notes.print(format!("[{name} joining {place}]\r\n"));
+    let shown = render::text_for_screen(name, theme.ascii);
+    let _ = notes.print(format!("[{shown} joining {place}]\r\n"));
     {
         let board = board.clone();
         tokio::spawn(async move {
@@ -324,6 +335,7 @@ async fn play_in_terminal(
         width: None,
     };
     let show = move |event: Event| {
+        let event = render::event_for_screen(event, style.ascii);
         lock(&board).apply(&event, std::time::Instant::now());
         // Read at each event: a resized terminal wraps the next lines to its new width.
         style.width = crossterm::terminal::size()

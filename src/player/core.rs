@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use crate::budget::{Budgets, Verdict};
 use crate::event::{Event, Link};
 use crate::key::GameKey;
+use crate::player::others::{Other, Others};
 use crate::protocol::seal::GuardStats;
 use crate::protocol::{
     ANNOUNCER_NAME, Announcement, Body, Datagram, Decoded, Guard, Invalid, MAX_LINE, Origin,
@@ -129,6 +130,8 @@ enum Phase {
 struct Followed {
     session: SessionId,
     unreachable: bool,
+    /// Where its datagrams come from (the last one heard): shown in our welcome.
+    address: Option<SocketAddr>,
 }
 
 /// A name we know: who uses it (the session we saw it from, when we did).
@@ -182,6 +185,8 @@ pub struct Player {
     phase: Phase,
     /// Announcer runs that were replaced by a new one: nothing of theirs is shown again.
     stale: HashSet<SessionId>,
+    /// Announcers heard on the group that we do not follow: each named once.
+    others: Others,
     last_join: Instant,
     join_due: Option<Instant>,
     /// Who is here, by what their name looks like ([`text::skeleton`]), so that a look-alike
@@ -217,6 +222,7 @@ impl Player {
             announcer: None,
             phase: Phase::Alone,
             stale: HashSet::new(),
+            others: Others::default(),
             last_join: now,
             join_due: None,
             roster: HashMap::new(),
@@ -285,11 +291,12 @@ impl Player {
                 }
             }
             Decoded::Invalid(Invalid::Protected) => {
-                let text = "signed datagrams are arriving: this game seems to be protected by a \
-                            game key, which this player does not have, and nothing of it can be \
-                            read (start the player with --key-file PATH, or the key in \
-                            GAMECAST_KEY)"
-                    .to_string();
+                let text = format!(
+                    "signed datagrams are arriving from {source}: this game seems to be \
+                     protected by a game key, which this player does not have, and nothing of \
+                     it can be read (start the player with --key-file PATH, or the key in \
+                     GAMECAST_KEY)"
+                );
                 self.warn_once("protected", text);
             }
             Decoded::Invalid(Invalid::Forged) => {
@@ -348,6 +355,9 @@ impl Player {
         if let Some(beat) = self.sender.heartbeat(now) {
             self.transmit(&beat);
         }
+        for other in self.others.due(now) {
+            self.name_other(&other);
+        }
         let followed = self.announcer.as_ref().map(|a| a.session);
         let forgotten: Vec<SessionId> = self
             .peers
@@ -374,6 +384,7 @@ impl Player {
             Some(self.sender.heartbeat_due()),
             self.peers.next_deadline(),
             self.join_due.filter(|_| joining),
+            self.others.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -440,12 +451,12 @@ impl Player {
             return;
         }
         let session = datagram.session;
-        if datagram.body.is_from_announcer() && !self.follow(session, &datagram.body, now) {
+        if datagram.body.is_from_announcer() && !self.follow(session, &datagram.body, source, now) {
             return;
         }
         let followed = self.is_followed(session);
         if followed {
-            self.heard_announcer(&datagram.body, now);
+            self.heard_announcer(&datagram.body, source, now);
         }
         if let Body::Admit { to_session, at } = datagram.body {
             if to_session == self.session && followed {
@@ -563,7 +574,13 @@ impl Player {
     /// An announcer's datagram arrived from `session`: follow it if it is ours, or the first
     /// we hear, or a newer run replacing ours after ours fell silent. Returns whether the
     /// datagram is from the announcer we follow now.
-    fn follow(&mut self, session: SessionId, body: &Body, now: Instant) -> bool {
+    fn follow(
+        &mut self,
+        session: SessionId,
+        body: &Body,
+        source: SocketAddr,
+        now: Instant,
+    ) -> bool {
         match &self.announcer {
             Some(current) if current.session == session => return true,
             // A new run is followed only once ours fell silent, and only if it is newer (session
@@ -571,12 +588,8 @@ impl Player {
             // while the announcer is there, nor an old run come back.
             Some(current) if !current.unreachable || session < current.session => {
                 // Only the announcer that welcomed us speaks for the game: another one on the
-                // group (or someone posing as one) is ignored, and said so once.
-                let text = format!(
-                    "ignoring announcer events from another announcer (session {session}): \
-                     only the one we joined speaks for the game"
-                );
-                self.warn_once(&format!("rival {session}"), text);
+                // group (or someone posing as one) is ignored, and named once.
+                self.heard_other(session, body, source, now);
                 return false;
             }
             Some(_) => {
@@ -588,6 +601,7 @@ impl Player {
                     body,
                     Body::Heartbeat { closing: true, .. } | Body::Close { .. }
                 ) {
+                    self.heard_other(session, body, source, now);
                     return false;
                 }
             }
@@ -614,6 +628,7 @@ impl Player {
         self.announcer = Some(Followed {
             session,
             unreachable: false,
+            address: None,
         });
         self.peers.forget(session);
         if !self.peers.contains(session)
@@ -650,10 +665,11 @@ impl Player {
         }
     }
 
-    fn heard_announcer(&mut self, body: &Body, now: Instant) {
+    fn heard_announcer(&mut self, body: &Body, source: SocketAddr, now: Instant) {
         let Some(announcer) = self.announcer.as_mut() else {
             return;
         };
+        announcer.address = Some(source);
         let every = match body {
             Body::Heartbeat { every_ms, .. } => Some(reliable::peers::beat_interval(*every_ms)),
             _ => None,
@@ -756,8 +772,14 @@ impl Player {
                         );
                     }
                 }
+                let announcer = self
+                    .announcer
+                    .as_ref()
+                    .and_then(|a| a.address)
+                    .map(|at| at.to_string());
                 self.show(Event::Welcome {
                     player,
+                    announcer,
                     players,
                     moves,
                     game,
@@ -920,6 +942,37 @@ impl Player {
             }
             Verdict::Drop => false,
         }
+    }
+
+    /// A datagram of an announcer we do not follow: named once it is time ([`Others`]).
+    fn heard_other(&mut self, session: SessionId, body: &Body, source: SocketAddr, now: Instant) {
+        if let Some(other) = self.others.heard(session, body, source, now) {
+            self.name_other(&other);
+        }
+    }
+
+    /// Says which other announcer is on the group, and what that means for this player.
+    fn name_other(&mut self, other: &Other) {
+        let game = match &other.title {
+            Some(title) => format!("{} at {}", text::visible_quoted(title), other.address),
+            None => format!("at {}", other.address),
+        };
+        let ours = self
+            .announcer
+            .as_ref()
+            .map(|a| a.address.map_or("ours".to_string(), |at| at.to_string()));
+        let text = match ours {
+            Some(ours) => format!(
+                "another announcer is on this group: the game {game}. This player stays in the \
+                 game of the announcer at {ours}, and shows nothing of the other one; for two \
+                 games at once, start each on its own --port or --group"
+            ),
+            None => format!(
+                "an announcer {game} is closing its game; this player waits for one that is \
+                 running"
+            ),
+        };
+        self.show(Event::Notice { text });
     }
 
     /// Shows `text` the first time `key` comes up.

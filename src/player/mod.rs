@@ -6,6 +6,7 @@
 //! wires it to a link and a clock.
 
 pub mod core;
+pub mod others;
 #[cfg(test)]
 mod tests;
 

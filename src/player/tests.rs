@@ -185,6 +185,77 @@ fn a_player_joins_an_announcer_until_it_is_welcomed() {
 }
 
 #[test]
+fn the_welcome_says_whose_game_and_other_announcers_are_named_once() {
+    let t0 = Instant::now();
+    let mut alice = alice(t0);
+    let mut host = Origin::new("announcer");
+    alice.receive(&from(&mut host, hello()), SOURCE, t0);
+    let reactions = alice.receive(&from(&mut host, welcome(1, &["alice"])), SOURCE, t0);
+    assert!(
+        matches!(&reactions[0], Reaction::Show(Event::Welcome { announcer: Some(at), .. })
+            if at == "127.0.0.1:5007"),
+        "{reactions:?}"
+    );
+    // Another game's announcer on the same group: named once, with its title, when it comes.
+    let elsewhere: SocketAddr = "10.0.0.2:6000".parse().unwrap();
+    let mut trivia = Origin::new("announcer");
+    assert_eq!(
+        shown(alice.receive(&from(&mut trivia, hello()), elsewhere, t0)),
+        Vec::<String>::new()
+    );
+    let start = Announcement::GameStart {
+        title: "Trivia <night>".into(),
+        text: String::new(),
+    };
+    let named = shown(alice.receive(&from(&mut trivia, start.into()), elsewhere, t0));
+    assert_eq!(named.len(), 1, "{named:?}");
+    assert!(
+        named[0].contains("\\\"Trivia <night>\\\" at 10.0.0.2:6000"),
+        "{named:?}"
+    );
+    assert!(
+        named[0].contains("announcer at 127.0.0.1:5007"),
+        "{named:?}"
+    );
+    assert_eq!(
+        shown(alice.receive(&from(&mut trivia, announce("hi")), elsewhere, t0)),
+        Vec::<String>::new()
+    );
+    // One whose title never comes is named without it, a little later.
+    let other: SocketAddr = "10.0.0.3:6000".parse().unwrap();
+    let mut third = Origin::new("announcer");
+    alice.receive(&from(&mut third, heartbeat(4)), other, t0);
+    assert!(alice.next_deadline() <= t0 + super::others::NAME_WITHIN);
+    let later = shown(alice.tick(t0 + super::others::NAME_WITHIN));
+    assert!(
+        later
+            .iter()
+            .any(|l| l.contains("the game at 10.0.0.3:6000")),
+        "{later:?}"
+    );
+}
+
+#[test]
+fn a_closing_announcer_heard_alone_is_named() {
+    let t0 = Instant::now();
+    let mut alice = alice(t0);
+    let mut host = Origin::new("announcer");
+    let closing = Body::Heartbeat {
+        last: 9,
+        every_ms: 250,
+        announcer: true,
+        closing: true,
+    };
+    alice.receive(&from(&mut host, closing), SOURCE, t0);
+    let said = shown(alice.tick(t0 + super::others::NAME_WITHIN));
+    assert!(
+        said.iter()
+            .any(|l| l.contains("an announcer at 127.0.0.1:5007 is closing its game")),
+        "{said:?}"
+    );
+}
+
+#[test]
 fn someone_elses_refusal_or_tell_is_not_ours() {
     let t0 = Instant::now();
     let (mut alice, mut host) = welcomed(t0);

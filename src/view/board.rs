@@ -41,7 +41,7 @@ impl Phase {
             Phase::Chat => "chat",
             Phase::Lobby => "lobby",
             Phase::Playing => "playing",
-            Phase::Over => "game over",
+            Phase::Over => "between games",
             Phase::Closed => "closed",
         }
     }
@@ -424,6 +424,7 @@ mod tests {
         let t = Instant::now();
         board.apply(
             &Event::Welcome {
+                announcer: None,
                 player: "alice".into(),
                 players: vec!["bob".into(), "alice".into()],
                 moves: vec!["roll".into(), "^%a$".into()],

@@ -115,7 +115,11 @@ pub async fn run<N: Network>(
         if dirty {
             {
                 let mut log = lines.0.lock().unwrap_or_else(|p| p.into_inner());
-                view.lines = log.lines.iter().cloned().collect();
+                view.lines = log
+                    .lines
+                    .iter()
+                    .map(|line| crate::render::text_for_screen(line, view.theme.ascii))
+                    .collect();
                 log.changed = false;
             }
             terminal.draw(|frame| draw(frame, &view, Instant::now()))?;

@@ -68,6 +68,9 @@ impl Theme {
 /// Everything the full-screen player draws.
 #[derive(Debug, Clone)]
 pub struct View {
+    /// The player's name as given: the one the session joins with ([`Board::me`] is the name
+    /// as the screen shows it).
+    pub name: String,
     /// The game as seen so far.
     pub board: Board,
     /// The line being typed.
@@ -84,7 +87,8 @@ impl View {
     /// A new view for the player named `me` at `place`.
     pub fn new(me: &str, place: &str, theme: Theme) -> View {
         View {
-            board: Board::new(me),
+            name: me.to_string(),
+            board: Board::new(&crate::render::text_for_screen(me, theme.ascii)),
             input: Input::default(),
             scroll: 0,
             theme,
@@ -585,9 +589,12 @@ fn event_lines(event: &Event, view: &View, width: usize) -> Vec<Line<'static>> {
         Event::Join { .. } => wrapped(None, &said(event), dim, width),
         Event::Leave { .. } => wrapped(None, &said(event), theme.style(Color::Yellow), width),
         Event::Welcome {
-            player, players, ..
+            player,
+            announcer,
+            players,
+            ..
         } => {
-            let mut text = crate::render::greeting(player, players);
+            let mut text = crate::render::greeting(player, announcer.as_deref(), players);
             let words = view.board.words();
             if !words.is_empty() {
                 text.push_str(&format!(" Moves: {}. /help for more.", words.join(", ")));

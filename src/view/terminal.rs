@@ -123,12 +123,13 @@ pub async fn play(
     settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<Played> {
-    let name = view.board.me.clone();
+    let name = view.name.clone();
     let (restore, mut terminal, mut keys) = open()?;
     let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
     let (lines_tx, lines) = mpsc::channel::<String>(64);
+    let ascii = view.theme.ascii;
     let show = move |event: Event| {
-        let _ = events_tx.send(event);
+        let _ = events_tx.send(crate::render::event_for_screen(event, ascii));
     };
     // Ctrl-C leaves as an interrupted player does (the others see "interrupted").
     let (interrupt_tx, interrupted) = tokio::sync::oneshot::channel::<()>();
