@@ -69,6 +69,15 @@ fn quoted_name(name: &str) -> String {
     format!("\"{escaped}\"")
 }
 
+/// What marks a text player (someone playing from the lab's own scripts, on the text
+/// channel): `~bob`. No gamecast player's name starts with it, so nobody can pass for one.
+pub const TEXT_MARK: char = '~';
+
+/// The name a text player is shown and played under: `bob` is `~bob`.
+pub fn text_player(name: &str) -> String {
+    format!("{TEXT_MARK}{name}")
+}
+
 /// Why a name cannot be played under, or `None` when it can.
 pub fn name_problem(name: &str) -> Option<String> {
     let chars = name.chars().count();
@@ -88,6 +97,12 @@ pub fn name_problem(name: &str) -> Option<String> {
     if skeleton(name) == skeleton(crate::protocol::ANNOUNCER_NAME) {
         return Some(format!(
             "{} is the announcer's name; pick another",
+            quoted_name(name)
+        ));
+    }
+    if name.starts_with(TEXT_MARK) {
+        return Some(format!(
+            "{} starts with {TEXT_MARK}, which marks the players of the lab's text channel",
             quoted_name(name)
         ));
     }

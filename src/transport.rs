@@ -1,4 +1,4 @@
-//! The multicast socket: which group, port and interface, and the socket options that make a
+//! The multicast sockets: which group, port and interface, and the socket options that make a
 //! group work. The only module that touches socket2; it moves bytes and knows nothing of their meaning.
 //!
 //! What a student should notice, step by step as in the lab's listings:
@@ -9,7 +9,13 @@
 //! 4. IP_MULTICAST_IF, IP_MULTICAST_TTL and IP_MULTICAST_LOOP for what we send: out of that
 //!    interface, hopping no further than the TTL allows, and looped back to the other
 //!    processes of this host (including our own socket, which the upper layers skip).
-
+//!
+//! A game has two ports on its group. `--port` (the lab's 5007) is the **text channel**: only
+//! lines a person reads (`alice: hola`, `announcer: Round 3: type roll`), so that the lab's
+//! own Python chat meets a game and sees nothing else. The protocol's JSON datagrams travel on
+//! the next port (5008). A port, not a group, keeps them apart: the lab's socket binds
+//! `('', 5007)`, and Linux hands such a socket every group's datagrams to port 5007 that any
+//! process of the host joined (IP_MULTICAST_ALL is on by default).
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 
 use anyhow::{Context, bail};
@@ -19,7 +25,7 @@ use crate::link::{Link, Network};
 
 /// The lab's group.
 pub const DEFAULT_GROUP: Ipv4Addr = Ipv4Addr::new(224, 1, 1, 1);
-/// The lab's port.
+/// The lab's port: the game's text channel; the protocol is on the next one.
 pub const DEFAULT_PORT: u16 = 5007;
 /// Loopback, so that nothing leaves the host unless a user asks for a LAN interface.
 pub const DEFAULT_IFACE: &str = "127.0.0.1";
@@ -36,7 +42,7 @@ pub const MIN_RECV_BUFFER: usize = 1 << 20;
 pub struct NetConfig {
     /// The multicast group.
     pub group: Ipv4Addr,
-    /// The group's UDP port.
+    /// The group's UDP port: its text channel ([`NetConfig::protocol_port`] is the protocol's).
     pub port: u16,
     /// The address of the interface we join on and send from.
     pub iface: Ipv4Addr,
@@ -56,6 +62,15 @@ impl Default for NetConfig {
     }
 }
 
+impl NetConfig {
+    /// The port the protocol's datagrams travel on: the one after the text channel's.
+    pub fn protocol_port(&self) -> u16 {
+        // The command line refuses 65535 for --port; a config made by hand wraps to 0, which
+        // binding then refuses with a clear error.
+        self.port.wrapping_add(1)
+    }
+}
+
 impl Network for NetConfig {
     type Link = Transport;
 
@@ -63,10 +78,18 @@ impl Network for NetConfig {
         Transport::open(self)
     }
 
+    fn lab_hint(&self) -> Option<String> {
+        lab_hint(self)
+    }
+
     fn describe(&self) -> String {
         format!(
-            "{}:{} via {} (ttl {})",
-            self.group, self.port, self.iface, self.ttl
+            "{}:{} via {} (ttl {}; the protocol on port {})",
+            self.group,
+            self.port,
+            self.iface,
+            self.ttl,
+            self.protocol_port()
         )
     }
 }
@@ -127,58 +150,79 @@ fn list(items: impl Iterator<Item = String>) -> String {
     items.join(", ")
 }
 
-/// A socket that is a member of the group: it sends to the group and receives what the group says.
+/// The sockets of one member of the group: the protocol's, which sends to the group and
+/// receives what the group says, and the text channel's, which only listens (lines to the text
+/// channel leave by the protocol's socket: see [`Link::send_text`]).
 #[derive(Debug)]
 pub struct Transport {
     socket: tokio::net::UdpSocket,
     /// The same socket, for reads that must reach the kernel: after a stall, tokio's cached
     /// readiness can say "nothing to read" while datagrams are queued.
     direct: std::net::UdpSocket,
+    text: tokio::net::UdpSocket,
     group: SocketAddrV4,
+    text_group: SocketAddrV4,
     recv_buffer: usize,
 }
 
+/// A socket that is a member of `group` on `iface`, bound to the group's address and port.
+fn member_socket(group: SocketAddrV4, iface: Ipv4Addr) -> anyhow::Result<Socket> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
+        .context("cannot create a UDP socket")?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    // Ask for a large receive buffer; the kernel silently caps it at net.core.rmem_max, so read
+    // back what we got: callers warn when it is under MIN_RECV_BUFFER rather than refuse to run.
+    socket.set_recv_buffer_size(RECV_BUFFER)?;
+    // Binding the group address (not 0.0.0.0) and turning IP_MULTICAST_ALL off both keep
+    // out datagrams of other groups that some other program joined on the same port.
+    socket
+        .bind(&SocketAddr::V4(group).into())
+        .with_context(|| format!("cannot bind {group}"))?;
+    #[cfg(target_os = "linux")]
+    socket.set_multicast_all_v4(false)?;
+    socket
+        .join_multicast_v4(group.ip(), &iface)
+        .with_context(|| format!("cannot join group {} on interface {iface}", group.ip()))?;
+    socket.set_nonblocking(true)?;
+    Ok(socket)
+}
+
 impl Transport {
-    /// Opens a socket, joins the group on the interface and sets everything up for sending.
+    /// Opens the sockets, joins the group on the interface and sets everything up for sending.
     /// Must be called inside a tokio runtime.
     pub fn open(net: &NetConfig) -> anyhow::Result<Transport> {
-        let group = SocketAddrV4::new(net.group, net.port);
-        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
-            .context("cannot create a UDP socket")?;
-        socket.set_reuse_address(true)?;
-        socket.set_reuse_port(true)?;
-        // Ask for a large receive buffer; the kernel silently caps it at net.core.rmem_max, so read
-        // back what we got: callers warn when it is under MIN_RECV_BUFFER rather than refuse to run.
-        socket.set_recv_buffer_size(RECV_BUFFER)?;
+        let protocol_port = net.protocol_port();
+        if protocol_port == 0 {
+            bail!(
+                "--port {}: the protocol takes the next port, and there is none",
+                net.port
+            );
+        }
+        let group = SocketAddrV4::new(net.group, protocol_port);
+        let text_group = SocketAddrV4::new(net.group, net.port);
+        let socket = member_socket(group, net.iface)?;
         let recv_buffer = socket.recv_buffer_size()?;
-        // Binding the group address (not 0.0.0.0) and turning IP_MULTICAST_ALL off both keep
-        // out datagrams of other groups that some other program joined on the same port.
-        socket
-            .bind(&SocketAddr::V4(group).into())
-            .with_context(|| format!("cannot bind {group}"))?;
-        #[cfg(target_os = "linux")]
-        socket.set_multicast_all_v4(false)?;
-        socket
-            .join_multicast_v4(&net.group, &net.iface)
-            .with_context(|| {
-                format!("cannot join group {} on interface {}", net.group, net.iface)
-            })?;
         socket
             .set_multicast_if_v4(&net.iface)
             .with_context(|| format!("cannot send multicast from interface {}", net.iface))?;
         socket.set_multicast_ttl_v4(net.ttl)?;
         socket.set_multicast_loop_v4(true)?;
-        socket.set_nonblocking(true)?;
         let direct: std::net::UdpSocket = socket
             .try_clone()
             .context("cannot duplicate the socket")?
             .into();
         let socket = tokio::net::UdpSocket::from_std(socket.into())
             .context("cannot hand the socket to tokio")?;
+        let text = member_socket(text_group, net.iface)?;
+        let text = tokio::net::UdpSocket::from_std(text.into())
+            .context("cannot hand the socket to tokio")?;
         Ok(Transport {
             socket,
             direct,
+            text,
             group,
+            text_group,
             recv_buffer,
         })
     }
@@ -195,7 +239,7 @@ impl Transport {
         })
     }
 
-    /// The group and port this socket sends to.
+    /// The group and port the protocol's datagrams go to.
     pub fn group(&self) -> SocketAddrV4 {
         self.group
     }
@@ -219,12 +263,89 @@ impl Link for Transport {
         }
     }
 
+    async fn send_text(&self, bytes: &[u8]) -> std::io::Result<()> {
+        // From the protocol's socket: the text channel's readers tell a member's lines (from
+        // the protocol's port) from those of the lab's scripts (from the text port, or any
+        // other), without waiting to hear the member's protocol first.
+        self.socket
+            .send_to(bytes, self.text_group)
+            .await
+            .map(|_| ())
+    }
+
+    async fn recv_text(&self, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+        loop {
+            let (len, source) = self.text.recv_from(buf).await?;
+            // A member's line (sent from the protocol's port, see `send_text`) came as
+            // protocol too, numbered and repaired: only the lab's scripts' lines are news.
+            if source.port() != self.group.port() {
+                return Ok((len, source));
+            }
+        }
+    }
+
     fn describe(&self) -> String {
         self.group.to_string()
     }
 
     fn warning(&self) -> Option<String> {
         self.buffer_warning()
+    }
+}
+
+/// The interface the kernel sends `group` out of when a program does not say (no
+/// IP_MULTICAST_IF, as in the lab's listings): the most specific route of /proc/net/route
+/// that holds it. `None` where there is no such route, or no such file.
+pub fn default_route_for(group: Ipv4Addr) -> Option<String> {
+    let table = std::fs::read_to_string("/proc/net/route").ok()?;
+    route_in(&table, group)
+}
+
+/// [`default_route_for`] over the text of a route table.
+fn route_in(table: &str, group: Ipv4Addr) -> Option<String> {
+    let address = u32::from(group);
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (name, destination, mask) = (fields.first()?, fields.get(1)?, fields.get(7)?);
+            // The kernel prints each address's bytes (network order) as one number in the
+            // host's byte order: its native bytes are the address's.
+            let parse = |hex: &str| {
+                u32::from_str_radix(hex, 16)
+                    .ok()
+                    .map(|n| u32::from_be_bytes(n.to_ne_bytes()))
+            };
+            let (destination, mask) = (parse(destination)?, parse(mask)?);
+            (address & mask == destination & mask).then(|| (mask.count_ones(), name.to_string()))
+        })
+        .max_by_key(|(bits, _)| *bits)
+        .map(|(_, name)| name)
+}
+
+/// What to tell a host whose game is on loopback while the lab's listings, as written, send
+/// the group by another interface (the default route's): they would never meet. `None` when
+/// they meet, or the game is not on loopback.
+pub fn lab_hint(net: &NetConfig) -> Option<String> {
+    if !net.iface.is_loopback() {
+        return None;
+    }
+    let how = "to meet this game, a script sets IP_MULTICAST_IF and joins on 127.0.0.1, as \
+               examples/lab/chat.py does; or play on the LAN: --iface and this machine's \
+               address there, for everyone";
+    match default_route_for(net.group) {
+        Some(name) if name == "lo" => None,
+        Some(name) => Some(format!(
+            "the lab's Python listings, as written, send to {} by {name} (the default route), \
+             not by loopback where this game is: {how}",
+            net.group
+        )),
+        None => Some(format!(
+            "this machine has no route for {}: the lab's Python listings, as written, cannot \
+             send to it; {how}",
+            net.group
+        )),
     }
 }
 
@@ -244,6 +365,19 @@ mod tests {
         assert!(err.contains("lo"), "{err}");
         let err = resolve_iface("192.0.2.77").unwrap_err().to_string();
         assert!(err.contains("no interface of this host"), "{err}");
+    }
+
+    #[test]
+    fn the_route_a_group_takes_is_the_most_specific() {
+        let table = "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n\
+                     eth0\t00000000\t0100000A\t0003\t0\t0\t0\t00000000\t0\t0\t0\n\
+                     eth0\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n";
+        let group = Ipv4Addr::new(224, 1, 1, 1);
+        assert_eq!(route_in(table, group).as_deref(), Some("eth0"));
+        let with_lo = format!("{table}lo\t000000E0\t00000000\t0001\t0\t0\t0\t000000F0\t0\t0\t0\n");
+        assert_eq!(route_in(&with_lo, group).as_deref(), Some("lo"));
+        assert_eq!(route_in("Iface\n", group), None);
+        assert_eq!(route_in("Iface\nbroken line\n", group), None);
     }
 
     #[test]

@@ -293,13 +293,18 @@ pub fn bench_script(name: &str) -> std::path::PathBuf {
 /// A bare socket in the group on loopback, for the raw baselines: what an application would
 /// set up with socket2 alone. Reads give up after `timeout` of silence.
 pub fn raw_receiver(net: &Net, timeout: Duration) -> std::net::UdpSocket {
+    raw_receiver_on(net, net.protocol_port(), timeout)
+}
+
+/// [`raw_receiver`] on `port` of the group (the text channel's, for plain text).
+pub fn raw_receiver_on(net: &Net, port: u16, timeout: Duration) -> std::net::UdpSocket {
     use socket2::{Domain, Protocol, Socket, Type};
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).unwrap();
     socket.set_reuse_address(true).unwrap();
     socket.set_reuse_port(true).unwrap();
     socket.set_recv_buffer_size(4 << 20).unwrap();
     socket
-        .bind(&std::net::SocketAddr::from((net.group, net.port)).into())
+        .bind(&std::net::SocketAddr::from((net.group, port)).into())
         .unwrap();
     socket
         .join_multicast_v4(&net.group, &std::net::Ipv4Addr::LOCALHOST)
@@ -320,7 +325,8 @@ pub fn raw_receiver_main(args: &[String]) {
         port: port.parse().unwrap(),
         iface: std::net::Ipv4Addr::LOCALHOST,
     };
-    let socket = raw_receiver(&net, Duration::from_secs(3600));
+    // Plain text travels on the text channel, as a player hears it.
+    let socket = raw_receiver_on(&net, net.port, Duration::from_secs(3600));
     println!("{{\"kind\":\"join\",\"player\":\"{name}\"}}");
     let mut buf = vec![0u8; 65536];
     while let Ok(len) = socket.recv(&mut buf) {

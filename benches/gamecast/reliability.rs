@@ -290,7 +290,7 @@ fn baseline(lan: &Lan, events: u64) -> Wire {
         socket.set_multicast_if_v4(&from).unwrap();
         socket.set_multicast_ttl_v4(1).unwrap();
         socket.set_multicast_loop_v4(false).unwrap();
-        let group: socket2::SockAddr = SocketAddrV4::new(net.group, net.port).into();
+        let group: socket2::SockAddr = SocketAddrV4::new(net.group, net.protocol_port()).into();
         let start = Instant::now();
         let mut sent = 0;
         while sent < datagrams.len() {

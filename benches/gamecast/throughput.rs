@@ -183,7 +183,10 @@ fn trial(players: usize, rate: u64, count: u64, sender: Sender, extra: &[&str]) 
 /// with the clock as it goes when true (latency).
 pub struct RawSender {
     socket: Socket,
+    /// The protocol's port, for JSON.
     group: socket2::SockAddr,
+    /// The text channel, for plain text.
+    text_group: socket2::SockAddr,
     origin: Origin,
 }
 
@@ -195,7 +198,8 @@ impl RawSender {
         socket.set_multicast_ttl_v4(1).unwrap();
         RawSender {
             socket,
-            group: SocketAddrV4::new(net.group, net.port).into(),
+            group: SocketAddrV4::new(net.group, net.protocol_port()).into(),
+            text_group: SocketAddrV4::new(net.group, net.port).into(),
             origin: Origin::new("announcer"),
         }
     }
@@ -221,7 +225,13 @@ impl RawSender {
 
     pub fn send(&self, bytes: &[u8]) {
         // A full socket buffer (ENOBUFS) is the sender outrunning the kernel: try again.
-        while self.socket.send_to(bytes, &self.group).is_err() {
+        // Plain text goes to the text channel, where players hear the lab's scripts.
+        let to = if bytes.first() == Some(&b'{') {
+            &self.group
+        } else {
+            &self.text_group
+        };
+        while self.socket.send_to(bytes, to).is_err() {
             std::thread::yield_now();
         }
     }

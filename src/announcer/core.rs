@@ -35,6 +35,8 @@ use crate::reliable::{self, Arrived, Bytes, Peers, Received, SendStats, Sender};
 use crate::script::{Action, Reload, Script, ScriptError};
 use crate::text;
 
+use super::text_channel;
+
 /// How long a new announcer listens before it says anything: long enough to hear an older
 /// announcer's heartbeat (one every 250 ms when it is quiet), so that two announcers never
 /// split one group's players between two games.
@@ -48,6 +50,19 @@ pub const LINGER: Duration = Duration::from_millis(500);
 /// players must not fill the roster or the console).
 const OUTSIDERS_RATE: f64 = 50.0;
 const OUTSIDERS_BURST: f64 = 100.0;
+
+/// The sessions the announcer gives text players are multiples of this: a real session's low
+/// 11 bits are random and never all zero ([`protocol::new_session`]), so the two never meet.
+const TEXT_SESSION_STEP: SessionId = 1 << 11;
+
+/// Whether `session` is one the announcer gives text players ([`TEXT_SESSION_STEP`]).
+fn is_text_session(session: SessionId) -> bool {
+    session != 0 && session.is_multiple_of(TEXT_SESSION_STEP)
+}
+
+/// A text player (the lab's own script) says nothing for this long: gone (it cannot beat, and
+/// a script stopped with Ctrl-C never says quit).
+pub const TEXT_IDLE: Duration = Duration::from_secs(600);
 
 /// Sessions dropped for silence that are remembered, to tell them if they speak again.
 const MAX_DROPPED: usize = 1024;
@@ -109,6 +124,8 @@ const MAX_REASON: usize = 200;
 pub enum Reaction {
     /// Put this datagram on the link (signed already, in a game with a key).
     Transmit(Bytes),
+    /// Put this on the lab's text channel (lines for people, never in a game with a key).
+    Say(String),
     /// A line for the host.
     Note(String),
     /// An event for the host's console, rendered as players see it.
@@ -169,6 +186,9 @@ struct Member {
     /// NACKs it sent us (repairs it asked for), and its own datagrams we could not have.
     asked: u64,
     lost: u64,
+    /// A text player's (one of the lab's scripts, on the text channel): when it last said
+    /// anything. `None` for a gamecast player.
+    text: Option<Instant>,
 }
 
 /// The host's view of the game right now: who is connected and how well, the script, the
@@ -285,6 +305,8 @@ pub struct Announcer {
     dropped: HashMap<SessionId, Instant>,
     /// Other announcers heard on the group: when first and last, how often.
     rivals: HashMap<SessionId, Rival>,
+    /// The session the next text player gets.
+    next_text_session: SessionId,
     bad_datagrams: u64,
     /// Whether the host was told what to do about datagrams without our key.
     key_hint_given: bool,
@@ -344,6 +366,7 @@ impl Announcer {
             outsiders: Budgets::new(OUTSIDERS_RATE, OUTSIDERS_BURST),
             dropped: HashMap::new(),
             rivals: HashMap::new(),
+            next_text_session: TEXT_SESSION_STEP,
             bad_datagrams: 0,
             key_hint_given: false,
             take_over_said: now,
@@ -455,6 +478,31 @@ impl Announcer {
         std::mem::take(&mut self.out)
     }
 
+    /// A datagram from `source` on the lab's text channel: a line of one of the lab's scripts.
+    /// `NAME: Entering user` makes `~NAME` a text player, who plays by typing moves and leaves
+    /// with `quit`; other lines are chat (the link hands over only the lab's scripts' lines,
+    /// not members'). A game with a key has no text players: nothing unsigned steers it.
+    pub fn receive_text(
+        &mut self,
+        bytes: &[u8],
+        source: SocketAddr,
+        now: Instant,
+    ) -> Vec<Reaction> {
+        self.turn(now);
+        let open = !self.guard.is_protected();
+        if open && self.phase == Phase::Playing {
+            match protocol::decode(bytes) {
+                Decoded::Text { from, text } => self.text_said(from, text, source, now),
+                _ => self.bad(
+                    &source.to_string(),
+                    "not a line of text, on the text channel",
+                ),
+            }
+        }
+        self.apply(now);
+        std::mem::take(&mut self.out)
+    }
+
     /// A read found the socket empty at `now`: anyone silent until now is silent indeed.
     pub fn caught_up(&mut self, now: Instant) -> Vec<Reaction> {
         self.turn(now);
@@ -480,6 +528,7 @@ impl Announcer {
             Phase::Listening { until } if now >= until => self.start(now),
             Phase::Playing => {
                 self.repeat_take_over(now);
+                self.drop_idle_text_players(now);
                 // Their errors are queued among their actions, in order.
                 drop(self.script.fire_due(now));
                 let due = self.peers.poll(now);
@@ -785,6 +834,13 @@ impl Announcer {
             Decoded::Invalid(why) => return self.invalid(why, source),
         };
         self.log("received", &datagram);
+        if is_text_session(datagram.session) {
+            // No player's own session looks so: this one poses as a text player.
+            return self.bad(
+                &source.to_string(),
+                "a datagram with a text player's session",
+            );
+        }
         if datagram.session == self.session() {
             // Our own session but not our bytes (those are skipped by their first bytes): made
             // up by someone else.
@@ -1065,9 +1121,48 @@ impl Announcer {
         let skeleton = text::skeleton(name);
         let refusal = if member {
             None
-        } else if let Some(problem) = text::name_problem(name) {
-            Some(problem)
-        } else if let Some(taken) = self.roster.iter().find(|m| m.skeleton == skeleton) {
+        } else {
+            text::name_problem(name).or_else(|| self.refusal(name, &skeleton))
+        };
+        if let Some(reason) = refusal {
+            self.note(format!("refused {}: {reason}", text::visible_quoted(name)));
+            self.pending.push(Outgoing::Send(Body::Refuse {
+                player: name.to_string(),
+                to_session: session,
+                reason,
+            }));
+            return;
+        }
+        if !member && !self.script_admits(name, session) {
+            return;
+        }
+        if !member {
+            self.dropped.remove(&session);
+            if !self.peers.listen(session, name, seq.saturating_add(1), now) {
+                return; // cannot happen: the roster and the table have the same bound
+            }
+            self.admit(name, skeleton, session, None);
+        }
+        // A member asking again is welcomed again (its welcome was lost), once a join retry at
+        // most: every welcome goes to the whole group.
+        let again_too_soon = self
+            .member(session)
+            .and_then(|m| m.welcomed)
+            .is_some_and(|at| now.saturating_duration_since(at) < crate::player::JOIN_RETRY / 2);
+        if again_too_soon {
+            return;
+        }
+        if let Some(m) = self.roster.iter_mut().find(|m| m.session == session) {
+            m.welcomed = Some(now);
+        }
+        self.pending
+            .push(Outgoing::Send(self.welcome(name, session)));
+    }
+
+    /// Why `name` (whose skeleton is `skeleton`) cannot join now, if it cannot: taken, or
+    /// looks like a name that is, or the game is full.
+    fn refusal(&self, name: &str, skeleton: &str) -> Option<String> {
+        if let Some(taken) = self.roster.iter().find(|m| m.skeleton == skeleton) {
             Some(if taken.name == name {
                 format!(
                     "the name {} is taken in this game; pick another with --name",
@@ -1086,67 +1181,221 @@ impl Announcer {
             ))
         } else {
             None
+        }
+    }
+
+    /// The script has its say before a player is in: `on_join` may refuse them (then they are
+    /// told, and this is false).
+    fn script_admits(&mut self, name: &str, session: SessionId) -> bool {
+        let crate::script::Joined::Refused(reason) = self.script.join(name) else {
+            return true;
         };
+        let reason = text::visible(&reason)
+            .chars()
+            .take(MAX_REASON)
+            .collect::<String>();
+        self.note(format!(
+            "refused {}: the script says: {reason}",
+            text::visible_quoted(name)
+        ));
+        if is_text_session(session) {
+            self.say(&format!("{name}: {reason}"));
+        }
+        self.pending.push(Outgoing::Send(Body::Refuse {
+            player: name.to_string(),
+            to_session: session,
+            reason,
+        }));
+        false
+    }
+
+    /// `name` is in the game from now on (`text`: a text player, heard at that time).
+    fn admit(&mut self, name: &str, skeleton: String, session: SessionId, text: Option<Instant>) {
+        self.roster.push(Member {
+            name: name.to_string(),
+            skeleton,
+            session,
+            welcomed_at: 0,
+            welcomed: None,
+            asked: 0,
+            lost: 0,
+            text,
+        });
+        self.note(format!(
+            "+ {} joined ({} in the game{})",
+            text::visible(name),
+            self.roster.len(),
+            if text.is_some() {
+                ", from the text channel"
+            } else {
+                ""
+            }
+        ));
+    }
+
+    /// A line of plain text from `source` on the text channel, signed `from`.
+    fn text_said(&mut self, from: Option<String>, said: String, source: SocketAddr, now: Instant) {
+        let Some(lab_name) = from else {
+            // Unsigned words: chat from an address, as the lab's first exercise sends them.
+            if self.outsiders.take(&(), now) == Verdict::Allow {
+                self.out.push(Reaction::Show(Event::Chat {
+                    from: source.to_string(),
+                    text: said,
+                }));
+            }
+            return;
+        };
+        let name = text::text_player(&lab_name);
+        self.json(serde_json::json!({
+            "dir": "received", "kind": "text", "from": name, "text": said,
+            "source": source.to_string(),
+        }));
+        let session = self
+            .roster
+            .iter()
+            .find(|m| m.text.is_some() && m.name == name)
+            .map(|m| m.session);
+        let Some(session) = session else {
+            // Not a player: their greeting makes them one; anything else is chat.
+            if self.outsiders.take(&(), now) != Verdict::Allow {
+                return;
+            }
+            if said.trim().eq_ignore_ascii_case("entering user") {
+                self.join_text(&lab_name, &name, now);
+            } else {
+                self.out.push(Reaction::Show(Event::Chat {
+                    from: name,
+                    text: said,
+                }));
+            }
+            return;
+        };
+        if let Some(m) = self.roster.iter_mut().find(|m| m.session == session) {
+            m.text = Some(now);
+        }
+        if self.budgets.take(&session, now) != Verdict::Allow {
+            return;
+        }
+        if said.trim().eq_ignore_ascii_case("quit") {
+            return self.remove(session, "quit", "quit");
+        }
+        if said.trim().eq_ignore_ascii_case("entering user") {
+            return; // greeted again: in the game already
+        }
+        if crate::player::core::is_move(&self.script.moves(), said.trim()) {
+            self.note(format!(
+                "{} plays {}",
+                text::visible(&name),
+                text::visible_quoted(said.trim())
+            ));
+            let result = self.script.message(&name, said.trim());
+            return self.report(result);
+        }
+        // Chat: the lab's users read it already; gamecast players are shown it by their own
+        // text channel. The script hears it as any player's chat.
+        self.out.push(Reaction::Show(Event::Chat {
+            from: name.clone(),
+            text: said.clone(),
+        }));
+        let result = self.script.message(&name, &said);
+        self.report(result);
+    }
+
+    /// The lab's user `lab_name` greeted: `name` (`~lab_name`) plays, unless the name is not
+    /// one, or a gamecast player's, or the script refuses it.
+    fn join_text(&mut self, lab_name: &str, name: &str, now: Instant) {
+        let skeleton = text::skeleton(name);
+        let refusal = text::name_problem(lab_name)
+            .or_else(|| {
+                // The lab's "bob" must not pass for gamecast's bob, even marked.
+                let plain = text::skeleton(lab_name);
+                self.roster
+                    .iter()
+                    .find(|m| m.text.is_none() && m.skeleton == plain)
+                    .map(|m| {
+                        format!(
+                            "the name {} is a gamecast player's in this game: start your chat \
+                             with another name to play",
+                            text::visible_quoted(&m.name)
+                        )
+                    })
+            })
+            .or_else(|| self.refusal(name, &skeleton));
         if let Some(reason) = refusal {
             self.note(format!("refused {}: {reason}", text::visible_quoted(name)));
-            self.pending.push(Outgoing::Send(Body::Refuse {
-                player: name.to_string(),
-                to_session: session,
-                reason,
-            }));
+            return self.say(&format!("{lab_name}: {reason}"));
+        }
+        let session = self.next_text_session;
+        // Numbers stay below 2^53, as the protocol wants: 2^42 text players is more than a
+        // run of the announcer can see.
+        self.next_text_session = self.next_text_session.saturating_add(TEXT_SESSION_STEP);
+        if !self.script_admits(name, session) {
             return;
         }
-        // The script has its say before the player is in: `on_join` may refuse them.
-        if !member && let crate::script::Joined::Refused(reason) = self.script.join(name) {
-            let reason = text::visible(&reason)
-                .chars()
-                .take(MAX_REASON)
-                .collect::<String>();
-            self.note(format!(
-                "refused {}: the script says: {reason}",
-                text::visible_quoted(name)
-            ));
-            self.pending.push(Outgoing::Send(Body::Refuse {
-                player: name.to_string(),
-                to_session: session,
-                reason,
-            }));
-            return;
-        }
-        if !member {
-            self.dropped.remove(&session);
-            if !self.peers.listen(session, name, seq.saturating_add(1), now) {
-                return; // cannot happen: the roster and the table have the same bound
-            }
-            self.roster.push(Member {
-                name: name.to_string(),
-                skeleton,
-                session,
-                welcomed_at: 0,
-                welcomed: None,
-                asked: 0,
-                lost: 0,
-            });
-            self.note(format!(
-                "+ {} joined ({} in the game)",
-                text::visible(name),
-                self.roster.len()
+        self.admit(name, skeleton, session, Some(now));
+        let moves: Vec<String> = self
+            .script
+            .moves()
+            .into_iter()
+            .filter(|m| !m.starts_with('^'))
+            .collect();
+        let mut line = format!("Welcome, {name}! You play from this chat as {name}.");
+        if !moves.is_empty() {
+            line.push_str(&format!(
+                " Moves: {} (type them here; anything else is chat; quit leaves).",
+                moves.join(", ")
             ));
         }
-        // A member asking again is welcomed again (its welcome was lost), once a join retry at
-        // most: every welcome goes to the whole group.
-        let again_too_soon = self
-            .member(session)
-            .and_then(|m| m.welcomed)
-            .is_some_and(|at| now.saturating_duration_since(at) < crate::player::JOIN_RETRY / 2);
-        if again_too_soon {
-            return;
-        }
+        self.say(&line);
+        // The gamecast players learn of them as of anyone: by a welcome.
         if let Some(m) = self.roster.iter_mut().find(|m| m.session == session) {
             m.welcomed = Some(now);
         }
         self.pending
             .push(Outgoing::Send(self.welcome(name, session)));
+    }
+
+    /// Text players silent for [`TEXT_IDLE`] are gone.
+    fn drop_idle_text_players(&mut self, now: Instant) {
+        let idle: Vec<SessionId> = self
+            .roster
+            .iter()
+            .filter(|m| {
+                m.text
+                    .is_some_and(|heard| now.saturating_duration_since(heard) >= TEXT_IDLE)
+            })
+            .map(|m| m.session)
+            .collect();
+        for session in idle {
+            self.remove(session, "connection lost", "timeout");
+        }
+    }
+
+    /// `text` on the lab's text channel, said by the announcer (not in a game with a key).
+    fn say(&mut self, text: &str) {
+        if self.guard.is_protected() {
+            return;
+        }
+        self.say_lines(vec![text_channel::said(text)]);
+    }
+
+    fn say_lines(&mut self, datagrams: Vec<String>) {
+        if self.guard.is_protected() {
+            return;
+        }
+        for datagram in datagrams {
+            self.json(serde_json::json!({"dir": "sent", "kind": "text", "text": datagram}));
+            self.out.push(Reaction::Say(datagram));
+        }
+    }
+
+    /// The names of the text players, for what is said on their channel.
+    fn text_players(&self) -> Vec<String> {
+        self.roster
+            .iter()
+            .filter(|m| m.text.is_some())
+            .map(|m| m.name.clone())
+            .collect()
     }
 
     /// The welcome for `name`: who is here, the moves, where the game stands and where each
@@ -1205,6 +1454,10 @@ impl Announcer {
         };
         let member = self.roster.remove(index);
         self.peers.forget(session);
+        // Who leaves by their own word says so on the text channel themselves.
+        if shown == "connection lost" {
+            self.say(&format!("{} left (connection lost)", member.name));
+        }
         self.pending.push(Outgoing::Send(Body::Left {
             player: member.name.clone(),
             to_session: session,
@@ -1229,6 +1482,9 @@ impl Announcer {
             },
             now,
         );
+        if successor.is_none() {
+            self.say(&format!("The announcer closed the game: {reason}"));
+        }
         self.sender.close();
         let beat = self.sender.beat(now);
         self.transmit(&beat);
@@ -1303,7 +1559,9 @@ impl Announcer {
             match action {
                 Action::Send(announcement, payload) => {
                     self.standing.update(&announcement);
+                    let lines = text_channel::datagrams(&announcement, &self.text_players());
                     self.send_payload(announcement.into(), &payload, now);
+                    self.say_lines(lines);
                 }
                 Action::Moves(moves) => {
                     self.send(

@@ -13,6 +13,7 @@ pub mod console;
 pub mod core;
 #[cfg(test)]
 mod tests;
+pub mod text_channel;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -92,6 +93,8 @@ pub async fn run<N: Network>(
     if let Some(warning) = link.warning() {
         console.note(&format!("warning: {warning}"));
     }
+    // A game with a key has no text channel: the lab's scripts have nothing to meet.
+    let lab_hint = network.lab_hint().filter(|_| config.settings.key.is_none());
     let (mut watcher, mut changes) = if config.watch {
         let (mut watcher, changes) = Watcher::new()?;
         watcher.watch(&script.files())?;
@@ -105,6 +108,7 @@ pub async fn run<N: Network>(
     let mut reload_due: Option<Instant> = None;
     let mut stopping = false;
     let mut buf = transport::recv_buffer();
+    let mut text_buf = transport::recv_buffer();
     let mut status_due = now();
     tokio::pin!(shutdown);
     let end = loop {
@@ -151,6 +155,9 @@ pub async fn run<N: Network>(
             } else {
                 "not protected: anyone on this network can send to the game (see --key-file)"
             });
+            if let Some(hint) = &lab_hint {
+                console.note(&format!("note: {hint}"));
+            }
             console.flush();
             bots.spawn(config.bots, network, config.settings.key.as_ref(), now())?;
             core.script().set_bots(bots.names());
@@ -214,6 +221,13 @@ pub async fn run<N: Network>(
                     Vec::new()
                 }
             },
+            received = link.recv_text(&mut text_buf) => match received {
+                Ok((len, source)) => core.receive_text(&text_buf[..len], source, now()),
+                Err(e) => {
+                    console.note(&format!("warning: receive failed on the text channel: {e}"));
+                    Vec::new()
+                }
+            },
         };
         carry_out(reactions, &link, &mut console).await;
     };
@@ -267,6 +281,11 @@ async fn carry_out(reactions: Vec<Reaction>, link: &impl Link, console: &mut Con
                 if let Err(e) = link.send(&bytes).await {
                     console.note(&format!("warning: cannot send to {}: {e}", link.describe()));
                 }
+            }
+            // The text channel is a courtesy to the lab's scripts: a line that cannot go out
+            // there costs the game nothing.
+            Reaction::Say(line) => {
+                let _ = link.send_text(line.as_bytes()).await;
             }
             Reaction::Note(line) => console.note(&line),
             Reaction::Show(event) => console.show(&event),

@@ -297,6 +297,8 @@ mod properties {
     #[derive(Debug, Clone)]
     enum Step {
         Datagram(u64, u64, serde_json::Value),
+        /// A line on the text channel, from the lab's address or a member's.
+        Text(bool, String),
         Tick(u64),
         CaughtUp,
     }
@@ -330,8 +332,13 @@ mod properties {
 
     fn step() -> impl Strategy<Value = Step> {
         prop_oneof![
-            6 => (prop_oneof![1u64..6, edgy()], edgy(), body())
+            6 => (prop_oneof![1u64..6, edgy(), (1u64..4).prop_map(|n| n << 11)], edgy(), body())
                 .prop_map(|(session, seq, body)| Step::Datagram(session, seq, body)),
+            3 => (any::<bool>(), prop_oneof![
+                "[a-c~]{0,3}: (Entering user|roll|quit|hola)",
+                "(entering user|QUIT|: |a:|[a-z]{25}: Entering user)",
+                any::<String>(),
+            ]).prop_map(|(lab, line)| Step::Text(lab, line)),
             2 => (0u64..3000).prop_map(Step::Tick),
             1 => Just(Step::CaughtUp),
         ]
@@ -357,6 +364,10 @@ mod properties {
                         let bytes = serde_json::to_vec(&object).unwrap();
                         let _ = core.receive(&bytes, SOURCE, now);
                     }
+                    Step::Text(lab, line) => {
+                        let source = if lab { LAB } else { SOURCE };
+                        let _ = core.receive_text(line.as_bytes(), source, now);
+                    }
                     Step::Tick(ms) => {
                         now += Duration::from_millis(ms);
                         let _ = core.tick(now);
@@ -369,6 +380,136 @@ mod properties {
             }
         }
     }
+}
+
+/// Where the lab's Python chat sends from: its own port, not a member's.
+const LAB: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
+    std::net::Ipv4Addr::LOCALHOST,
+    5007,
+));
+
+/// What went to the text channel, one datagram a string.
+fn said(reactions: &[Reaction]) -> Vec<String> {
+    reactions
+        .iter()
+        .filter_map(|r| match r {
+            Reaction::Say(line) => Some(line.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+const TEXT_GAME: &str = r#"
+moves({"roll"})
+on_join(function(p) if p == "~eve" then return false, "no eves" end end)
+on_message(function(p, t)
+  if t == "roll" then
+    tell(p, "you rolled")
+    tell("alice", "alice's secret")
+    ranking({[p] = 5, alice = 3})
+  end
+end)
+on_leave(function(p, reason) print(p .. " left: " .. reason) end)
+"#;
+
+#[test]
+fn a_lab_user_who_greets_plays_as_a_marked_text_player() {
+    let (mut core, now) = playing(TEXT_GAME, Instant::now());
+    let mut alice = Origin::new("alice");
+    core.receive(&from(&mut alice, Body::Join), SOURCE, now);
+    // Chat before the greeting is chat, nothing more.
+    let chat = core.receive_text(b"ana: hola", LAB, now);
+    assert!(core.roster() == vec!["alice"], "{chat:?}");
+    let greeted = core.receive_text(b"ana: Entering user", LAB, now);
+    assert_eq!(core.roster(), vec!["alice", "~ana"]);
+    let welcome = said(&greeted);
+    assert!(
+        welcome[0].starts_with("announcer: Welcome, ~ana!"),
+        "{welcome:?}"
+    );
+    assert!(welcome[0].contains("Moves: roll"), "{welcome:?}");
+    // The gamecast players learn of them by a welcome, as of anyone.
+    assert!(sent(&greeted).iter().any(|b| matches!(
+        b,
+        Body::Welcome { player, .. } if player == "~ana"
+    )));
+    // Their move reaches the script; what is said back is for them alone on their channel.
+    let rolled = core.receive_text(b"ana: roll", LAB, now);
+    let lines = said(&rolled);
+    assert!(
+        lines.contains(&"announcer: (to ~ana) you rolled".to_string()),
+        "{lines:?}"
+    );
+    assert!(!lines.iter().any(|l| l.contains("secret")), "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("Ranking:") && l.contains("1. ~ana 5")),
+        "{lines:?}"
+    );
+    // Nothing of the protocol goes to the text channel.
+    assert!(lines.iter().all(|l| !l.contains("{\"v\"")), "{lines:?}");
+    // Their quit is a leave with the reason of a quit.
+    let quit = core.receive_text(b"ana: quit", LAB, now);
+    assert!(
+        notes(&quit).contains(&"[script] ~ana left: quit".to_string()),
+        "{quit:?}"
+    );
+    assert_eq!(core.roster(), vec!["alice"]);
+}
+
+#[test]
+fn a_text_player_cannot_take_a_gamecast_players_name_nor_pass_the_script() {
+    let (mut core, now) = playing(TEXT_GAME, Instant::now());
+    let mut alice = Origin::new("alice");
+    core.receive(&from(&mut alice, Body::Join), SOURCE, now);
+    let taken = said(&core.receive_text(b"alice: Entering user", LAB, now));
+    assert!(
+        taken[0].starts_with("announcer: alice: the name \"alice\" is a gamecast player's"),
+        "{taken:?}"
+    );
+    let refused = said(&core.receive_text(b"eve: Entering user", LAB, now));
+    assert_eq!(refused, vec!["announcer: ~eve: no eves".to_string()]);
+    assert_eq!(core.roster(), vec!["alice"]);
+    // No gamecast name starts with the mark, and no datagram may pose as a text player.
+    let mut mallory = Origin::with_session("~ana", 1 << 11);
+    let posing = core.receive(&from(&mut mallory, Body::Join), SOURCE, now);
+    assert_eq!(core.roster(), vec!["alice"], "{posing:?}");
+}
+
+#[test]
+fn a_silent_text_player_is_gone_after_a_while_and_a_keyed_game_has_none() {
+    let (mut core, now) = playing(TEXT_GAME, Instant::now());
+    core.receive_text(b"ana: Entering user", LAB, now);
+    assert_eq!(core.roster(), vec!["~ana"]);
+    core.next_deadline();
+    let _ = core.tick(now + TEXT_IDLE / 2);
+    assert_eq!(core.roster(), vec!["~ana"]);
+    let gone = core.tick(now + TEXT_IDLE);
+    assert!(core.roster().is_empty(), "{gone:?}");
+    assert!(said(&gone).contains(&"announcer: ~ana left (connection lost)".to_string()));
+
+    let t0 = Instant::now();
+    let dir = std::env::temp_dir().join(format!("gamecast-core-{}", fastrand::u64(..)));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("game.lua");
+    std::fs::write(&path, TEXT_GAME).unwrap();
+    let script = Script::load_with(&path, &Default::default(), start(t0)).unwrap();
+    let settings = Settings {
+        key: Some(
+            crate::key::GameKey::new(b"a secret of the game, long enough", "a test").unwrap(),
+        ),
+        ..Settings::default()
+    };
+    let mut keyed = Announcer::new(script, settings, t0);
+    keyed.next_deadline();
+    let started = keyed.tick(t0 + LISTEN_FIRST);
+    assert!(said(&started).is_empty());
+    let greeted = keyed.receive_text(b"ana: Entering user", LAB, t0 + LISTEN_FIRST);
+    assert!(
+        keyed.roster().is_empty() && said(&greeted).is_empty(),
+        "{greeted:?}"
+    );
 }
 
 #[test]

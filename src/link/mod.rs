@@ -30,7 +30,26 @@ pub trait Link: Send + Sync + 'static {
     /// every member look silent.
     fn try_recv(&self, buf: &mut [u8]) -> io::Result<Option<(usize, SocketAddr)>>;
 
-    /// Where this link sends, for messages: `224.1.1.1:5007`.
+    /// Sends one line to the lab's text channel, where the link has one (elsewhere: nowhere).
+    /// Lines there are for people and for the lab's own scripts; nothing there steers a game
+    /// except what a text player types.
+    fn send_text(&self, bytes: &[u8]) -> impl Future<Output = io::Result<()>> + Send {
+        let _ = bytes;
+        std::future::ready(Ok(()))
+    }
+
+    /// Waits for the next datagram of the lab's scripts on the text channel, where the link has
+    /// one (elsewhere: forever). Members' own lines there are not handed over: they came as
+    /// protocol too.
+    fn recv_text(
+        &self,
+        buf: &mut [u8],
+    ) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + Send {
+        let _ = buf;
+        std::future::pending()
+    }
+
+    /// Where this link sends, for messages: `224.1.1.1:5008`.
     fn describe(&self) -> String;
 
     /// Something the host should know about this link (a receive buffer too small for bursts).
@@ -49,4 +68,10 @@ pub trait Network {
 
     /// Where the game is, for the host's first line: `224.1.1.1:5007 via 127.0.0.1 (ttl 1)`.
     fn describe(&self) -> String;
+
+    /// What the host should know about the lab's own scripts meeting this game, if anything
+    /// (see [`crate::transport::lab_hint`]).
+    fn lab_hint(&self) -> Option<String> {
+        None
+    }
 }

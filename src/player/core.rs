@@ -82,6 +82,9 @@ pub enum Reaction {
     Show(Event),
     /// Put this datagram on the link (signed already, in a game with a key).
     Transmit(Bytes),
+    /// Put this line on the lab's text channel, for the lab's scripts to read (never in a
+    /// game with a key: its chat is not for everyone on the network).
+    Say(String),
     /// The session is over.
     Exit(Outcome),
 }
@@ -264,6 +267,7 @@ impl Player {
         }));
         self.last_join = now;
         self.send(Body::Join, now);
+        self.say("Entering user");
         std::mem::take(&mut self.out)
     }
 
@@ -284,12 +288,7 @@ impl Player {
         self.turn(now);
         match self.guard.open(bytes) {
             Decoded::Datagram(datagram) => self.datagram(datagram, bytes.len(), source, now),
-            Decoded::Text { from, text } => {
-                let from = from.unwrap_or_else(|| source.to_string());
-                if self.chat_allowed(&source.to_string(), &from, now) {
-                    self.show(Event::Chat { from, text });
-                }
-            }
+            Decoded::Text { from, text } => self.text_line(from, text, source, now),
             Decoded::Invalid(Invalid::Protected) => {
                 let text = format!(
                     "signed datagrams are arriving from {source}: this game seems to be \
@@ -310,6 +309,38 @@ impl Player {
             Decoded::Invalid(why) => self.bad(&format!("from {source}: {why}")),
         }
         std::mem::take(&mut self.out)
+    }
+
+    /// A datagram from `source` on the lab's text channel (the link hands over only the lab's
+    /// scripts' lines there): shown as theirs, marked as a text player's
+    /// ([`text::text_player`]). The protocol has nothing to do there.
+    pub fn receive_text(
+        &mut self,
+        bytes: &[u8],
+        source: SocketAddr,
+        now: Instant,
+    ) -> Vec<Reaction> {
+        self.turn(now);
+        match crate::protocol::decode(bytes) {
+            Decoded::Text { from, text } => self.text_line(from, text, source, now),
+            _ => self.bad(&format!(
+                "from {source} on the text channel: not a line of text"
+            )),
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// A line of plain text from `source`, signed `from` if it starts with a name. A move of
+    /// the game is for the announcer, whoever typed it: a text player's answer is not shown
+    /// here either (the lab's own chat shows it to its users: they type in the open).
+    fn text_line(&mut self, from: Option<String>, text: String, source: SocketAddr, now: Instant) {
+        if from.is_some() && is_move(&self.moves, text.trim()) {
+            return;
+        }
+        let from = from.map_or_else(|| source.to_string(), |name| text::text_player(&name));
+        if self.chat_allowed(&source.to_string(), &from, now) {
+            self.show(Event::Chat { from, text });
+        }
     }
 
     /// A read found the socket empty at `now`: an announcer silent until now is unreachable.
@@ -355,9 +386,6 @@ impl Player {
         if let Some(beat) = self.sender.heartbeat(now) {
             self.transmit(&beat);
         }
-        for other in self.others.due(now) {
-            self.name_other(&other);
-        }
         let followed = self.announcer.as_ref().map(|a| a.session);
         let forgotten: Vec<SessionId> = self
             .peers
@@ -384,7 +412,6 @@ impl Player {
             Some(self.sender.heartbeat_due()),
             self.peers.next_deadline(),
             self.join_due.filter(|_| joining),
-            self.others.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -424,6 +451,9 @@ impl Player {
                 ),
             });
         } else {
+            if let Body::Chat { text } = &body {
+                self.say(&text.clone());
+            }
             self.send(body, now);
         }
         std::mem::take(&mut self.out)
@@ -438,6 +468,8 @@ impl Player {
             },
             now,
         );
+        // The lab's chat says goodbye with the word itself.
+        self.say("quit");
         self.out.push(Reaction::Exit(outcome));
         std::mem::take(&mut self.out)
     }
@@ -589,7 +621,7 @@ impl Player {
             Some(current) if !current.unreachable || session < current.session => {
                 // Only the announcer that welcomed us speaks for the game: another one on the
                 // group (or someone posing as one) is ignored, and named once.
-                self.heard_other(session, body, source, now);
+                self.heard_other(session, body, source);
                 return false;
             }
             Some(_) => {
@@ -601,7 +633,7 @@ impl Player {
                     body,
                     Body::Heartbeat { closing: true, .. } | Body::Close { .. }
                 ) {
-                    self.heard_other(session, body, source, now);
+                    self.heard_other(session, body, source);
                     return false;
                 }
             }
@@ -944,9 +976,9 @@ impl Player {
         }
     }
 
-    /// A datagram of an announcer we do not follow: named once it is time ([`Others`]).
-    fn heard_other(&mut self, session: SessionId, body: &Body, source: SocketAddr, now: Instant) {
-        if let Some(other) = self.others.heard(session, body, source, now) {
+    /// A datagram of an announcer we do not follow: named when new, or its title new ([`Others`]).
+    fn heard_other(&mut self, session: SessionId, body: &Body, source: SocketAddr) {
+        if let Some(other) = self.others.heard(session, body, source) {
             self.name_other(&other);
         }
     }
@@ -993,6 +1025,15 @@ impl Player {
 
     fn show(&mut self, event: Event) {
         self.out.push(Reaction::Show(event));
+    }
+
+    /// Our `text` on the lab's text channel, signed with our name as the lab's chat signs it;
+    /// not in a game with a key.
+    fn say(&mut self, text: &str) {
+        if !self.guard.is_protected() {
+            self.out
+                .push(Reaction::Say(format!("{}: {text}", self.name)));
+        }
     }
 
     /// Sends a body of ours: numbered and kept for repair, or a control datagram.

@@ -1,19 +1,16 @@
-//! The announcers a player hears on its group but does not follow: each is named once, with
-//! its title and address, so that a player can tell which game it is in and which it is not.
+//! The announcers a player hears on its group but does not follow: each is named, with its
+//! address and, once known, its title, so that a player can tell which game it is in and which
+//! it is not.
 //!
 //! An announcer's datagrams do not carry its title; its `game_start` and the welcomes it sends
-//! do. So a newly heard announcer is named when its title arrives, or after [`NAME_WITHIN`]
-//! without one. Anyone can pose as an announcer: the list is bounded, each is named once, and
-//! a title is cut short, so that forged announcers cannot flood the screen.
+//! do. So a newly heard announcer is named at once, and named again when its title arrives.
+//! Anyone can pose as an announcer: the list is bounded, each is named twice at most, and a
+//! title is cut short, so that forged announcers cannot flood the screen.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
 
 use crate::protocol::{Announcement, Body, SessionId};
-
-/// How long a player waits for a newly heard announcer's title before naming it without one.
-pub const NAME_WITHIN: Duration = Duration::from_secs(2);
 
 /// How many announcers a player names in its whole run; beyond that, it stays quiet.
 const MAX_OTHERS: usize = 16;
@@ -32,71 +29,35 @@ pub struct Other {
     pub closing: bool,
 }
 
-#[derive(Debug)]
-struct Heard {
-    other: Other,
-    since: Instant,
-    named: bool,
-}
-
 /// The announcers heard and not followed.
 #[derive(Debug, Default)]
 pub struct Others {
-    heard: HashMap<SessionId, Heard>,
+    heard: HashMap<SessionId, Other>,
 }
 
 impl Others {
-    /// A datagram of announcer `session` from `address`, which we do not follow, at `now`:
-    /// the announcer to name now, if its title just arrived.
-    pub fn heard(
-        &mut self,
-        session: SessionId,
-        body: &Body,
-        address: SocketAddr,
-        now: Instant,
-    ) -> Option<Other> {
-        if !self.heard.contains_key(&session) && self.heard.len() >= MAX_OTHERS {
-            return None;
+    /// A datagram of announcer `session` from `address`, which we do not follow: the
+    /// announcer to name now, if it is new, or its title just arrived.
+    pub fn heard(&mut self, session: SessionId, body: &Body, address: SocketAddr) -> Option<Other> {
+        let title = title(body);
+        let full = self.heard.len() >= MAX_OTHERS;
+        match self.heard.get_mut(&session) {
+            Some(other) if other.title.is_none() && title.is_some() => {
+                other.title = title;
+                Some(other.clone())
+            }
+            Some(_) => None,
+            None if full => None,
+            None => {
+                let other = Other {
+                    address,
+                    title,
+                    closing: is_closing(body),
+                };
+                self.heard.insert(session, other.clone());
+                Some(other)
+            }
         }
-        let heard = self.heard.entry(session).or_insert_with(|| Heard {
-            other: Other {
-                address,
-                title: None,
-                closing: is_closing(body),
-            },
-            since: now,
-            named: false,
-        });
-        if heard.named {
-            return None;
-        }
-        heard.other.title = Some(title(body)?);
-        heard.named = true;
-        Some(heard.other.clone())
-    }
-
-    /// The announcers to name at `now`: heard [`NAME_WITHIN`] ago, their title still unknown.
-    pub fn due(&mut self, now: Instant) -> Vec<Other> {
-        let mut due: Vec<(Instant, Other)> = self
-            .heard
-            .values_mut()
-            .filter(|h| !h.named && now.saturating_duration_since(h.since) >= NAME_WITHIN)
-            .map(|h| {
-                h.named = true;
-                (h.since, h.other.clone())
-            })
-            .collect();
-        due.sort_by_key(|(since, _)| *since);
-        due.into_iter().map(|(_, other)| other).collect()
-    }
-
-    /// When [`Others::due`] has something next, if ever.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.heard
-            .values()
-            .filter(|h| !h.named)
-            .map(|h| h.since.checked_add(NAME_WITHIN).unwrap_or(h.since))
-            .min()
     }
 }
 
@@ -146,66 +107,40 @@ mod tests {
     const AT: &str = "10.0.0.2:5007";
 
     #[test]
-    fn named_once_when_the_title_arrives() {
-        let t = Instant::now();
+    fn named_at_once_and_again_when_the_title_arrives() {
         let mut others = Others::default();
         let at: SocketAddr = AT.parse().unwrap();
-        assert_eq!(others.heard(7, &beat(), at, t), None);
-        let named = others.heard(7, &start("Trivia"), at, t).unwrap();
+        let first = others.heard(7, &beat(), at).unwrap();
+        assert_eq!((first.address, first.title), (at, None));
+        assert_eq!(others.heard(7, &beat(), at), None);
+        let named = others.heard(7, &start("Trivia"), at).unwrap();
         assert_eq!(named.title.as_deref(), Some("Trivia"));
-        assert_eq!(named.address, at);
-        assert_eq!(others.heard(7, &start("Other"), at, t), None);
-        assert!(others.due(t + NAME_WITHIN).is_empty());
-        assert_eq!(others.next_deadline(), None);
-    }
-
-    #[test]
-    fn named_without_a_title_after_a_while() {
-        let t = Instant::now();
-        let mut others = Others::default();
-        let at: SocketAddr = AT.parse().unwrap();
-        others.heard(7, &beat(), at, t);
-        assert_eq!(others.next_deadline(), Some(t + NAME_WITHIN));
-        assert!(others.due(t + NAME_WITHIN / 2).is_empty());
-        let due = others.due(t + NAME_WITHIN);
-        assert_eq!(due.len(), 1);
-        assert_eq!(due[0].title, None);
-        assert!(others.due(t + NAME_WITHIN * 2).is_empty());
+        assert_eq!(others.heard(7, &start("Other"), at), None);
+        // Heard first with its title: named once.
+        assert!(others.heard(8, &start("Quiz"), at).unwrap().title.is_some());
+        assert_eq!(others.heard(8, &beat(), at), None);
     }
 
     #[test]
     fn a_flood_of_announcers_is_named_a_bounded_number_of_times() {
-        let t = Instant::now();
         let mut others = Others::default();
         let at: SocketAddr = AT.parse().unwrap();
         let named = (0..10_000u64)
-            .filter(|s| others.heard(*s, &start(&"x".repeat(5000)), at, t).is_some())
+            .filter(|s| others.heard(*s, &start(&"x".repeat(5000)), at).is_some())
             .count();
         assert_eq!(named, MAX_OTHERS);
-        assert!(others.due(t + NAME_WITHIN).is_empty());
         // A long title is cut short.
         let mut others = Others::default();
-        let title = others
-            .heard(1, &start(&"é".repeat(500)), at, t)
-            .unwrap()
-            .title;
+        let title = others.heard(1, &start(&"é".repeat(500)), at).unwrap().title;
         assert_eq!(title.unwrap().chars().count(), MAX_TITLE + 1);
     }
 
     #[test]
-    fn boundary_sessions_and_clocks_do_not_panic() {
-        let t = Instant::now();
+    fn boundary_sessions_do_not_panic() {
         let mut others = Others::default();
         let at: SocketAddr = AT.parse().unwrap();
         for session in [0, 1 << 53, u64::MAX] {
-            others.heard(session, &beat(), at, t);
+            assert!(others.heard(session, &beat(), at).is_some());
         }
-        // A clock read earlier than the first hearing (reordered turns) names nobody.
-        assert!(
-            others
-                .due(t.checked_sub(Duration::from_secs(1)).unwrap_or(t))
-                .is_empty()
-        );
-        assert_eq!(others.due(t + NAME_WITHIN).len(), 3);
     }
 }

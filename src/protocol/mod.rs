@@ -92,7 +92,8 @@ pub fn new_session() -> SessionId {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
     };
-    // 42 bits of milliseconds (until the year 2109) and 11 random bits: below 2^53.
+    // 42 bits of milliseconds (until the year 2109) and 11 random bits, never all zero (the
+    // announcer's text players have those): below 2^53.
     ((millis & ((1 << 42) - 1)) << 11) | fastrand::u64(1..(1 << 11))
 }
 

@@ -57,13 +57,27 @@ impl Net {
         ]
     }
 
-    /// Sends raw bytes to the group from loopback, as a classmate's Python script would.
-    pub fn send_raw(&self, bytes: &[u8]) {
+    /// The port the protocol's datagrams travel on (`--port` is the lab's text channel).
+    pub fn protocol_port(&self) -> u16 {
+        self.port + 1
+    }
+
+    /// Sends raw bytes to the text channel from loopback, as a classmate's Python script would.
+    pub fn send_text(&self, bytes: &[u8]) {
+        self.send_to_port(bytes, self.port);
+    }
+
+    /// Sends raw bytes to the protocol's port from loopback, as a rogue process would.
+    pub fn send_protocol(&self, bytes: &[u8]) {
+        self.send_to_port(bytes, self.protocol_port());
+    }
+
+    fn send_to_port(&self, bytes: &[u8], port: u16) {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_multicast_loop_v4(true).unwrap();
         socket.set_multicast_ttl_v4(1).unwrap();
         // Sent from a socket bound to 127.0.0.1, the datagram leaves by loopback.
-        socket.send_to(bytes, (self.group, self.port)).unwrap();
+        socket.send_to(bytes, (self.group, port)).unwrap();
     }
 }
 
@@ -221,6 +235,22 @@ impl Process {
                     self.fail(&format!("exited while waiting for {what}"))
                 }
             }
+        }
+    }
+
+    /// Waits for a stdout line containing `text` (a program that prints text, not events).
+    pub fn wait_out(&mut self, text: &str) -> String {
+        self.wait_out_any(&[text])
+    }
+
+    /// Waits for a stdout line containing any of `texts`, and returns it.
+    pub fn wait_out_any(&mut self, texts: &[&str]) -> String {
+        match self.wait_line(
+            &format!("stdout {texts:?}"),
+            |l| matches!(l, Line::Out(s) if texts.iter().any(|t| s.contains(t))),
+        ) {
+            Line::Out(s) => s,
+            Line::Err(_) => unreachable!(),
         }
     }
 

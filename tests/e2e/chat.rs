@@ -60,15 +60,16 @@ fn plain_text_datagrams_are_chat() {
     let mut bob = player(&net, "bob");
     alice.wait_join("bob");
 
-    // What a classmate's Python script from the lab sends.
-    net.send_raw("user1: Hola\n".as_bytes());
+    // What a classmate's Python script from the lab sends, on the text channel: shown under
+    // the name marked as a text player's, so that it cannot pass for a gamecast player's.
+    net.send_text("user1: Hola\n".as_bytes());
     let chat = alice.wait_kind("chat");
     assert_eq!(
         (chat["from"].as_str(), text(&chat)),
-        (Some("user1"), "Hola")
+        (Some("~user1"), "Hola")
     );
     // Without a "name:" prefix the sender's address stands for the name.
-    net.send_raw("hello there".as_bytes());
+    net.send_text("hello there".as_bytes());
     let chat = bob.wait_event("unnamed text", |v| {
         v["kind"] == "chat" && text(v) == "hello there"
     });
@@ -95,10 +96,12 @@ fn garbage_datagrams_are_ignored_and_nothing_breaks() {
         vec![0u8; 9000],
         b"   \n".to_vec(),
     ];
+    // On both ports: the text channel's reader and the protocol's are both network input.
     for bytes in &garbage {
-        net.send_raw(bytes);
+        net.send_text(bytes);
+        net.send_protocol(bytes);
     }
-    net.send_raw(b"marker: still alive");
+    net.send_text(b"marker: still alive");
     for p in [&mut alice, &mut bob] {
         p.wait_event("the marker", |v| {
             v["kind"] == "chat" && text(v) == "still alive"

@@ -27,7 +27,7 @@ end)
 fn rogue(net: &Net) -> impl Fn(&[u8]) {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket.set_multicast_loop_v4(true).unwrap();
-    let to = (net.group, net.port);
+    let to = (net.group, net.protocol_port());
     move |bytes: &[u8]| {
         // A full buffer drops the datagram, as the network would: fine for a flood.
         let _ = socket.send_to(bytes, to);

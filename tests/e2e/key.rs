@@ -49,7 +49,7 @@ fn sniffer(net: &Net) -> std::net::UdpSocket {
     socket.set_reuse_address(true).unwrap();
     socket.set_reuse_port(true).unwrap();
     socket
-        .bind(&SocketAddrV4::new(net.group, net.port).into())
+        .bind(&SocketAddrV4::new(net.group, net.protocol_port()).into())
         .unwrap();
     socket
         .join_multicast_v4(&net.group, &Ipv4Addr::LOCALHOST)
@@ -120,7 +120,7 @@ fn game_with_a_rogue(net: &Net, key: Option<&PathBuf>) -> (Process, Process, Pro
     let ranking = capture(&sniff, &[r#""from":"announcer""#, r#""kind":"ranking""#]);
     let captured: Value = serde_json::from_str(&ranking).unwrap();
     for _ in 0..3 {
-        net.send_raw(ranking.as_bytes());
+        net.send_protocol(ranking.as_bytes());
     }
     let forged = serde_json::json!({
         "v": 1, "from": "announcer", "session": captured["session"],
@@ -128,10 +128,10 @@ fn game_with_a_rogue(net: &Net, key: Option<&PathBuf>) -> (Process, Process, Pro
         "kind": "congratulate", "player": "mallory", "text": "mallory wins",
     })
     .to_string();
-    net.send_raw(forged.as_bytes());
+    net.send_protocol(forged.as_bytes());
     if let Some(at) = ranking.find(r#","n":"#) {
         let signature = &ranking[at..];
-        net.send_raw(format!("{}{signature}", &forged[..forged.len() - 1]).as_bytes());
+        net.send_protocol(format!("{}{signature}", &forged[..forged.len() - 1]).as_bytes());
     }
     // Loopback delivers as it sends: the forgeries are queued at every player before the
     // real next ranking exists.

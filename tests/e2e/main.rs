@@ -10,6 +10,7 @@ mod full_screen;
 mod games;
 mod hostile;
 mod key;
+mod lab;
 mod lan;
 mod lint;
 mod reliable;
