@@ -3,7 +3,8 @@
 -- (The API's own list is scripts/types/gamecast.lua; a test keeps the two in step.)
 
 local api = {
-  "announce", "countdown", "tell", "game_start", "ranking", "rank", "question", "congratulate", "game_end",
+  "announce", "countdown", "tell", "game_start", "ranking", "rank", "question", "answered", "tally",
+  "congratulate", "game_end",
   "moves", "on_message", "on_join", "on_leave", "on_reload", "on_bot", "bot", "after", "every",
   "players", "is_bot", "now", "stop", "setting", "args",
 }

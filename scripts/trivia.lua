@@ -348,6 +348,19 @@ close_question = function()
     end
   end
 
+  -- How the answers were spread, for the scoreboard's bars.
+  local counts = {}
+  for i = 1, #q.choices do
+    counts[i] = 0
+  end
+  for _, name in ipairs(state.answer_order) do
+    local i = lobby.index_of(LETTERS, state.answers[name].letter)
+    if i and counts[i] then
+      counts[i] = counts[i] + 1
+    end
+  end
+  tally{ counts = counts, correct = lobby.index_of(LETTERS, q.answer) }
+
   local who = #right > 0 and (lobby.short_list(right, 10) .. " got it") or "nobody got it"
   local correct_text = q.choices[lobby.index_of(LETTERS, q.answer)]
   announce(("Answer: %s) %s — %s"):format(q.answer, correct_text, who))
@@ -420,6 +433,12 @@ local function on_answer(player, letter)
       state.answers[player] = { letter = letter, at = now() }
       state.answer_order[#state.answer_order + 1] = player
       tell(player, "answer recorded: " .. letter)
+      -- The room sees how many are in, never what.
+      local asked = 0
+      for _ in pairs(state.asked) do
+        asked = asked + 1
+      end
+      answered(#state.answer_order, math.max(asked, #state.answer_order))
       close_if_everyone_answered()
     end
   end

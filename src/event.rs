@@ -217,6 +217,7 @@ impl Event {
                     text: f(&text),
                 },
                 Announcement::GameEnd { text } => Announcement::GameEnd { text: f(&text) },
+                numbers @ (Announcement::Answered { .. } | Announcement::Tally { .. }) => numbers,
             }),
         }
     }

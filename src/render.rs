@@ -169,6 +169,12 @@ impl Style {
                 self.banner("GAME OVER", text, |s| s.red().bold().to_string())
             }
             Announcement::Ranking { entries } => self.table(entries),
+            Announcement::Answered { count, of } => {
+                self.paint(&answered_text(*count, *of), |s| s.dimmed().to_string())
+            }
+            Announcement::Tally { counts, correct } => {
+                self.paint(&tally_text(counts, *correct), |s| s.blue().to_string())
+            }
             Announcement::Question {
                 number,
                 total,
@@ -363,6 +369,25 @@ pub fn text_for_screen(name: &str, ascii: bool) -> String {
     } else {
         name.to_string()
     }
+}
+
+/// "3 of 4 have answered": an `answered` announcement, in every view.
+pub fn answered_text(count: u32, of: u32) -> String {
+    let verb = if count == 1 { "has" } else { "have" };
+    format!("{count} of {of} {verb} answered")
+}
+
+/// "Answers: a) 3 (right), b) 1, c) 0, d) 0": a `tally` announcement, in every view.
+pub fn tally_text(counts: &[u32], correct: Option<u32>) -> String {
+    let parts: Vec<String> = ('a'..='z')
+        .zip(counts)
+        .enumerate()
+        .map(|(i, (letter, count))| {
+            let right = correct.is_some_and(|c| c as usize == i + 1);
+            format!("{letter}) {count}{}", if right { " (right)" } else { "" })
+        })
+        .collect();
+    format!("Answers: {}", parts.join(", "))
 }
 
 /// The medal of `rank` beside a ranking's row: 🥇 🥈 🥉, two blank columns below the podium

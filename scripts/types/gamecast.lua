@@ -24,7 +24,7 @@
 ---as present, so that `if event.kind == "announce" and event.text:find("Round")` checks clean
 ---(a type checker cannot follow `kind`).
 ---@class gamecast.Event
----@field kind "welcome"|"refused"|"join"|"leave"|"chat"|"close"|"lost"|"announcer"|"protection"|"notice"|"announce"|"countdown"|"tell"|"game_start"|"ranking"|"question"|"congratulate"|"game_end"
+---@field kind "welcome"|"refused"|"join"|"leave"|"chat"|"close"|"lost"|"announcer"|"protection"|"notice"|"announce"|"countdown"|"tell"|"game_start"|"ranking"|"question"|"answered"|"tally"|"congratulate"|"game_end"
 ---@field text string announce, countdown, tell, chat, close, notice, game_start, question, congratulate, game_end
 ---@field from string chat: who wrote it; lost: whose datagrams
 ---@field player string welcome (ourselves), refused, join, leave, congratulate
@@ -94,6 +94,21 @@ function rank(scores, order) end
 ---A question with lettered choices.
 ---@param spec gamecast.Question
 function question(spec) end
+
+---How many of the players asked have answered the open question (not what): the scoreboard
+---and the players' status line show it as answers come in.
+---@param count integer answers in
+---@param of integer players asked (at least `count`)
+function answered(count, of) end
+
+---What `tally{…}` takes.
+---@class (exact) gamecast.Tally
+---@field counts integer[] answers for each choice, in order (2 to 26)
+---@field correct? integer which choice was right, from 1
+
+---How a closed question's answers were spread over its choices: the scoreboard draws it.
+---@param spec gamecast.Tally
+function tally(spec) end
 
 ---Congratulates the winner publicly.
 ---@param name string

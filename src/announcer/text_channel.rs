@@ -55,6 +55,11 @@ pub fn datagrams(announcement: &Announcement, text_players: &[String]) -> Vec<St
             lines
         }
         Announcement::Ranking { entries } => ranking(entries, text_players),
+        // One line an answer would bury the game in a lab terminal: the tally says it all.
+        Announcement::Answered { .. } => Vec::new(),
+        Announcement::Tally { counts, correct } => {
+            vec![said(&crate::render::tally_text(counts, *correct))]
+        }
         Announcement::Question {
             number,
             total,

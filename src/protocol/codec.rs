@@ -290,6 +290,23 @@ pub fn check_body(body: &Body) -> Result<(), String> {
             }
             Ok(())
         }
+        Body::Announcement(Announcement::Answered { count, of }) => {
+            if count > of {
+                return Err(format!("{count} answers of {of} players"));
+            }
+            Ok(())
+        }
+        Body::Announcement(Announcement::Tally { counts, correct }) => {
+            if !(2..=26).contains(&counts.len()) {
+                return Err(format!("a tally of {} choices, not 2 to 26", counts.len()));
+            }
+            match correct {
+                Some(c) if *c == 0 || *c as usize > counts.len() => {
+                    Err(format!("choice {c} is right, of {} choices", counts.len()))
+                }
+                _ => Ok(()),
+            }
+        }
         Body::Join | Body::Hello { .. } | Body::Announcement(_) => Ok(()),
     }
 }
@@ -687,6 +704,39 @@ mod tests {
         );
         // Not our JSON (no "v"): plain text too.
         assert!(matches!(decode(b"{\"a\":1}"), Decoded::Text { .. }));
+    }
+
+    #[test]
+    fn answer_counts_and_tallies_are_checked_at_their_boundaries() {
+        let decoded = |body: &str| {
+            decode(format!(r#"{{"v":1,"from":"announcer","session":7,"seq":1,{body}}}"#).as_bytes())
+        };
+        let ok = |d: &Decoded| matches!(d, Decoded::Datagram(_));
+        assert!(ok(&decoded(r#""kind":"answered","count":0,"of":0"#)));
+        assert!(ok(&decoded(
+            r#""kind":"answered","count":4294967295,"of":4294967295"#
+        )));
+        for bad in [
+            r#""kind":"answered","count":3,"of":2"#,
+            r#""kind":"answered","count":4294967296,"of":4294967296"#,
+            r#""kind":"answered","count":-1,"of":2"#,
+            r#""kind":"answered","count":1.5,"of":2"#,
+            r#""kind":"tally","counts":[1]"#,
+            r#""kind":"tally","counts":[1,2],"correct":0"#,
+            r#""kind":"tally","counts":[1,2],"correct":3"#,
+            r#""kind":"tally","counts":[1,2],"correct":4294967295"#,
+            r#""kind":"tally","counts":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]"#,
+            r#""kind":"tally","counts":[9007199254740992,1]"#,
+        ] {
+            assert!(
+                matches!(decoded(bad), Decoded::Invalid(Invalid::Malformed(_))),
+                "{bad}"
+            );
+        }
+        assert!(ok(&decoded(
+            r#""kind":"tally","counts":[4294967295,0],"correct":2"#
+        )));
+        assert!(ok(&decoded(r#""kind":"tally","counts":[1,0]"#)));
     }
 
     #[test]

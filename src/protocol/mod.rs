@@ -298,6 +298,22 @@ pub enum Announcement {
         /// How long players have to answer.
         seconds: u32,
     },
+    /// How many of the players asked have answered the open question, without saying what:
+    /// for a room to see the answers come in.
+    Answered {
+        /// Answers in.
+        count: u32,
+        /// Players who were asked.
+        of: u32,
+    },
+    /// How the answers to a question that just closed were spread over its choices.
+    Tally {
+        /// Answers for each choice, in the question's order (a, b, c…).
+        counts: Vec<u32>,
+        /// Which choice was right, from 1, if one was.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        correct: Option<u32>,
+    },
     /// The winner is congratulated publicly.
     Congratulate {
         /// The winner.

@@ -24,6 +24,8 @@ pub fn register(lua: &Lua, args: &BTreeMap<String, String>) -> mlua::Result<()> 
     globals.set("game_end", lua.create_function(game_end)?)?;
     globals.set("countdown", lua.create_function(countdown)?)?;
     globals.set("question", lua.create_function(question)?)?;
+    globals.set("answered", lua.create_function(answered)?)?;
+    globals.set("tally", lua.create_function(tally)?)?;
     globals.set("moves", lua.create_function(moves)?)?;
     globals.set("on_message", lua.create_function(on_message)?)?;
     globals.set("on_join", lua.create_function(on_join)?)?;
@@ -61,6 +63,8 @@ pub const API: &[&str] = &[
     "game_end",
     "countdown",
     "question",
+    "answered",
+    "tally",
     "moves",
     "on_message",
     "on_join",
@@ -125,6 +129,7 @@ fn text_bytes(announcement: &Announcement) -> usize {
             .chain(choices.iter().map(String::as_str))
             .collect(),
         Announcement::Ranking { entries } => entries.iter().map(|e| e.name.as_str()).collect(),
+        Announcement::Answered { .. } | Announcement::Tally { .. } => Vec::new(),
     };
     strings
         .iter()
@@ -467,6 +472,44 @@ fn question(lua: &Lua, spec: Table) -> mlua::Result<()> {
         seconds: seconds.unwrap_or(20.0).max(0.0).round() as u32,
     };
     send(lua, question)
+}
+
+/// `answered(count, of)`: how many of the players asked have answered the open question, for
+/// a room to see the answers come in (what they answered stays the script's).
+fn answered(lua: &Lua, (count, of): (u32, u32)) -> mlua::Result<()> {
+    if count > of {
+        return Err(mlua::Error::runtime(format!(
+            "answered: {count} answers of {of} players; the count is at most the players asked"
+        )));
+    }
+    send(lua, Announcement::Answered { count, of })
+}
+
+/// `tally{counts = {3, 1, 0, 0}, correct = 2}`: how a closed question's answers were spread
+/// over its choices, and which was right (optional, from 1).
+fn tally(lua: &Lua, spec: Table) -> mlua::Result<()> {
+    only_fields(&spec, "tally", &["counts", "correct"])?;
+    let counts: Vec<u32> = spec.get("counts").map_err(|_| {
+        mlua::Error::runtime("tally: `counts` must be a list of whole numbers, one per choice")
+    })?;
+    if !(2..=26).contains(&counts.len()) {
+        return Err(mlua::Error::runtime(format!(
+            "tally: {} counts; give one per choice, 2 to 26",
+            counts.len()
+        )));
+    }
+    let correct: Option<u32> = spec
+        .get("correct")
+        .map_err(|_| mlua::Error::runtime("tally: `correct` must be a choice's number, from 1"))?;
+    if let Some(c) = correct
+        && (c == 0 || c as usize > counts.len())
+    {
+        return Err(mlua::Error::runtime(format!(
+            "tally: correct = {c}; give a choice's number, 1 to {}",
+            counts.len()
+        )));
+    }
+    send(lua, Announcement::Tally { counts, correct })
 }
 
 /// `moves{"roll", "start", "^answer%s"}`: the lines that are moves. A player's line equal to

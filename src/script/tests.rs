@@ -963,6 +963,37 @@ fn a_misspelled_field_is_an_error_at_its_line() {
     );
 }
 
+#[test]
+fn answer_counts_and_tallies_that_cannot_be_are_errors_at_their_line() {
+    for (source, wanted) in [
+        (
+            "answered(3, 2)",
+            "game.lua:1: answered: 3 answers of 2 players",
+        ),
+        ("answered(-1, 2)", "game.lua:1: "),
+        (
+            "tally{counts = {1}}",
+            "game.lua:1: tally: 1 counts; give one per choice, 2 to 26",
+        ),
+        (
+            "tally{counts = {1, 2}, correct = 3}",
+            "game.lua:1: tally: correct = 3; give a choice's number, 1 to 2",
+        ),
+        (
+            "tally{counts = {1, 2}, right = 1}",
+            "game.lua:1: tally: unknown field `right`",
+        ),
+        (
+            "tally{counts = {'a', 2}}",
+            "game.lua:1: tally: `counts` must be a list of whole numbers",
+        ),
+    ] {
+        let err = script(&format!("{source}\n")).unwrap_err().0;
+        assert!(err.contains(wanted), "{source}: {err}");
+    }
+    assert!(script("answered(0, 0)\ntally{counts = {0, 5}, correct = 2}\n").is_ok());
+}
+
 /// What the script printed since the last look.
 fn printed(s: &Script) -> Vec<String> {
     s.take_actions()

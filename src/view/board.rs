@@ -73,6 +73,8 @@ pub struct Countdown {
     pub acted: bool,
     /// Whether the line mode already warned that it runs out.
     pub warned: bool,
+    /// For a question: how many of how many players have answered, as the game last said.
+    pub answered: Option<(u32, u32)>,
 }
 
 impl Countdown {
@@ -148,7 +150,10 @@ impl Board {
     /// The player saw `event` at `now`.
     pub fn apply(&mut self, event: &Event, now: Instant) {
         self.follow(event, now);
-        self.log(Logged::Shown(event.clone()));
+        // How many have answered is news for the status line, not a line of the log each time.
+        if !matches!(event, Event::Announcement(Announcement::Answered { .. })) {
+            self.log(Logged::Shown(event.clone()));
+        }
     }
 
     /// A line of the player program's own (a local command's answer) for the log.
@@ -254,8 +259,14 @@ impl Board {
                 let text = format!("Question {number} of {total}: answer");
                 self.start_countdown(text, f64::from(*seconds), now);
             }
+            Announcement::Answered { count, of } => {
+                if let Some(countdown) = &mut self.countdown {
+                    countdown.answered = Some((*count, *of));
+                }
+            }
             Announcement::Announce { .. }
             | Announcement::Tell { .. }
+            | Announcement::Tally { .. }
             | Announcement::Congratulate { .. } => {}
         }
     }
@@ -275,6 +286,7 @@ impl Board {
             length,
             acted: false,
             warned: false,
+            answered: None,
         });
     }
 

@@ -367,6 +367,12 @@ fn draw_status(frame: &mut Frame, view: &View, area: Rect, now: Instant) {
                 style,
             ));
             spans.push(Span::raw(format!("{} ", visible(&countdown.text))));
+            if let Some((count, of)) = countdown.answered {
+                spans.push(Span::styled(
+                    format!("({count}/{of} answered) "),
+                    Style::new().add_modifier(Modifier::DIM),
+                ));
+            }
         }
     }
     let dot = theme.dot();
@@ -685,6 +691,18 @@ fn announcement_lines(
             }
             boxed(view, "GAME OVER", &body, theme.style(Color::Red), width)
         }
+        Announcement::Answered { count, of } => wrapped(
+            None,
+            &crate::render::answered_text(*count, *of),
+            Style::new().add_modifier(Modifier::DIM),
+            width,
+        ),
+        Announcement::Tally { counts, correct } => wrapped(
+            None,
+            &crate::render::tally_text(counts, *correct),
+            theme.style(Color::Blue),
+            width,
+        ),
         Announcement::Ranking { entries } => {
             let top: Vec<String> = entries
                 .iter()
