@@ -111,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             heartbeat: std::time::Duration::from_secs_f64(cli.heartbeat),
             missed: cli.missed,
             key: cli.key.load()?,
+            ..Options::default()
         };
         let Played {
             outcome,

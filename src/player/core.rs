@@ -98,6 +98,9 @@ pub struct Options {
     pub missed: u32,
     /// The game key: every datagram signed, only signed ones accepted. `None`: an open game.
     pub key: Option<GameKey>,
+    /// Watch the game without playing (the scoreboard): never join, beat or chat; send only
+    /// the NACKs that loss repair needs; stay when a game closes, for the next one.
+    pub spectator: bool,
 }
 
 impl Default for Options {
@@ -106,6 +109,7 @@ impl Default for Options {
             heartbeat: reliable::PLAYER_HEARTBEAT,
             missed: reliable::MISSED_BEATS,
             key: None,
+            spectator: false,
         }
     }
 }
@@ -180,6 +184,8 @@ pub fn is_move(moves: &[String], line: &str) -> bool {
 pub struct Player {
     name: String,
     session: SessionId,
+    /// Watching, not playing ([`Options::spectator`]).
+    spectator: bool,
     sender: Sender,
     guard: Guard,
     peers: Peers,
@@ -218,6 +224,7 @@ impl Player {
         Player {
             name: origin.name().to_string(),
             session,
+            spectator: options.spectator,
             sender: Sender::new(origin, options.heartbeat, false, now),
             guard: Guard::new(options.key.as_ref()),
             peers: Peers::new(session, MAX_SENDERS, options.missed, now),
@@ -266,8 +273,10 @@ impl Player {
             protected: self.guard.is_protected(),
         }));
         self.last_join = now;
-        self.send(Body::Join, now);
-        self.say("Entering user");
+        if !self.spectator {
+            self.send(Body::Join, now);
+            self.say("Entering user");
+        }
         std::mem::take(&mut self.out)
     }
 
@@ -378,12 +387,12 @@ impl Player {
             self.phase,
             Phase::Placing { .. } | Phase::Admitted | Phase::Rejoining
         );
-        if joining && self.join_due.is_some_and(|at| at <= now) {
+        if joining && !self.spectator && self.join_due.is_some_and(|at| at <= now) {
             self.last_join = now;
             self.join_due = now.checked_add(JOIN_RETRY);
             self.send(Body::Join, now);
         }
-        if let Some(beat) = self.sender.heartbeat(now) {
+        if let Some(beat) = self.sender.heartbeat(now).filter(|_| !self.spectator) {
             self.transmit(&beat);
         }
         let followed = self.announcer.as_ref().map(|a| a.session);
@@ -425,7 +434,7 @@ impl Player {
     pub fn typed(&mut self, line: &str, now: Instant) -> Vec<Reaction> {
         self.turn(now);
         let trimmed = line.trim();
-        if trimmed.is_empty() {
+        if trimmed.is_empty() || self.spectator {
             return Vec::new();
         }
         if trimmed.eq_ignore_ascii_case("quit") {
@@ -462,14 +471,16 @@ impl Player {
     /// The person leaves (`reason`: "end of input", "interrupted"…): say so, and stop.
     pub fn leave(&mut self, reason: &str, outcome: Outcome, now: Instant) -> Vec<Reaction> {
         self.turn(now);
-        self.send(
-            Body::Leave {
-                reason: reason.to_string(),
-            },
-            now,
-        );
-        // The lab's chat says goodbye with the word itself.
-        self.say("quit");
+        if !self.spectator {
+            self.send(
+                Body::Leave {
+                    reason: reason.to_string(),
+                },
+                now,
+            );
+            // The lab's chat says goodbye with the word itself.
+            self.say("quit");
+        }
         self.out.push(Reaction::Exit(outcome));
         std::mem::take(&mut self.out)
     }
@@ -495,6 +506,16 @@ impl Player {
                 self.start_listening(session, at, now);
             }
             return;
+        }
+        if followed && self.spectator && matches!(self.phase, Phase::Placing { .. }) {
+            // No welcome comes to a spectator: it takes the game from what it hears first.
+            let at = match &datagram.body {
+                Body::Heartbeat { last, .. } => last.saturating_add(1),
+                body if body.is_numbered() => datagram.seq,
+                _ => return,
+            };
+            self.start_listening(session, at, now);
+            self.phase = Phase::Playing;
         }
         if followed && let Phase::Placing { kept } = &mut self.phase {
             if !datagram.body.is_numbered() {
@@ -862,6 +883,18 @@ impl Player {
                     self.replace_announcer(Link::HandedOver);
                     self.follow_now(successor, now);
                     self.join_due = Some(now);
+                }
+                _ if self.spectator => {
+                    // The game is over, the spectator is not: it waits for the next one.
+                    self.show(Event::Close { text });
+                    if let Some(old) = self.announcer.take() {
+                        if self.stale.len() >= MAX_STALE {
+                            self.stale.clear();
+                        }
+                        self.stale.insert(old.session);
+                        self.peers.forget(old.session);
+                    }
+                    self.phase = Phase::Alone;
                 }
                 _ => {
                     self.show(Event::Close { text });

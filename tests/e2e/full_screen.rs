@@ -154,7 +154,8 @@ fn a_dice_race_in_two_full_screen_players() {
     let mut host = announcer(
         &net,
         &dice,
-        &set(&["countdown=1", "target=12", "turn_seconds=4", "rematch=0"]),
+        // 20 takes four rounds at least (a roll is 6 at most): the panel changes between them.
+        &set(&["countdown=1", "target=20", "turn_seconds=4", "rematch=0"]),
     );
     tmux.window("alice", 80, 24);
     tmux.window("bob", 40, 12);

@@ -307,3 +307,68 @@ async fn players_joining_together_are_counted_right() {
     })
     .await;
 }
+
+/// A spectator (the scoreboard's way in) watches a dice race through loss: it shows every
+/// announcement from its first on, in order, repaired, and the game never counts it: it sends
+/// nothing but NACKs, so it is in no roster, and it stays when the game closes.
+async fn a_spectator_watches_through(seed: u64, loss: f64) {
+    let hub = lossy_hub(seed, loss);
+    let mut watcher = Seat::join_with(
+        &hub,
+        "scoreboard",
+        Options {
+            spectator: true,
+            ..Options::default()
+        },
+    );
+    let mut host = Host::start_with(
+        &hub,
+        &repo("scripts/dice.lua"),
+        settings(),
+        &[
+            ("countdown", "0.2"),
+            ("turn_seconds", "0.3"),
+            ("target", "20"),
+            ("rematch", "0"),
+        ],
+        2,
+    )
+    .await;
+    watcher.wait_kind("game_end").await;
+    watcher.wait_kind("close").await;
+    host.finish().await;
+    let sent = host.sent_announcements();
+    let shown = watcher.shown_announcements();
+    let first = sent
+        .iter()
+        .position(|v| Some(v) == shown.first())
+        .expect("the spectator shows what was sent");
+    assert_eq!(shown, sent[first..].to_vec());
+    assert!(shown.iter().any(|v| v["kind"] == "game_start"), "{shown:?}");
+    let lost: Vec<&Value> = watcher
+        .seen
+        .iter()
+        .filter(|v| v["kind"] == "lost")
+        .collect();
+    assert!(lost.is_empty(), "{lost:?}");
+    let from_it: Vec<Value> = host
+        .events()
+        .into_iter()
+        .filter(|v| v["dir"] == "received" && v["from"] == "scoreboard")
+        .collect();
+    assert!(
+        from_it.iter().all(|v| v["kind"] == "nack"),
+        "a spectator sends only NACKs: {from_it:?}"
+    );
+    assert!(
+        !watcher.task.is_finished(),
+        "the spectator stays for the next game"
+    );
+    watcher.close_input();
+    watcher.finish().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_spectator_watches_a_whole_race_through_30_percent_loss() {
+    local(31, a_spectator_watches_through(31, 0.3)).await;
+}
