@@ -40,6 +40,7 @@ pub mod protocol;
 pub mod ranking;
 pub mod reliable;
 pub mod render;
+pub mod scoreboard;
 pub mod script;
 pub mod simulate;
 pub mod text;

@@ -135,14 +135,6 @@ fn pack(lines: Vec<String>) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn entry(rank: u32, name: &str, score: i64) -> Entry {
-        Entry {
-            rank,
-            name: name.into(),
-            score,
-        }
-    }
-
     #[test]
     fn announcements_read_as_the_lab_would_print_them() {
         let round = Announcement::Countdown {
@@ -195,7 +187,7 @@ mod tests {
     #[test]
     fn a_long_ranking_is_its_top_and_the_text_players_rows_in_several_datagrams() {
         let entries: Vec<Entry> = (1..=300)
-            .map(|i| entry(i, &format!("player{i:03}"), 1000 - i64::from(i)))
+            .map(|i| Entry::new(i, &format!("player{i:03}"), 1000 - i64::from(i)))
             .collect();
         let mut entries = entries;
         entries[250].name = "~bob".into();
@@ -214,7 +206,7 @@ mod tests {
         assert!(sent.iter().all(|d| d.len() <= MAX_TEXT_DATAGRAM));
         // A ranking of long rows takes several datagrams, none over the limit.
         let wide: Vec<Entry> = (1..=10)
-            .map(|i| entry(i, &"w".repeat(24), i64::MAX))
+            .map(|i| Entry::new(i, &"w".repeat(24), i64::MAX))
             .collect();
         let mut lines = ranking(&wide, &[]);
         lines.extend((0..40).map(|_| said(&"x".repeat(100))));

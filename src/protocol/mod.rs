@@ -362,6 +362,17 @@ pub struct Entry {
     pub score: i64,
 }
 
+impl Entry {
+    /// The entry of `name` at `rank` with `score`.
+    pub fn new(rank: u32, name: &str, score: i64) -> Entry {
+        Entry {
+            rank,
+            name: name.to_string(),
+            score,
+        }
+    }
+}
+
 impl Body {
     /// True for the kinds only an announcer sends.
     pub fn is_from_announcer(&self) -> bool {

@@ -17,14 +17,6 @@ const UTF8: Theme = Theme {
     ascii: false,
 };
 
-fn entry(rank: u32, name: &str, score: i64) -> Entry {
-    Entry {
-        rank,
-        name: name.into(),
-        score,
-    }
-}
-
 fn said(announcement: Announcement) -> Event {
     Event::Announcement(announcement)
 }
@@ -61,9 +53,9 @@ fn race(theme: Theme, t: Instant) -> View {
         }),
         said(Announcement::Ranking {
             entries: vec![
-                entry(1, "bob", 6),
-                entry(2, "alice", 4),
-                entry(2, "carol", 4),
+                Entry::new(1, "bob", 6),
+                Entry::new(2, "alice", 4),
+                Entry::new(2, "carol", 4),
             ],
         }),
         Event::Chat {
@@ -86,7 +78,7 @@ fn race(theme: Theme, t: Instant) -> View {
             text: "alice rolls 6 → 10".into(),
         }),
         said(Announcement::Ranking {
-            entries: vec![entry(1, "alice", 10), entry(2, "bob", 6)],
+            entries: vec![Entry::new(1, "alice", 10), Entry::new(2, "bob", 6)],
         }),
     ];
     for event in events {
@@ -299,7 +291,7 @@ fn a_late_joiner_sees_the_game_and_its_ranking() {
                 title: "Dice race".into(),
                 text: "First to 30".into(),
             }),
-            ranking: vec![entry(1, "bob", 12)],
+            ranking: vec![Entry::new(1, "bob", 12)],
         },
         t,
     );

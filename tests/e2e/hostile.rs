@@ -51,6 +51,8 @@ fn a_rogue_process_forges_floods_and_replays_and_nobody_is_fooled() {
         ]
         .concat(),
     );
+    // Its first line comes once its sockets are in the group: from then on it hears the rogue.
+    carol.wait_out("[carol joining");
     let mut alice = welcomed_player(&net, "alice");
 
     // Before the game: escape codes in a name and in a text, and chat signed "alice" from

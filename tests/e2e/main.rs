@@ -15,6 +15,7 @@ mod lan;
 mod lint;
 mod reliable;
 mod reload;
+mod scoreboard;
 mod scripts;
 mod signals;
 mod simulate;

@@ -37,8 +37,12 @@ impl NetArgs {
                 self.group
             );
         }
-        if self.port == 0 {
-            bail!("--port 0 is not a port a group can meet on; pick 1 to 65535");
+        if self.port == 0 || self.port == u16::MAX {
+            bail!(
+                "--port {} is not a port a group can meet on: pick 1 to 65534 (the protocol \
+                 takes the next port)",
+                self.port
+            );
         }
         if self.ttl > 255 {
             bail!(
