@@ -209,3 +209,34 @@ fn gamecast_players_trivia_answers_never_reach_a_lab_terminal() {
     ana.wait_exit();
     assert_no_protocol(&ana);
 }
+
+/// The lab report (both languages) cites the lines of src/transport.rs that set each socket
+/// option, and shows pictures that exist: a moved line or a lost picture fails here.
+#[test]
+fn the_lab_reports_cite_real_lines_and_real_pictures() {
+    let transport = std::fs::read_to_string(repo("src/transport.rs")).unwrap();
+    let lines: Vec<&str> = transport.lines().collect();
+    for report in ["docs/lab/report.md", "docs/lab/informe.md"] {
+        let text = std::fs::read_to_string(repo(report)).unwrap();
+        let mut cited = 0;
+        for row in text.lines().filter(|l| l.contains("](../../src/transport.rs#L")) {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let call = cells[3].trim_matches('`');
+            let at = cells[4].split("#L").nth(1).unwrap().trim_end_matches(')');
+            let number: usize = at.parse().unwrap();
+            assert!(
+                lines[number - 1].contains(call),
+                "{report}: src/transport.rs:{number} does not call {call}: {:?}",
+                lines[number - 1]
+            );
+            cited += 1;
+        }
+        assert_eq!(cited, 8, "{report}: the socket options' table");
+        for picture in text.split("](img/").skip(1) {
+            let name = picture.split(')').next().unwrap();
+            let path = repo(&format!("docs/lab/img/{name}"));
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            assert!(size > 1000, "{report}: {} is missing or empty", path.display());
+        }
+    }
+}

@@ -90,7 +90,7 @@ function draw(s) {
     $("countdown-text").textContent = s.countdown.text;
     clocks.push([$("countdown-clock"), received + s.countdown.left_ms]);
   }
-  $("announcement-panel").hidden = !s.announcement;
+  $("announcement").hidden = !s.announcement;
   $("announcement").textContent = s.announcement || "";
 
   $("podium-panel").hidden = s.podium.length === 0 || s.phase === "playing";
