@@ -429,7 +429,8 @@ local function on_answer(player, letter)
     elseif previous then
       tell(player, ("Only your first answer counts: %s"):format(previous.letter))
     else
-      -- Record it privately: nobody else learns it before the question closes.
+      -- Record it privately: no gamecast player learns it before the question closes (a text
+      -- player typed it on the open text channel, where the lab's other scripts see it).
       state.answers[player] = { letter = letter, at = now() }
       state.answer_order[#state.answer_order + 1] = player
       tell(player, "answer recorded: " .. letter)

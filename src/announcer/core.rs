@@ -64,6 +64,14 @@ fn is_text_session(session: SessionId) -> bool {
 /// a script stopped with Ctrl-C never says quit).
 pub const TEXT_IDLE: Duration = Duration::from_secs(600);
 
+/// The most text players in a game at once: the lab's channel is open to anyone, and a flood
+/// of made-up greetings must not fill the roster.
+pub const MAX_TEXT_PLAYERS: usize = 32;
+
+/// Lines a second the whole text channel may bring to the announcer, with bursts of twice
+/// that: apart from the protocol's joins, so that a flood of text cannot keep players out.
+const TEXT_RATE: f64 = 20.0;
+
 /// Sessions dropped for silence that are remembered, to tell them if they speak again.
 const MAX_DROPPED: usize = 1024;
 
@@ -189,6 +197,8 @@ struct Member {
     /// A text player's (one of the lab's scripts, on the text channel): when it last said
     /// anything. `None` for a gamecast player.
     text: Option<Instant>,
+    /// Where a text player's lines come from: its name from elsewhere is someone else's.
+    text_from: Option<SocketAddr>,
 }
 
 /// The host's view of the game right now: who is connected and how well, the script, the
@@ -307,6 +317,8 @@ pub struct Announcer {
     rivals: HashMap<SessionId, Rival>,
     /// The session the next text player gets.
     next_text_session: SessionId,
+    /// What the whole text channel may make the announcer do, together.
+    text_lines: Budgets<()>,
     bad_datagrams: u64,
     /// Whether the host was told what to do about datagrams without our key.
     key_hint_given: bool,
@@ -367,6 +379,7 @@ impl Announcer {
             dropped: HashMap::new(),
             rivals: HashMap::new(),
             next_text_session: TEXT_SESSION_STEP,
+            text_lines: Budgets::new(TEXT_RATE, TEXT_RATE * 2.0),
             bad_datagrams: 0,
             key_hint_given: false,
             take_over_said: now,
@@ -490,7 +503,8 @@ impl Announcer {
     ) -> Vec<Reaction> {
         self.turn(now);
         let open = !self.guard.is_protected();
-        if open && self.phase == Phase::Playing {
+        if open && self.phase == Phase::Playing && self.text_lines.take(&(), now) == Verdict::Allow
+        {
             match protocol::decode(bytes) {
                 Decoded::Text { from, text } => self.text_said(from, text, source, now),
                 _ => self.bad(
@@ -807,6 +821,7 @@ impl Announcer {
             moves: self.script.moves(),
             take_over: self.settings.take_over,
         }));
+        self.say("A game runs on this group: type Entering user to play in it from here.");
         let actions: Vec<Action> = self
             .script
             .take_actions()
@@ -1162,6 +1177,21 @@ impl Announcer {
     /// Why `name` (whose skeleton is `skeleton`) cannot join now, if it cannot: taken, or
     /// looks like a name that is, or the game is full.
     fn refusal(&self, name: &str, skeleton: &str) -> Option<String> {
+        // A gamecast "bob" beside the lab's "~bob" would read as one person in the lab's chat.
+        let lab_twin = self.roster.iter().find(|m| {
+            m.text.is_some()
+                && m.name
+                    .strip_prefix(text::TEXT_MARK)
+                    .is_some_and(|lab| text::skeleton(lab) == skeleton)
+        });
+        if let Some(twin) = lab_twin {
+            return Some(format!(
+                "the name {} is taken in this game by {}, who plays from the lab's text chat; \
+                 pick another with --name",
+                text::visible_quoted(name),
+                text::visible_quoted(&twin.name)
+            ));
+        }
         if let Some(taken) = self.roster.iter().find(|m| m.skeleton == skeleton) {
             Some(if taken.name == name {
                 format!(
@@ -1210,7 +1240,13 @@ impl Announcer {
     }
 
     /// `name` is in the game from now on (`text`: a text player, heard at that time).
-    fn admit(&mut self, name: &str, skeleton: String, session: SessionId, text: Option<Instant>) {
+    fn admit(
+        &mut self,
+        name: &str,
+        skeleton: String,
+        session: SessionId,
+        text: Option<(Instant, SocketAddr)>,
+    ) {
         self.roster.push(Member {
             name: name.to_string(),
             skeleton,
@@ -1219,7 +1255,8 @@ impl Announcer {
             welcomed: None,
             asked: 0,
             lost: 0,
-            text,
+            text: text.map(|(at, _)| at),
+            text_from: text.map(|(_, from)| from),
         });
         self.note(format!(
             "+ {} joined ({} in the game{})",
@@ -1237,12 +1274,10 @@ impl Announcer {
     fn text_said(&mut self, from: Option<String>, said: String, source: SocketAddr, now: Instant) {
         let Some(lab_name) = from else {
             // Unsigned words: chat from an address, as the lab's first exercise sends them.
-            if self.outsiders.take(&(), now) == Verdict::Allow {
-                self.out.push(Reaction::Show(Event::Chat {
-                    from: source.to_string(),
-                    text: said,
-                }));
-            }
+            self.out.push(Reaction::Show(Event::Chat {
+                from: source.to_string(),
+                text: said,
+            }));
             return;
         };
         let name = text::text_player(&lab_name);
@@ -1250,19 +1285,22 @@ impl Announcer {
             "dir": "received", "kind": "text", "from": name, "text": said,
             "source": source.to_string(),
         }));
-        let session = self
+        let player = self
             .roster
             .iter()
             .find(|m| m.text.is_some() && m.name == name)
-            .map(|m| m.session);
-        let Some(session) = session else {
+            .map(|m| (m.session, m.text_from));
+        let Some((session, from)) = player else {
             // Not a player: their greeting makes them one; anything else is chat.
-            if self.outsiders.take(&(), now) != Verdict::Allow {
-                return;
-            }
             if said.trim().eq_ignore_ascii_case("entering user") {
-                self.join_text(&lab_name, &name, now);
+                self.join_text(&lab_name, &name, source, now);
             } else {
+                if crate::player::core::is_move(&self.script.moves(), said.trim()) {
+                    // A move from someone not in the game (their greeting came before it ran).
+                    self.say(&format!(
+                        "{lab_name}: you are not in the game yet: type Entering user to play"
+                    ));
+                }
                 self.out.push(Reaction::Show(Event::Chat {
                     from: name,
                     text: said,
@@ -1270,6 +1308,13 @@ impl Announcer {
             }
             return;
         };
+        if from != Some(source) {
+            let why = format!(
+                "a line signed {} from {source}, not where that text player speaks from",
+                text::visible_quoted(&lab_name)
+            );
+            return self.bad(&source.to_string(), &why);
+        }
         if let Some(m) = self.roster.iter_mut().find(|m| m.session == session) {
             m.text = Some(now);
         }
@@ -1303,9 +1348,24 @@ impl Announcer {
 
     /// The lab's user `lab_name` greeted: `name` (`~lab_name`) plays, unless the name is not
     /// one, or a gamecast player's, or the script refuses it.
-    fn join_text(&mut self, lab_name: &str, name: &str, now: Instant) {
+    fn join_text(&mut self, lab_name: &str, name: &str, source: SocketAddr, now: Instant) {
         let skeleton = text::skeleton(name);
+        let texts = self.roster.iter().filter(|m| m.text.is_some()).count();
         let refusal = text::name_problem(lab_name)
+            .or_else(|| {
+                // Marked, the name must still be a name.
+                (name.chars().count() > text::MAX_NAME_CHARS).then(|| {
+                    format!(
+                        "a text player's name has 1 to {} characters (the ~ is one)",
+                        text::MAX_NAME_CHARS - 1
+                    )
+                })
+            })
+            .or_else(|| {
+                (texts >= MAX_TEXT_PLAYERS).then(|| {
+                    format!("the game has {MAX_TEXT_PLAYERS} text players, as many as it takes")
+                })
+            })
             .or_else(|| {
                 // The lab's "bob" must not pass for gamecast's bob, even marked.
                 let plain = text::skeleton(lab_name);
@@ -1332,7 +1392,7 @@ impl Announcer {
         if !self.script_admits(name, session) {
             return;
         }
-        self.admit(name, skeleton, session, Some(now));
+        self.admit(name, skeleton, session, Some((now, source)));
         let moves: Vec<String> = self
             .script
             .moves()

@@ -478,6 +478,55 @@ fn a_text_player_cannot_take_a_gamecast_players_name_nor_pass_the_script() {
 }
 
 #[test]
+fn text_players_names_are_names_bounded_in_number_and_tied_to_where_they_speak_from() {
+    let (mut core, now) = playing(TEXT_GAME, Instant::now());
+    // Marked, a 24-character name would be 25: refused; 23 makes a welcome every player reads.
+    let long = format!("{}: Entering user", "x".repeat(24));
+    let refused = said(&core.receive_text(long.as_bytes(), LAB, now));
+    assert!(refused[0].contains("1 to 23 characters"), "{refused:?}");
+    let fits = format!("{}: Entering user", "y".repeat(23));
+    let welcomed = core.receive_text(fits.as_bytes(), LAB, now);
+    let welcome = welcomed
+        .iter()
+        .find_map(|r| match r {
+            Reaction::Transmit(bytes) => match protocol::decode(bytes) {
+                Decoded::Datagram(d) if matches!(d.body, Body::Welcome { .. }) => Some(d),
+                _ => None,
+            },
+            _ => None,
+        })
+        .expect("a welcome every player can read");
+    assert!(matches!(welcome.body, Body::Welcome { ref player, .. } if player.len() == 24));
+    // Someone elsewhere cannot speak for ~ana, nor a gamecast player take her name.
+    core.receive_text(b"ana: Entering user", LAB, now);
+    let elsewhere: SocketAddr = "10.0.0.9:5007".parse().unwrap();
+    let forged = core.receive_text(b"ana: quit", elsewhere, now);
+    assert!(core.roster().contains(&"~ana".to_string()), "{forged:?}");
+    let mut ana = Origin::new("ana");
+    let refusal = sent(&core.receive(&from(&mut ana, Body::Join), SOURCE, now));
+    assert!(
+        refusal
+            .iter()
+            .any(|b| matches!(b, Body::Refuse { reason, .. } if reason.contains("~ana"))),
+        "{refusal:?}"
+    );
+    // A move before the greeting is told how to join.
+    let hint = said(&core.receive_text(b"zed: roll", LAB, now));
+    assert_eq!(
+        hint,
+        vec!["announcer: zed: you are not in the game yet: type Entering user to play".to_string()]
+    );
+    // At most MAX_TEXT_PLAYERS, however many greet (the channel's rate is spread over time).
+    let mut later = now;
+    for i in 0..100 {
+        later += Duration::from_millis(100);
+        core.receive_text(format!("u{i}: Entering user").as_bytes(), LAB, later);
+    }
+    let texts = core.roster().iter().filter(|n| n.starts_with('~')).count();
+    assert_eq!(texts, MAX_TEXT_PLAYERS);
+}
+
+#[test]
 fn a_silent_text_player_is_gone_after_a_while_and_a_keyed_game_has_none() {
     let (mut core, now) = playing(TEXT_GAME, Instant::now());
     core.receive_text(b"ana: Entering user", LAB, now);

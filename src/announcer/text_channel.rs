@@ -70,8 +70,7 @@ pub fn datagrams(announcement: &Announcement, text_players: &[String]) -> Vec<St
             let mut lines = vec![said(&format!(
                 "Question {number} of {total} ({seconds} s): {text}"
             ))];
-            let letters = ['a', 'b', 'c', 'd'];
-            for (letter, choice) in letters.iter().zip(choices) {
+            for (letter, choice) in ('a'..='z').zip(choices) {
                 lines.push(said(&format!("  {letter}) {choice}")));
             }
             lines

@@ -330,6 +330,10 @@ impl Player {
         now: Instant,
     ) -> Vec<Reaction> {
         self.turn(now);
+        // A game with a key reads nothing unsigned: the text channel is outside it.
+        if self.guard.is_protected() {
+            return Vec::new();
+        }
         match crate::protocol::decode(bytes) {
             Decoded::Text { from, text } => self.text_line(from, text, source, now),
             _ => self.bad(&format!(
@@ -1064,6 +1068,8 @@ impl Player {
     /// not in a game with a key.
     fn say(&mut self, text: &str) {
         if !self.guard.is_protected() {
+            // The lab's script prints what arrives straight to its terminal.
+            let text = text::visible(text);
             self.out
                 .push(Reaction::Say(format!("{}: {text}", self.name)));
         }

@@ -57,6 +57,7 @@ pub async fn play(
     let mut player = Player::new(Origin::new(name), options, now());
     let mut buf = transport::recv_buffer();
     let mut text_buf = transport::recv_buffer();
+    let mut text_open = true;
     let mut reactions = player.start(now());
     tokio::pin!(shutdown);
     loop {
@@ -106,10 +107,17 @@ pub async fn play(
                 read_queued(&link, &mut player, &mut buf, &mut reactions)?;
                 reactions
             }
-            received = link.recv_text(&mut text_buf) => {
-                let (len, source) = received?;
-                player.receive_text(&text_buf[..len], source, now())
-            }
+            received = link.recv_text(&mut text_buf), if text_open => match received {
+                Ok((len, source)) => player.receive_text(&text_buf[..len], source, now()),
+                // The text channel is a courtesy to the lab's scripts: it failing must not end
+                // the game; it is not read again.
+                Err(e) => {
+                    text_open = false;
+                    vec![Reaction::Show(Event::Notice {
+                        text: format!("the lab's text channel failed ({e}); the game goes on without it"),
+                    })]
+                }
+            },
         };
     }
 }

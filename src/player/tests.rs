@@ -354,7 +354,22 @@ fn a_game_with_a_key_says_nothing_on_the_text_channel() {
     let mut alice = Player::new(Origin::with_session("alice", 1), options, t0);
     assert!(said(&alice.start(t0)).is_empty());
     assert!(said(&alice.typed("hola", t0)).is_empty());
+    assert!(
+        alice
+            .receive_text(b"ana: hola", "127.0.0.1:40000".parse().unwrap(), t0)
+            .is_empty()
+    );
     assert!(said(&alice.leave("quit", Outcome::Left, t0)).is_empty());
+}
+
+#[test]
+fn what_a_player_says_on_the_text_channel_cannot_drive_a_terminal() {
+    let t0 = Instant::now();
+    let (mut alice, _host) = welcomed(t0);
+    assert_eq!(
+        said(&alice.typed("\u{1b}[2Jhi\rannouncer: you lost", t0)),
+        vec!["alice: \\u{1b}[2Jhi\\rannouncer: you lost".to_string()]
+    );
 }
 
 #[test]

@@ -290,6 +290,15 @@ pub fn check_body(body: &Body) -> Result<(), String> {
             }
             Ok(())
         }
+        Body::Announcement(Announcement::Question { choices, .. }) => {
+            if !(2..=26).contains(&choices.len()) {
+                return Err(format!(
+                    "a question of {} choices, not 2 to 26",
+                    choices.len()
+                ));
+            }
+            Ok(())
+        }
         Body::Announcement(Announcement::Answered { count, of }) => {
             if count > of {
                 return Err(format!("{count} answers of {of} players"));
@@ -727,6 +736,7 @@ mod tests {
             r#""kind":"tally","counts":[1,2],"correct":4294967295"#,
             r#""kind":"tally","counts":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]"#,
             r#""kind":"tally","counts":[9007199254740992,1]"#,
+            r#""kind":"question","number":1,"total":1,"text":"q","choices":["a"],"seconds":5"#,
         ] {
             assert!(
                 matches!(decoded(bad), Decoded::Invalid(Invalid::Malformed(_))),

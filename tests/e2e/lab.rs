@@ -219,7 +219,10 @@ fn the_lab_reports_cite_real_lines_and_real_pictures() {
     for report in ["docs/lab/report.md", "docs/lab/informe.md"] {
         let text = std::fs::read_to_string(repo(report)).unwrap();
         let mut cited = 0;
-        for row in text.lines().filter(|l| l.contains("](../../src/transport.rs#L")) {
+        for row in text
+            .lines()
+            .filter(|l| l.contains("](../../src/transport.rs#L"))
+        {
             let cells: Vec<&str> = row.split('|').map(str::trim).collect();
             let call = cells[3].trim_matches('`');
             let at = cells[4].split("#L").nth(1).unwrap().trim_end_matches(')');
@@ -236,7 +239,11 @@ fn the_lab_reports_cite_real_lines_and_real_pictures() {
             let name = picture.split(')').next().unwrap();
             let path = repo(&format!("docs/lab/img/{name}"));
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            assert!(size > 1000, "{report}: {} is missing or empty", path.display());
+            assert!(
+                size > 1000,
+                "{report}: {} is missing or empty",
+                path.display()
+            );
         }
     }
 }
