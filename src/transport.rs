@@ -331,19 +331,17 @@ pub fn lab_hint(net: &NetConfig) -> Option<String> {
     if !net.iface.is_loopback() {
         return None;
     }
-    let how = "to meet this game, a script sets IP_MULTICAST_IF and joins on 127.0.0.1, as \
-               examples/lab/chat.py does; or play on the LAN: --iface and this machine's \
-               address there, for everyone";
+    let how = "examples/lab/chat.py sets IP_MULTICAST_IF and joins on 127.0.0.1, and meets it";
     match default_route_for(net.group) {
         Some(name) if name == "lo" => None,
         Some(name) => Some(format!(
-            "the lab's Python listings, as written, send to {} by {name} (the default route), \
-             not by loopback where this game is: {how}",
+            "the lab's Python listings as written send to {} by {name} (the default route) and \
+             do not reach this game on loopback; {how}",
             net.group
         )),
         None => Some(format!(
-            "this machine has no route for {}: the lab's Python listings, as written, cannot \
-             send to it; {how}",
+            "this machine has no route for {}: the lab's Python listings as written cannot send \
+             to it; {how}",
             net.group
         )),
     }

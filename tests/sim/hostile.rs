@@ -46,8 +46,7 @@ async fn numbers_at_the_edges_and_reversed_ranges_change_nothing() {
         let announcer = host
             .events()
             .into_iter()
-            .find(|v| v["dir"] == "sent")
-            .and_then(|v| v["session"].as_u64())
+            .find_map(|v| (v["dir"] == "sent").then(|| v["session"].as_u64()).flatten())
             .unwrap();
         let alice_session = session_of(&mut host, "alice");
         for session in [announcer, alice_session, 77] {
@@ -185,8 +184,7 @@ async fn heartbeats_claiming_far_ahead_numbers_stall_nobody() {
         let announcer = host
             .events()
             .into_iter()
-            .find(|v| v["dir"] == "sent")
-            .and_then(|v| v["session"].as_u64())
+            .find_map(|v| (v["dir"] == "sent").then(|| v["session"].as_u64()).flatten())
             .unwrap();
         // Half as the announcer (each claiming more numbers), half from made-up senders.
         for i in 0..240u64 {
