@@ -123,6 +123,8 @@ impl Event {
             | Body::Welcome { .. }
             | Body::Refuse { .. }
             | Body::Admit { .. }
+            | Body::Watch
+            | Body::Snapshot { .. }
             | Body::Heartbeat { .. }
             | Body::Nack { .. }
             | Body::Expired { .. }

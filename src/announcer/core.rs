@@ -1075,7 +1075,7 @@ impl Announcer {
     /// A datagram from a session that is not in the game: a join, the lab's chat, or a
     /// player we dropped that is still there.
     fn outsider_said(&mut self, datagram: Datagram, now: Instant) {
-        if matches!(datagram.body, Body::Join | Body::Chat { .. }) {
+        if matches!(datagram.body, Body::Join | Body::Chat { .. } | Body::Watch) {
             match self.outsiders.take(&(), now) {
                 Verdict::Allow => {}
                 Verdict::FirstDrop => {
@@ -1089,6 +1089,10 @@ impl Announcer {
         }
         match datagram.body {
             Body::Join => self.join(&datagram.from, datagram.session, datagram.seq, now),
+            Body::Watch => {
+                let snapshot = self.snapshot(datagram.session);
+                self.pending.push(Outgoing::Send(snapshot));
+            }
             Body::Chat { text } => {
                 let skeleton = text::skeleton(&datagram.from);
                 if self.roster.iter().any(|m| m.skeleton == skeleton) {
@@ -1504,6 +1508,23 @@ impl Announcer {
             *game = None;
         }
         welcome
+    }
+
+    /// Where the game stands, for the spectator `to_session`: as a welcome's snapshot, the
+    /// ranking left out if it makes the event too large.
+    fn snapshot(&self, to_session: SessionId) -> Body {
+        let mut snapshot = Body::Snapshot {
+            to_session,
+            players: self.roster.iter().map(|m| m.name.clone()).collect(),
+            game: self.standing.game.clone(),
+            ranking: self.standing.ranking.clone(),
+        };
+        if Payload::new(&snapshot).is_err()
+            && let Body::Snapshot { ranking, .. } = &mut snapshot
+        {
+            ranking.clear();
+        }
+        snapshot
     }
 
     /// A member is gone: tell everyone (`shown` is the reason players see), then the script

@@ -327,6 +327,9 @@ mod properties {
                 {"kind": "hello", "moves": [], "take_over": take_over})),
             edgy().prop_map(|s| json!({"kind": "close", "text": "x", "successor": s})),
             Just(json!({"kind": "announce", "text": "forged"})),
+            Just(json!({"kind": "watch"})),
+            (edgy(), prop::collection::vec("[a-z]{1,30}", 0..3)).prop_map(|(s, players)| json!(
+                {"kind": "snapshot", "to_session": s, "players": players})),
         ]
     }
 

@@ -56,6 +56,10 @@ pub const NEW_SENDERS: (f64, f64) = (20.0, 40.0);
 /// Datagrams kept from an announcer before we know where to start listening to it.
 const MAX_KEPT: usize = 4096;
 
+/// How many times a spectator asks an announcer where the game stands, and how far apart.
+const WATCH_TRIES: u32 = 8;
+const WATCH_RETRY: Duration = Duration::from_millis(250);
+
 /// Warnings said once, remembered at most (they are keyed by sessions from the network).
 const MAX_WARNED: usize = 64;
 
@@ -186,6 +190,10 @@ pub struct Player {
     session: SessionId,
     /// Watching, not playing ([`Options::spectator`]).
     spectator: bool,
+    /// A spectator's next request for the game's state, until one is answered.
+    watch_due: Option<Instant>,
+    /// Requests for the game's state a spectator has left for this announcer.
+    watches_left: u32,
     sender: Sender,
     guard: Guard,
     peers: Peers,
@@ -225,6 +233,8 @@ impl Player {
             name: origin.name().to_string(),
             session,
             spectator: options.spectator,
+            watch_due: None,
+            watches_left: 0,
             sender: Sender::new(origin, options.heartbeat, false, now),
             guard: Guard::new(options.key.as_ref()),
             peers: Peers::new(session, MAX_SENDERS, options.missed, now),
@@ -396,6 +406,12 @@ impl Player {
             self.join_due = now.checked_add(JOIN_RETRY);
             self.send(Body::Join, now);
         }
+        if self.spectator && self.announcer.is_some() && self.watch_due.is_some_and(|at| at <= now)
+        {
+            self.watches_left = self.watches_left.saturating_sub(1);
+            self.watch_due = (self.watches_left > 0).then(|| now + WATCH_RETRY);
+            self.send(Body::Watch, now);
+        }
         if let Some(beat) = self.sender.heartbeat(now).filter(|_| !self.spectator) {
             self.transmit(&beat);
         }
@@ -425,6 +441,10 @@ impl Player {
             Some(self.sender.heartbeat_due()),
             self.peers.next_deadline(),
             self.join_due.filter(|_| joining),
+            // Only while there is an announcer to ask: a past due time with nobody to ask would
+            // wake the loop at once, again and again.
+            self.watch_due
+                .filter(|_| self.spectator && self.announcer.is_some()),
         ]
         .into_iter()
         .flatten()
@@ -700,6 +720,12 @@ impl Player {
         };
         // A new announcer does not know us yet; right after our own join, it is answering it.
         self.join_due = Some(now.max(self.last_join.checked_add(JOIN_RETRY).unwrap_or(now)));
+        // A spectator asks where the game stands (a few times: the request or the answer
+        // may be lost).
+        if self.spectator {
+            self.watch_due = Some(now);
+            self.watches_left = WATCH_TRIES;
+        }
     }
 
     /// Starts listening to the announcer `session` from number `at` (our first welcome):
@@ -843,6 +869,34 @@ impl Player {
                     ranking,
                 });
             }
+            Body::Snapshot {
+                to_session,
+                players,
+                game,
+                ranking,
+            } => {
+                if to_session != self.session || !self.spectator || self.watch_due.is_none() {
+                    return; // someone else's, or ours again
+                }
+                self.watch_due = None;
+                for name in &players {
+                    self.know(name, None);
+                }
+                let announcer = self
+                    .announcer
+                    .as_ref()
+                    .and_then(|a| a.address)
+                    .map(|at| at.to_string());
+                // The game as a welcome tells it: the views take it the same way.
+                self.show(Event::Welcome {
+                    player: self.name.clone(),
+                    announcer,
+                    players,
+                    moves: self.moves.clone(),
+                    game,
+                    ranking,
+                });
+            }
             Body::Refuse {
                 player,
                 to_session,
@@ -891,6 +945,7 @@ impl Player {
                 _ if self.spectator => {
                     // The game is over, the spectator is not: it waits for the next one.
                     self.show(Event::Close { text });
+                    self.watch_due = None;
                     if let Some(old) = self.announcer.take() {
                         if self.stale.len() >= MAX_STALE {
                             self.stale.clear();
@@ -911,6 +966,7 @@ impl Player {
             }
             Body::Move { .. }
             | Body::Admit { .. }
+            | Body::Watch
             | Body::Heartbeat { .. }
             | Body::Nack { .. }
             | Body::Expired { .. }

@@ -146,6 +146,8 @@ const CONTROL_KINDS: &[&str] = &[
     "close",
     "left",
     "admit",
+    "watch",
+    "snapshot",
     "heartbeat",
     "nack",
     "expired",
@@ -244,6 +246,26 @@ pub fn check_body(body: &Body) -> Result<(), String> {
         Body::Refuse { to_session, .. } | Body::Left { to_session, .. } => {
             number("to_session", *to_session)
         }
+        Body::Snapshot {
+            to_session,
+            players,
+            ranking,
+            ..
+        } => {
+            number("to_session", *to_session)?;
+            if players.len() > MAX_PLAYERS {
+                return Err(format!("a snapshot listing over {MAX_PLAYERS} players"));
+            }
+            if let Some(long) = players.iter().find(|n| n.chars().count() > MAX_NAME_CHARS) {
+                return Err(format!(
+                    "a player's name of {} characters in a snapshot",
+                    long.chars().count()
+                ));
+            }
+            ranking
+                .iter()
+                .try_for_each(|entry| ranked_name(&entry.name))
+        }
         Body::Admit { to_session, at } => {
             number("to_session", *to_session)?;
             number("at", *at)?;
@@ -316,7 +338,7 @@ pub fn check_body(body: &Body) -> Result<(), String> {
                 _ => Ok(()),
             }
         }
-        Body::Join | Body::Hello { .. } | Body::Announcement(_) => Ok(()),
+        Body::Join | Body::Watch | Body::Hello { .. } | Body::Announcement(_) => Ok(()),
     }
 }
 
@@ -737,6 +759,8 @@ mod tests {
             r#""kind":"tally","counts":[0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0]"#,
             r#""kind":"tally","counts":[9007199254740992,1]"#,
             r#""kind":"question","number":1,"total":1,"text":"q","choices":["a"],"seconds":5"#,
+            r#""kind":"snapshot","to_session":9007199254740992,"players":[]"#,
+            r#""kind":"snapshot","to_session":1,"players":["aaaaaaaaaaaaaaaaaaaaaaaaa"]"#,
         ] {
             assert!(
                 matches!(decoded(bad), Decoded::Invalid(Invalid::Malformed(_))),

@@ -205,6 +205,23 @@ pub enum Body {
         /// The first number the player must have: its first welcome.
         at: u64,
     },
+    /// A spectator (the scoreboard) asks where the game stands: it never joins, so no welcome
+    /// tells it. Not numbered.
+    Watch,
+    /// The announcer's answer to a `watch`: the game's state, for the spectator `to_session`
+    /// only (the others ignore it).
+    Snapshot {
+        /// The spectator's session.
+        to_session: SessionId,
+        /// Everyone in the game now, in join order.
+        players: Vec<String>,
+        /// The game in progress, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        game: Option<Game>,
+        /// The latest ranking sent, if any.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        ranking: Vec<Entry>,
+    },
     /// "I am alive, and my latest numbered datagram is `last`" (0: none yet), from anyone who
     /// has been quiet for `every_ms`. Not numbered itself (its `seq` is 0): losing one loses
     /// nothing.
@@ -382,6 +399,7 @@ impl Body {
             | Body::Leave { .. }
             | Body::Chat { .. }
             | Body::Move { .. }
+            | Body::Watch
             | Body::Nack { .. }
             | Body::Expired { .. }
             | Body::Fragment { .. } => false,
@@ -395,7 +413,11 @@ impl Body {
     pub fn is_numbered(&self) -> bool {
         !matches!(
             self,
-            Body::Heartbeat { .. } | Body::Nack { .. } | Body::Expired { .. } | Body::Admit { .. }
+            Body::Heartbeat { .. }
+                | Body::Nack { .. }
+                | Body::Expired { .. }
+                | Body::Admit { .. }
+                | Body::Watch
         )
     }
 }

@@ -328,15 +328,31 @@ async fn a_spectator_watches_through(seed: u64, loss: f64) {
         &[
             ("countdown", "0.2"),
             ("turn_seconds", "0.3"),
-            ("target", "20"),
+            ("target", "40"),
             ("rematch", "0"),
         ],
         2,
     )
     .await;
+    // A second one comes in the middle of the race: it asks where the game stands, and shows
+    // the game's title and its players at once.
+    watcher.wait_kind("ranking").await;
+    let mut late = Seat::join_with(
+        &hub,
+        "scoreboard",
+        Options {
+            spectator: true,
+            ..Options::default()
+        },
+    );
+    let told = late.wait_kind("welcome").await;
+    assert_eq!(told["game"]["title"], "Dice race", "{told}");
+    assert_eq!(told["players"].as_array().map(Vec::len), Some(2), "{told}");
     watcher.wait_kind("game_end").await;
     watcher.wait_kind("close").await;
     host.finish().await;
+    late.close_input();
+    late.finish().await;
     let sent = host.sent_announcements();
     let shown = watcher.shown_announcements();
     let first = sent
@@ -357,8 +373,10 @@ async fn a_spectator_watches_through(seed: u64, loss: f64) {
         .filter(|v| v["dir"] == "received" && v["from"] == "scoreboard")
         .collect();
     assert!(
-        from_it.iter().all(|v| v["kind"] == "nack"),
-        "a spectator sends only NACKs: {from_it:?}"
+        from_it
+            .iter()
+            .all(|v| v["kind"] == "nack" || v["kind"] == "watch"),
+        "a spectator sends only NACKs and its requests for the game's state: {from_it:?}"
     );
     assert!(
         !watcher.task.is_finished(),
