@@ -855,11 +855,7 @@ impl Player {
                         );
                     }
                 }
-                let announcer = self
-                    .announcer
-                    .as_ref()
-                    .and_then(|a| a.address)
-                    .map(|at| at.to_string());
+                let announcer = self.announcer_address();
                 self.show(Event::Welcome {
                     player,
                     announcer,
@@ -882,11 +878,7 @@ impl Player {
                 for name in &players {
                     self.know(name, None);
                 }
-                let announcer = self
-                    .announcer
-                    .as_ref()
-                    .and_then(|a| a.address)
-                    .map(|at| at.to_string());
+                let announcer = self.announcer_address();
                 // The game as a welcome tells it: the views take it the same way.
                 self.show(Event::Welcome {
                     player: self.name.clone(),
@@ -1067,6 +1059,14 @@ impl Player {
             }
             Verdict::Drop => false,
         }
+    }
+
+    /// Where the announcer we follow speaks from, for a welcome.
+    fn announcer_address(&self) -> Option<String> {
+        self.announcer
+            .as_ref()
+            .and_then(|a| a.address)
+            .map(|at| at.to_string())
     }
 
     /// A datagram of an announcer we do not follow: named when new, or its title new ([`Others`]).
