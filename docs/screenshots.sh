@@ -33,6 +33,7 @@ cleanup() {
   tmux -L "$socket" kill-server 2>/dev/null || true
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   rm -rf "$work"
+  if [ "$quick" = 1 ]; then rm -rf "$out"; fi
 }
 trap cleanup EXIT
 

@@ -145,7 +145,7 @@ mod tests {
     #[test]
     fn a_key_file_others_can_read_is_refused() {
         use std::os::unix::fs::PermissionsExt;
-        let dir = std::env::temp_dir().join(format!("gamecast-key-{}", std::process::id()));
+        let dir = crate::scratch::folder("key");
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("game.key");
         std::fs::write(&path, "a secret that is long enough\n").unwrap();

@@ -41,6 +41,8 @@ pub mod ranking;
 pub mod reliable;
 pub mod render;
 pub mod scoreboard;
+#[cfg(test)]
+mod scratch;
 pub mod script;
 pub mod simulate;
 pub mod text;

@@ -31,7 +31,7 @@ fn our_session() -> u64 {
 /// An announcer running `source` (written to a file of its own), started at `t0`, past its
 /// listening.
 fn playing(source: &str, t0: Instant) -> (Announcer, Instant) {
-    let dir = std::env::temp_dir().join(format!("gamecast-core-{}", fastrand::u64(..)));
+    let dir = crate::scratch::folder("core");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("game.lua");
     std::fs::write(&path, source).unwrap();
@@ -97,7 +97,7 @@ fn beat(origin: &Origin) -> Vec<u8> {
 #[test]
 fn it_listens_first_and_says_nothing_until_then() {
     let t0 = Instant::now();
-    let dir = std::env::temp_dir().join(format!("gamecast-core-{}", fastrand::u64(..)));
+    let dir = crate::scratch::folder("core");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("game.lua");
     std::fs::write(&path, "announce('hi')\n").unwrap();
@@ -117,7 +117,7 @@ fn it_listens_first_and_says_nothing_until_then() {
 #[test]
 fn an_older_announcer_heard_while_listening_keeps_the_group() {
     let t0 = Instant::now();
-    let script_path = std::env::temp_dir().join(format!("gamecast-core-{}.lua", fastrand::u64(..)));
+    let script_path = crate::scratch::folder("core").join("game.lua");
     std::fs::write(&script_path, "").unwrap();
     let script = Script::load_with(&script_path, &Default::default(), start(t0)).unwrap();
     let ours = our_session();
@@ -542,7 +542,7 @@ fn a_silent_text_player_is_gone_after_a_while_and_a_keyed_game_has_none() {
     assert!(said(&gone).contains(&"announcer: ~ana left (connection lost)".to_string()));
 
     let t0 = Instant::now();
-    let dir = std::env::temp_dir().join(format!("gamecast-core-{}", fastrand::u64(..)));
+    let dir = crate::scratch::folder("core");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("game.lua");
     std::fs::write(&path, TEXT_GAME).unwrap();

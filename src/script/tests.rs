@@ -5,7 +5,7 @@ use crate::protocol::{Announcement, Payload};
 use std::io::Write;
 
 fn script(source: &str) -> Result<Script, ScriptError> {
-    let dir = std::env::temp_dir().join(format!("gamecast-unit-{}", fastrand::u64(..)));
+    let dir = crate::scratch::folder("unit");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("game.lua");
     std::fs::File::create(&path)
@@ -156,7 +156,7 @@ fn the_sandbox_has_no_files_or_processes() {
 
 #[test]
 fn require_loads_modules_from_the_script_folder() {
-    let dir = std::env::temp_dir().join(format!("gamecast-unit-{}", fastrand::u64(..)));
+    let dir = crate::scratch::folder("unit");
     std::fs::create_dir_all(dir.join("lib")).unwrap();
     std::fs::write(dir.join("lib/points.lua"), "return { win = 5 }\n").unwrap();
     std::fs::write(
@@ -607,7 +607,7 @@ fn print_is_cut_and_bounded_per_call() {
 #[test]
 fn the_bundled_lobby_trims_a_long_line_of_spaces_at_once() {
     // Row 3: `gsub("%s+$", "")` on "a", 60,000 spaces and "b" froze the announcer 34-47 s.
-    let dir = std::env::temp_dir().join(format!("gamecast-unit-{}", fastrand::u64(..)));
+    let dir = crate::scratch::folder("unit");
     std::fs::create_dir_all(dir.join("lib")).unwrap();
     let lobby = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/lib/lobby.lua");
     std::fs::copy(lobby, dir.join("lib/lobby.lua")).unwrap();
@@ -641,8 +641,8 @@ fn the_bundled_lobby_trims_a_long_line_of_spaces_at_once() {
 fn require_reads_only_regular_files_inside_the_scripts_folder() {
     // Row 18: a symlink to a secret elsewhere was read and could be announced; a FIFO or a
     // link to /dev/zero hung the announcer or read gigabytes.
-    let dir = std::env::temp_dir().join(format!("gamecast-unit-{}", fastrand::u64(..)));
-    let outside = std::env::temp_dir().join(format!("gamecast-secret-{}", fastrand::u64(..)));
+    let dir = crate::scratch::folder("unit");
+    let outside = crate::scratch::folder("secret").join("secret.lua");
     std::fs::create_dir_all(dir.join("lib")).unwrap();
     std::fs::write(&outside, "return 'the secret'").unwrap();
     std::os::unix::fs::symlink(&outside, dir.join("secret.lua")).unwrap();
@@ -1085,7 +1085,7 @@ fn the_bot_hook_answers_to_both_its_names() {
 }
 
 fn script_with(source: &str, given: &[(&str, &str)]) -> Result<Script, ScriptError> {
-    let dir = std::env::temp_dir().join(format!("gamecast-unit-{}", fastrand::u64(..)));
+    let dir = crate::scratch::folder("unit");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("game.lua");
     std::fs::write(&path, source).unwrap();

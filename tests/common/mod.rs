@@ -114,11 +114,21 @@ pub fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// A fresh temporary folder for a test's own scripts.
+thread_local! {
+    static KEPT: std::cell::RefCell<Vec<tempfile::TempDir>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A fresh temporary folder for a test's own scripts, removed when the test ends: it is kept
+/// by the test's thread (libtest gives each test its own), since the processes the test starts
+/// read it until then.
 pub fn temp_dir() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gamecast-test-{}", fastrand::u64(..)));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    let dir = tempfile::Builder::new()
+        .prefix("gamecast-test-")
+        .tempdir()
+        .expect("a temporary folder");
+    let path = dir.path().to_path_buf();
+    KEPT.with(|kept| kept.borrow_mut().push(dir));
+    path
 }
 
 /// A line a process printed, tagged with the stream it came from.

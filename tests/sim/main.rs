@@ -35,9 +35,7 @@ pub fn repo(path: &str) -> PathBuf {
 
 /// Writes a script into a temporary folder and returns its path.
 pub fn script_file(name: &str, source: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gamecast-sim-{}", fastrand::u64(..)));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+    let path = common::temp_dir().join(name);
     std::fs::write(&path, source).unwrap();
     path
 }
