@@ -47,50 +47,61 @@ impl GameKey {
     /// the path before the file is opened, and again on what was opened (non-blocking, so that
     /// nothing swapped in between can hang us), and what is checked is what is read.
     pub fn from_file(path: &Path) -> anyhow::Result<GameKey> {
-        use std::io::Read;
-        use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-        let shown = path.display();
-        let before = match std::fs::metadata(path) {
-            // Not echoed: a key typed where its path belongs must not end up on the screen.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-                "there is no such file (give the path of a file that holds the key, never the \
-                 key itself)"
-            ),
-            found => found.with_context(|| format!("{shown}: cannot look at it"))?,
-        };
-        check_key_file(&shown, &before)?;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-            .open(path)
-            .with_context(|| format!("{shown}: cannot open it"))?;
-        let opened = file.metadata()?;
-        if (opened.dev(), opened.ino()) != (before.dev(), before.ino()) {
-            bail!("{shown}: the file changed while it was being opened; try again");
-        }
-        check_key_file(&shown, &opened)?;
-        let mut bytes = Vec::new();
-        file.take(MAX_KEY_FILE + 1)
-            .read_to_end(&mut bytes)
-            .with_context(|| format!("{shown}: cannot read it"))?;
-        if bytes.len() > MAX_KEY_FILE as usize {
-            bail!("{shown}: over {MAX_KEY_FILE} bytes, which is not a key");
-        }
-        GameKey::new(&bytes, &shown.to_string())
+        let bytes = read_secret_file(path, "key", MAX_KEY_FILE)?;
+        GameKey::new(&bytes, &path.display().to_string())
     }
 }
 
 /// The largest key file read.
 const MAX_KEY_FILE: u64 = 4096;
 
-/// A key file must be a regular file, yours, that nobody else may read or change.
-fn check_key_file(
+/// Reads a file that holds a secret (`what`: "key", "credentials"), refusing one that other
+/// users could read or change, or one that is not a regular file (a FIFO would block, a device
+/// never end), or one over `max` bytes. Everything is checked on the path before the file is
+/// opened, and again on what was opened (non-blocking, so that nothing swapped in between can
+/// hang us), and what is checked is what is read.
+pub fn read_secret_file(path: &Path, what: &str, max: u64) -> anyhow::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let shown = path.display();
+    let before = match std::fs::metadata(path) {
+        // Not echoed: a secret typed where its path belongs must not end up on the screen.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "there is no such file (give the path of a file that holds the {what}, never the \
+             {what} itself)"
+        ),
+        found => found.with_context(|| format!("{shown}: cannot look at it"))?,
+    };
+    check_secret_file(&shown, what, &before)?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(path)
+        .with_context(|| format!("{shown}: cannot open it"))?;
+    let opened = file.metadata()?;
+    if (opened.dev(), opened.ino()) != (before.dev(), before.ino()) {
+        bail!("{shown}: the file changed while it was being opened; try again");
+    }
+    check_secret_file(&shown, what, &opened)?;
+    let mut bytes = Vec::new();
+    file.take(max + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("{shown}: cannot read it"))?;
+    if bytes.len() as u64 > max {
+        bail!("{shown}: over {max} bytes, which is not a {what} file");
+    }
+    Ok(bytes)
+}
+
+/// A secret's file must be a regular file, yours, that nobody else may read or change.
+fn check_secret_file(
     shown: &impl std::fmt::Display,
+    what: &str,
     metadata: &std::fs::Metadata,
 ) -> anyhow::Result<()> {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     if !metadata.is_file() {
-        bail!("{shown}: not a regular file (a key file is a file that holds the key)");
+        bail!("{shown}: not a regular file (a {what} file is a file that holds the {what})");
     }
     let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {

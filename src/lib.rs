@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod announcer;
+pub mod bridge;
 pub mod budget;
 pub mod event;
 pub mod key;

@@ -71,10 +71,18 @@ impl NetConfig {
     }
 }
 
+impl NetConfig {
+    /// The port bridges put what they carry from NATS onto the LAN from, and beacon on: the
+    /// one after the protocol's (see [`crate::bridge`]).
+    pub fn bridge_port(&self) -> u16 {
+        self.port.wrapping_add(2)
+    }
+}
+
 impl Network for NetConfig {
     type Link = Transport;
 
-    fn open(&self) -> anyhow::Result<Transport> {
+    async fn open(&self) -> anyhow::Result<Transport> {
         Transport::open(self)
     }
 
@@ -290,6 +298,55 @@ impl Link for Transport {
 
     fn warning(&self) -> Option<String> {
         self.buffer_warning()
+    }
+}
+
+/// A bridge's sockets on its LAN: the protocol's, where it hears the game (as a member does),
+/// and the bridge port's, which it sends from (what it carries, and its beacons) and where it
+/// hears other bridges' beacons.
+#[derive(Debug)]
+pub struct BridgeSockets {
+    /// Bound to the group and the protocol's port: what the LAN says.
+    pub protocol: tokio::net::UdpSocket,
+    /// Bound to the group and the bridge port: what bridges say, and how this one speaks.
+    pub relay: tokio::net::UdpSocket,
+    /// Where the protocol's datagrams go.
+    pub protocol_group: SocketAddrV4,
+    /// Where beacons go.
+    pub bridge_group: SocketAddrV4,
+}
+
+impl BridgeSockets {
+    /// Opens both sockets and joins the group with each. Must be called inside a tokio runtime.
+    pub fn open(net: &NetConfig) -> anyhow::Result<BridgeSockets> {
+        let (protocol_port, bridge_port) = (net.protocol_port(), net.bridge_port());
+        if protocol_port == 0 || bridge_port < 2 {
+            bail!(
+                "--port {}: a bridge takes the next two ports, and there are none",
+                net.port
+            );
+        }
+        let protocol_group = SocketAddrV4::new(net.group, protocol_port);
+        let bridge_group = SocketAddrV4::new(net.group, bridge_port);
+        let protocol = member_socket(protocol_group, net.iface)?;
+        let relay = member_socket(bridge_group, net.iface)?;
+        relay
+            .set_multicast_if_v4(&net.iface)
+            .with_context(|| format!("cannot send multicast from interface {}", net.iface))?;
+        relay.set_multicast_ttl_v4(net.ttl)?;
+        // Members on this host hear what the bridge carries; the bridge skips its own copy by
+        // its source port, as it skips every bridge's.
+        relay.set_multicast_loop_v4(true)?;
+        let into_tokio = |socket: Socket| {
+            tokio::net::UdpSocket::from_std(socket.into())
+                .context("cannot hand the socket to tokio")
+        };
+        Ok(BridgeSockets {
+            protocol: into_tokio(protocol)?,
+            relay: into_tokio(relay)?,
+            protocol_group,
+            bridge_group,
+        })
     }
 }
 

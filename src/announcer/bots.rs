@@ -62,7 +62,7 @@ impl Bots {
     }
 
     /// Starts `count` bots on links of `network`.
-    pub fn spawn<N: Network>(
+    pub async fn spawn<N: Network>(
         &mut self,
         count: usize,
         network: &N,
@@ -73,6 +73,7 @@ impl Bots {
             let name = name(index);
             let link = network
                 .open()
+                .await
                 .map_err(|e| e.context(format!("cannot open a link for the bot {name}")))?;
             let (input, lines) = mpsc::channel(16);
             let events = self.events_tx.clone();

@@ -89,6 +89,7 @@ pub async fn run<N: Network>(
     }
     let link = network
         .open()
+        .await
         .with_context(|| format!("cannot open the group {}", network.describe()))?;
     if let Some(warning) = link.warning() {
         console.note(&format!("warning: {warning}"));
@@ -159,7 +160,8 @@ pub async fn run<N: Network>(
                 console.note(&format!("note: {hint}"));
             }
             console.flush();
-            bots.spawn(config.bots, network, config.settings.key.as_ref(), now())?;
+            bots.spawn(config.bots, network, config.settings.key.as_ref(), now())
+                .await?;
             core.script().set_bots(bots.names());
         }
         let wake = tokio::time::Instant::from_std(core.next_deadline());
@@ -221,6 +223,10 @@ pub async fn run<N: Network>(
                     Vec::new()
                 }
             },
+            said = link.news() => {
+                console.note(&format!("warning: {said}"));
+                Vec::new()
+            }
             received = link.recv_text(&mut text_buf) => match received {
                 Ok((len, source)) => core.receive_text(&text_buf[..len], source, now()),
                 Err(e) => {
@@ -231,6 +237,11 @@ pub async fn run<N: Network>(
         };
         carry_out(reactions, &link, &mut console).await;
     };
+    if let Err(e) = link.flush().await {
+        console.note(&format!(
+            "warning: the game's last datagrams may not have gone out: {e}"
+        ));
+    }
     console.note(&core.summary());
     console.flush();
     for problem in bots.finish().await {

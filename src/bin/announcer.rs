@@ -8,8 +8,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use cli::{KeyArgs, NetArgs};
+use cli::{KeyArgs, NatsArgs, NetArgs, Place};
 use gamecast::announcer::{self, Config, Console, End, Settings};
+use gamecast::link::Network;
+use gamecast::link::nats::Nats;
 use gamecast::script::{Clock, Limits, Start};
 use gamecast::simulate::{Outcome, Simulation};
 use gamecast::text::{expand_tabs, visible};
@@ -25,6 +27,8 @@ struct Cli {
     script: PathBuf,
     #[command(flatten)]
     net: NetArgs,
+    #[command(flatten)]
+    nats: NatsArgs,
     #[command(flatten)]
     key: KeyArgs,
     /// A setting for the script, KEY=VALUE (repeatable); the script reads it as args.KEY
@@ -195,6 +199,28 @@ fn simulate(config: Config, loss: f64, console: Console) -> anyhow::Result<End> 
     }
 }
 
+/// Runs the game on `network`: in the host's full-screen view when given its theme, else on
+/// the console.
+async fn host<N: Network>(
+    config: Config,
+    network: &N,
+    place: String,
+    full_screen: Option<gamecast::view::Theme>,
+    console: Console,
+) -> anyhow::Result<End> {
+    let stop = async {
+        cli::stop_requested().await;
+        "the host stopped the announcer".to_string()
+    };
+    match full_screen {
+        Some(theme) => {
+            drop(console);
+            gamecast::view::host::run(config, network, place, theme, stop).await
+        }
+        None => announcer::run(config, network, console, stop).await,
+    }
+}
+
 fn main() -> ExitCode {
     cli::exit_on_panic("announcer");
     let cli = Cli::parse();
@@ -290,31 +316,34 @@ fn main() -> ExitCode {
         if cli.simulate {
             return simulate(config, cli.loss / 100.0, console);
         }
-        let net = cli.net.resolve()?;
+        let place = cli::place(&cli.net, &cli.nats)?;
         // One thread: the event loop is one Lua state and one socket; more threads would only
         // add hand-offs between them (measured in docs/BENCHMARKS.md).
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let stop = async {
-            cli::stop_requested().await;
-            "the host stopped the announcer".to_string()
-        };
         let full_screen = !cli.json
             && !cli.plain
             && std::io::stdin().is_terminal()
             && std::io::stdout().is_terminal()
             && cli::full_screen_fits();
-        if full_screen {
-            drop(console);
-            let place = format!("{}:{} on {}", net.group, net.port, net.iface);
-            let theme = gamecast::view::Theme {
-                colour,
-                ascii: cli.ascii || !cli::utf8_locale(),
-            };
-            return runtime.block_on(gamecast::view::host::run(config, &net, place, theme, stop));
-        }
-        runtime.block_on(announcer::run(config, &net, console, stop))
+        let theme = full_screen.then(|| gamecast::view::Theme {
+            colour,
+            ascii: cli.ascii || !cli::utf8_locale(),
+        });
+        runtime.block_on(async {
+            match place {
+                Place::Nats(nats) => {
+                    let network = Nats::connect(&nats).await?;
+                    let place = format!("{} on {}", network.subject(), nats.url);
+                    host(config, &network, place, theme, console).await
+                }
+                Place::Group(net) => {
+                    let place = format!("{}:{} on {}", net.group, net.port, net.iface);
+                    host(config, &net, place, theme, console).await
+                }
+            }
+        })
     })();
     match result {
         Ok(End::Over(_) | End::TakenOver { .. }) => ExitCode::SUCCESS,

@@ -7,12 +7,12 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
-use cli::{KeyArgs, NetArgs};
+use cli::{KeyArgs, NatsArgs, NetArgs, Place};
 use gamecast::event::Event;
+use gamecast::link::nats::Nats;
 use gamecast::link::{Link, Network};
 use gamecast::player::{self, Options, Outcome, Played};
 use gamecast::render::{self, Style};
-use gamecast::transport::Transport;
 use gamecast::view::board::Phase;
 use gamecast::view::command::{self, Routed};
 use gamecast::view::{Board, Theme, View, terminal};
@@ -31,6 +31,8 @@ struct Cli {
     name: String,
     #[command(flatten)]
     net: NetArgs,
+    #[command(flatten)]
+    nats: NatsArgs,
     #[command(flatten)]
     key: KeyArgs,
     /// One JSON object per line for each event on stdout, lines to send on stdin
@@ -85,7 +87,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
-    let net = cli.net.resolve()?;
+    let place = cli::place(&cli.net, &cli.nats)?;
     if let Some(problem) = gamecast::text::name_problem(&cli.name) {
         anyhow::bail!("--name: {problem}");
     }
@@ -96,56 +98,92 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let interactive =
         !cli.json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     let full_screen = interactive && !cli.plain && cli::full_screen_fits();
-    let theme = Theme {
-        colour: render::colour_wanted(true),
-        ascii: cli.ascii || !cli::utf8_locale(),
+    let mode = Mode {
+        full_screen,
+        interactive,
+        theme: Theme {
+            colour: render::colour_wanted(true),
+            ascii: cli.ascii || !cli::utf8_locale(),
+        },
     };
-    let place = format!("{}:{} on {}", net.group, net.port, net.iface);
-    let alone = gamecast::view::alone(&place, &gamecast::transport::lan_interfaces());
     let outcome = runtime.block_on(async {
-        let transport = net.open()?;
-        if let Some(warning) = transport.warning() {
-            eprintln!("player: warning: {warning}");
+        match place {
+            Place::Nats(nats) => {
+                let network = Nats::connect(&nats).await?;
+                let place = format!("{} on {}", network.subject(), nats.url);
+                let alone = gamecast::view::alone_on_nats(&place);
+                session(&cli, network.open().await?, place, alone, mode).await
+            }
+            Place::Group(net) => {
+                let place = format!("{}:{} on {}", net.group, net.port, net.iface);
+                let alone = gamecast::view::alone(&place, &gamecast::transport::lan_interfaces());
+                session(&cli, net.open().await?, place, alone, mode).await
+            }
         }
-        let options = Options {
-            heartbeat: std::time::Duration::from_secs_f64(cli.heartbeat),
-            missed: cli.missed,
-            key: cli.key.load()?,
-            ..Options::default()
-        };
-        let Played {
-            outcome,
-            stats,
-            rejected,
-        } = if full_screen {
-            let view = View::new(&cli.name, &place, theme);
-            let settings = terminal::Settings {
-                bell: cli.bell,
-                alone: alone.clone(),
-            };
-            terminal::play(view, transport, options, settings, cli::stop_requested()).await
-        } else if interactive {
-            play_in_terminal(&cli.name, transport, options, theme, &place, alone).await
-        } else {
-            play_on_pipes(
-                &cli.name, cli.json, transport, options, theme, &place, alone,
-            )
-            .await
-        }?;
-        if cli.stats {
-            let mut report = serde_json::to_value(&stats)?;
-            report["rejected"] = serde_json::to_value(&rejected)?;
-            eprintln!("{report}");
-        }
-        if let Outcome::Refused(reason) = &outcome {
-            eprintln!("player: the announcer refused {:?}: {reason}", cli.name);
-        }
-        Ok(outcome)
     });
     // The stdin reader may be blocked in a read that never ends (a terminal, an open pipe):
     // do not wait for it.
     runtime.shutdown_background();
     outcome
+}
+
+/// How the person sees the game.
+#[derive(Debug, Clone, Copy)]
+struct Mode {
+    full_screen: bool,
+    interactive: bool,
+    theme: Theme,
+}
+
+/// Plays on `link` in the mode chosen, then says how it went.
+async fn session(
+    cli: &Cli,
+    transport: impl Link,
+    place: String,
+    alone: String,
+    Mode {
+        full_screen,
+        interactive,
+        theme,
+    }: Mode,
+) -> anyhow::Result<Outcome> {
+    if let Some(warning) = transport.warning() {
+        eprintln!("player: warning: {warning}");
+    }
+    let options = Options {
+        heartbeat: std::time::Duration::from_secs_f64(cli.heartbeat),
+        missed: cli.missed,
+        key: cli.key.load()?,
+        ..Options::default()
+    };
+    let Played {
+        outcome,
+        stats,
+        rejected,
+    } = if full_screen {
+        let view = View::new(&cli.name, &place, theme);
+        let settings = terminal::Settings {
+            bell: cli.bell,
+            alone: alone.clone(),
+        };
+        terminal::play(view, transport, options, settings, cli::stop_requested()).await
+    } else if interactive {
+        play_in_terminal(&cli.name, transport, options, theme, &place, alone).await
+    } else {
+        play_on_pipes(
+            &cli.name, cli.json, transport, options, theme, &place, alone,
+        )
+        .await
+    }?;
+    if cli.stats {
+        let mut report = serde_json::to_value(&stats)?;
+        report["rejected"] = serde_json::to_value(&rejected)?;
+        eprintln!("{report}");
+    }
+    if let Outcome::Refused(reason) = &outcome {
+        eprintln!("player: the announcer refused {:?}: {reason}", cli.name);
+    }
+    Ok(outcome)
 }
 
 /// A line on its way to the session: a move answers the countdown running (no warning then).
@@ -194,7 +232,7 @@ fn lock(board: &Mutex<Board>) -> MutexGuard<'_, Board> {
 async fn play_on_pipes(
     name: &str,
     json: bool,
-    transport: Transport,
+    transport: impl Link,
     options: Options,
     theme: Theme,
     place: &str,
@@ -266,7 +304,7 @@ async fn play_on_pipes(
 /// being typed.
 async fn play_in_terminal(
     name: &str,
-    transport: Transport,
+    transport: impl Link,
     options: Options,
     theme: Theme,
     place: &str,

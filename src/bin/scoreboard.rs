@@ -10,7 +10,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use cli::{KeyArgs, NetArgs};
+use cli::{KeyArgs, NatsArgs, NetArgs, Place};
+use gamecast::link::nats::Nats;
 
 /// Serves a live scoreboard of the game on the group: open it in a browser on the projector.
 /// It watches without playing: no name, not in the game, nothing sent but loss repair.
@@ -19,6 +20,8 @@ use cli::{KeyArgs, NetArgs};
 struct Cli {
     #[command(flatten)]
     net: NetArgs,
+    #[command(flatten)]
+    nats: NatsArgs,
     #[command(flatten)]
     key: KeyArgs,
     /// Where the page is served: loopback by default; an address of this machine on the
@@ -40,7 +43,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let net = cli.net.resolve()?;
+    let place = cli::place(&cli.net, &cli.nats)?;
     let key = cli.key.load()?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -50,11 +53,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("--listen {}: cannot listen there", cli.listen))?;
         let at = listener.local_addr()?;
-        println!(
-            "scoreboard: open http://{at}/ (watching {}:{} on {}; Ctrl-C stops)",
-            net.group, net.port, net.iface
-        );
-        gamecast::scoreboard::run(&net, key, listener, cli::stop_requested()).await
+        match place {
+            Place::Nats(nats) => {
+                let network = Nats::connect(&nats).await?;
+                println!(
+                    "scoreboard: open http://{at}/ (watching {} on {}; Ctrl-C stops)",
+                    network.subject(),
+                    nats.url
+                );
+                gamecast::scoreboard::run(&network, key, listener, cli::stop_requested()).await
+            }
+            Place::Group(net) => {
+                println!(
+                    "scoreboard: open http://{at}/ (watching {}:{} on {}; Ctrl-C stops)",
+                    net.group, net.port, net.iface
+                );
+                gamecast::scoreboard::run(&net, key, listener, cli::stop_requested()).await
+            }
+        }
     })?;
     println!("scoreboard: stopped");
     Ok(())

@@ -224,7 +224,7 @@ impl Hub {
 impl Network for Hub {
     type Link = MemoryLink;
 
-    fn open(&self) -> anyhow::Result<MemoryLink> {
+    async fn open(&self) -> anyhow::Result<MemoryLink> {
         Ok(self.link())
     }
 

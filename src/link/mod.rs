@@ -2,14 +2,16 @@
 //! how the bytes travel, only that a link sends one datagram to everyone and receives what
 //! everyone sends, with its source.
 //!
-//! Two links exist: the multicast socket ([`crate::transport::Transport`], for real games) and
-//! an in-memory hub ([`memory::Hub`]) with seeded loss and reordering, which runs whole games
-//! inside one test on tokio's paused clock: loss, silence, restarts and late joins are tested
-//! in milliseconds, deterministically, without root or a network.
+//! Three links exist: the multicast socket ([`crate::transport::Transport`], for real games on
+//! a LAN), a NATS subject ([`nats::Nats`], for games beyond one LAN), and an in-memory hub
+//! ([`memory::Hub`]) with seeded loss and reordering, which runs whole games inside one test on
+//! tokio's paused clock: loss, silence, restarts and late joins are tested in milliseconds,
+//! deterministically, without root or a network.
 //!
 //! A [`Network`] opens links: the announcer opens its own and one for each `--bots` player.
 
 pub mod memory;
+pub mod nats;
 
 use std::future::Future;
 use std::io;
@@ -20,6 +22,13 @@ pub trait Link: Send + Sync + 'static {
     /// Sends one datagram to the group (this member gets its own copy back, as with
     /// multicast loop).
     fn send(&self, bytes: &[u8]) -> impl Future<Output = io::Result<()>> + Send;
+
+    /// Waits until what was sent has left this process (a NATS client queues what it
+    /// publishes; a socket's datagrams are gone when `send` returns). Called before a member
+    /// ends, so that its last words (a leave, a game's end) are not lost with the process.
+    fn flush(&self) -> impl Future<Output = io::Result<()>> + Send {
+        std::future::ready(Ok(()))
+    }
 
     /// Waits for the next datagram: how long it is (in `buf`) and who sent it.
     fn recv(&self, buf: &mut [u8]) -> impl Future<Output = io::Result<(usize, SocketAddr)>> + Send;
@@ -49,6 +58,12 @@ pub trait Link: Send + Sync + 'static {
         std::future::pending()
     }
 
+    /// Waits for the next thing the person should know about the link itself (the connection
+    /// to a server lost, or back). Links without such news wait forever.
+    fn news(&self) -> impl Future<Output = String> + Send {
+        std::future::pending()
+    }
+
     /// Where this link sends, for messages: `224.1.1.1:5008`.
     fn describe(&self) -> String;
 
@@ -64,7 +79,7 @@ pub trait Network {
     type Link: Link;
 
     /// Opens a new member's link.
-    fn open(&self) -> anyhow::Result<Self::Link>;
+    fn open(&self) -> impl Future<Output = anyhow::Result<Self::Link>> + Send;
 
     /// Where the game is, for the host's first line: `224.1.1.1:5007 via 127.0.0.1 (ttl 1)`.
     fn describe(&self) -> String;

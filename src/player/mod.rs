@@ -74,6 +74,9 @@ pub async fn play(
                     let _ = link.send_text(line.as_bytes()).await;
                 }
                 Reaction::Exit(outcome) => {
+                    // Our leave must go out before we do; a link that cannot say so costs
+                    // only that (the announcer then finds us gone by our silence).
+                    let _ = link.flush().await;
                     return Ok(Played {
                         outcome,
                         stats: player.stats().clone(),
@@ -107,6 +110,7 @@ pub async fn play(
                 read_queued(&link, &mut player, &mut buf, &mut reactions)?;
                 reactions
             }
+            said = link.news() => vec![Reaction::Show(Event::Notice { text: said })],
             received = link.recv_text(&mut text_buf), if text_open => match received {
                 Ok((len, source)) => player.receive_text(&text_buf[..len], source, now()),
                 // The text channel is a courtesy to the lab's scripts: it failing must not end

@@ -32,7 +32,7 @@ pub async fn run<N: Network>(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let link = network.open()?;
+    let link = network.open().await?;
     let model = Arc::new(Mutex::new(Scoreboard::default()));
     let (changed, changes) = watch::channel(0u64);
     let app = server::router(server::Shared {

@@ -38,4 +38,14 @@ pub fn alone(place: &str, interfaces: &[String]) -> String {
     }
     text
 }
+
+/// What a player on a NATS server says when no announcer answered on its subject.
+pub fn alone_on_nats(place: &str) -> String {
+    format!(
+        "No announcer heard on {place} after {} s: this is a plain chat with whoever is on the \
+         subject. Is the announcer on the same server with the same --game?",
+        ALONE_AFTER.as_secs()
+    )
+}
+
 pub use self::screen::{Theme, View};

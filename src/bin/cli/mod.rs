@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use gamecast::key::{self, GameKey};
+use gamecast::link::nats::{self, Auth, NatsConfig};
 use gamecast::transport::{
     self, DEFAULT_GROUP, DEFAULT_IFACE, DEFAULT_PORT, DEFAULT_TTL, NetConfig,
 };
@@ -58,6 +59,91 @@ impl NetArgs {
             ttl: self.ttl,
         })
     }
+}
+
+/// The flags that put a game on a NATS server instead of a multicast group.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NatsArgs {
+    /// Play over the NATS server at URL (nats://HOST:PORT, or tls://HOST:PORT for TLS) instead
+    /// of multicast: whoever reaches the server meets in the game (--group, --port, --iface and
+    /// --ttl are then not used). Credentials never go here: see --nats-creds
+    #[arg(long, value_name = "URL", env = "GAMECAST_NATS")]
+    pub nats: Option<String>,
+    /// The game's name on the NATS server: its datagrams travel on the subject gamecast.NAME
+    #[arg(long, value_name = "NAME", default_value = nats::DEFAULT_GAME, env = "GAMECAST_GAME")]
+    pub game: String,
+    /// The NATS server's credentials, in a file readable by you alone: a NATS .creds file, or
+    /// lines token=... or user=... and password=...; or put them in GAMECAST_NATS_TOKEN, or
+    /// GAMECAST_NATS_USER and GAMECAST_NATS_PASSWORD
+    #[arg(long, value_name = "PATH", env = "GAMECAST_NATS_CREDS")]
+    pub nats_creds: Option<PathBuf>,
+    /// A certificate authority (PEM) to trust for a tls:// server, besides the system's
+    #[arg(long, value_name = "PATH")]
+    pub nats_ca: Option<PathBuf>,
+}
+
+impl NatsArgs {
+    /// The NATS server to play on, or `None` for multicast.
+    pub fn config(&self) -> anyhow::Result<Option<NatsConfig>> {
+        let Some(url) = &self.nats else {
+            return Ok(None);
+        };
+        if let Some(problem) = nats::url_problem(url) {
+            bail!("--nats {}: {problem}", gamecast::text::visible(url));
+        }
+        if let Some(problem) = nats::game_problem(&self.game) {
+            bail!("--game {}: {problem}", gamecast::text::visible(&self.game));
+        }
+        let from_env = |name: &str| std::env::var(name).ok();
+        let env = (
+            from_env(nats::TOKEN_ENV),
+            from_env(nats::USER_ENV),
+            from_env(nats::PASSWORD_ENV),
+        );
+        let auth = match &self.nats_creds {
+            Some(path) => {
+                if env != (None, None, None) {
+                    bail!(
+                        "both --nats-creds and the environment ({}, {}, {}) give NATS \
+                         credentials; keep one",
+                        nats::TOKEN_ENV,
+                        nats::USER_ENV,
+                        nats::PASSWORD_ENV
+                    );
+                }
+                let bytes = key::read_secret_file(path, "credentials", nats::MAX_CREDS_FILE)
+                    .context("--nats-creds")?;
+                let text = String::from_utf8(bytes)
+                    .map_err(|_| anyhow::anyhow!("--nats-creds: the file is not text"))?;
+                Auth::from_text(&text, &path.display().to_string()).context("--nats-creds")?
+            }
+            None => Auth::from_env(env.0, env.1, env.2)?,
+        };
+        Ok(Some(NatsConfig {
+            url: url.clone(),
+            game: self.game.clone(),
+            auth,
+            ca: self.nats_ca.clone(),
+            echo: true,
+        }))
+    }
+}
+
+/// Where a game is: a multicast group, or a game on a NATS server.
+#[derive(Debug)]
+pub enum Place {
+    /// The group (`--group`, `--port`, `--iface`, `--ttl`).
+    Group(NetConfig),
+    /// The NATS server and game (`--nats`, `--game`): the group's flags are not used.
+    Nats(NatsConfig),
+}
+
+/// The place the flags name, checked.
+pub fn place(net: &NetArgs, nats: &NatsArgs) -> anyhow::Result<Place> {
+    Ok(match nats.config()? {
+        Some(config) => Place::Nats(config),
+        None => Place::Group(net.resolve()?),
+    })
 }
 
 /// The key flags both binaries take.
