@@ -107,6 +107,8 @@ pub struct Bridge {
     others: HashMap<u64, (Beacon, Instant)>,
     counters: Counters,
     relaying: bool,
+    /// Whether it has listened and decided (until then it neither relays nor stands by).
+    decided: bool,
 }
 
 impl Bridge {
@@ -118,6 +120,7 @@ impl Bridge {
             others: HashMap::new(),
             counters: Counters::default(),
             relaying: false,
+            decided: false,
         }
     }
 
@@ -137,10 +140,15 @@ impl Bridge {
             .others
             .values()
             .any(|(other, _)| other.rank() < self.me.rank());
-        let relaying = listened && !older;
-        if relaying == self.relaying {
+        if !listened {
             return None;
         }
+        let relaying = !older;
+        // The first decision after listening is news either way.
+        if relaying == self.relaying && self.decided {
+            return None;
+        }
+        self.decided = true;
         self.relaying = relaying;
         if relaying {
             self.counters.took_over += 1;
@@ -269,7 +277,8 @@ mod tests {
         old.heard_on_bridge_port(&new.beacon(), t1);
         new.heard_on_bridge_port(&old.beacon(), t1);
         assert_eq!(old.tick(t1), Some(true));
-        assert_eq!(new.tick(t1), None, "stands by");
+        assert_eq!(new.tick(t1), Some(false), "stands by");
+        assert_eq!(new.tick(t1), None);
         assert!(!new.from_nats(b"{}") && old.from_nats(b"{}"));
         // The old one's beacons stop: the new one relays once it is gone.
         assert_eq!(new.tick(t1 + BRIDGE_GONE - Duration::from_millis(1)), None);
@@ -278,13 +287,13 @@ mod tests {
         // It comes back, now the newer: it stands by, the other goes on.
         let mut back = Bridge::new(9, 5000, t1 + BRIDGE_GONE);
         back.heard_on_bridge_port(&new.beacon(), t1 + BRIDGE_GONE);
-        assert_eq!(back.tick(t1 + BRIDGE_GONE + LISTEN_FIRST), None);
+        assert_eq!(back.tick(t1 + BRIDGE_GONE + LISTEN_FIRST), Some(false));
         // Equal starts: the smaller id.
         let mut a = Bridge::new(1, 5, t0);
         let mut b = Bridge::new(2, 5, t0);
         a.heard_on_bridge_port(&b.beacon(), t1);
         b.heard_on_bridge_port(&a.beacon(), t1);
-        assert_eq!((a.tick(t1), b.tick(t1)), (Some(true), None));
+        assert_eq!((a.tick(t1), b.tick(t1)), (Some(true), Some(false)));
     }
 
     #[test]

@@ -28,6 +28,14 @@ pub enum Report {
     Counters(Counters),
 }
 
+/// The bridge's counters, with what its NATS link dropped before the bridge saw it (messages
+/// far too big for a datagram).
+fn counted(bridge: &Bridge, link: &crate::link::nats::NatsLink) -> Counters {
+    let mut counters = bridge.counters();
+    counters.too_big += link.dropped();
+    counters
+}
+
 /// The time, as the loop tells it to the state machine.
 fn now() -> Instant {
     tokio::time::Instant::now().into_std()
@@ -55,7 +63,7 @@ pub async fn run(
     let mut nats_buf = transport::recv_buffer();
     let mut beat = tokio::time::interval(core::BEACON_EVERY);
     let mut every = tokio::time::interval(report_every);
-    let mut reported = bridge.counters();
+    let mut reported = counted(&bridge, &link);
     report(Report::Note(format!(
         "bridge: {} <-> {}; listening for other bridges on port {bridge_port} first",
         sockets.protocol_group,
@@ -102,7 +110,7 @@ pub async fn run(
             }
             said = link.news() => report(Report::Note(format!("bridge: {said}"))),
             _ = every.tick() => {
-                let counters = bridge.counters();
+                let counters = counted(&bridge, &link);
                 if counters != reported {
                     reported = counters;
                     report(Report::Counters(counters));
@@ -111,7 +119,7 @@ pub async fn run(
         }
     }
     let _ = link.flush().await;
-    let counters = bridge.counters();
+    let counters = counted(&bridge, &link);
     report(Report::Counters(counters));
     Ok(counters)
 }

@@ -103,6 +103,59 @@ impl Lan {
         Some(lan)
     }
 
+    /// Gives host `i` a second interface, on `other`'s bridge, with the address `other`'s
+    /// host number `slot` would have (above `other`'s own hosts), and returns that address.
+    /// Host `i` is then on both LANs, as a router or a bridge's machine is; the veth goes with
+    /// host `i`'s namespace.
+    pub fn attach(&self, i: usize, other: &Lan, slot: u8) -> Ipv4Addr {
+        assert!(
+            usize::from(slot) > other.hosts.len() && slot < 255,
+            "slot {slot} is a host of the other LAN"
+        );
+        let [a, b, c, _] = other.hosts[0].addr.octets();
+        let addr = Ipv4Addr::new(a, b, c, slot);
+        let tag = format!("{:06x}", fastrand::u32(..0x100_0000));
+        let (inside, outside) = (format!("a{tag}-{slot}"), format!("o{tag}-{slot}"));
+        let ns = self.netns(i);
+        ip(&[
+            "-n",
+            ns,
+            "link",
+            "add",
+            &inside,
+            "mtu",
+            "1500",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &outside,
+            "netns",
+            &other.bridge,
+        ]);
+        ip(&[
+            "-n",
+            &other.bridge,
+            "link",
+            "set",
+            &outside,
+            "master",
+            "br0",
+        ]);
+        ip(&["-n", &other.bridge, "link", "set", &outside, "up"]);
+        ip(&[
+            "-n",
+            ns,
+            "addr",
+            "add",
+            &format!("{addr}/24"),
+            "dev",
+            &inside,
+        ]);
+        ip(&["-n", ns, "link", "set", &inside, "up"]);
+        addr
+    }
+
     /// The address of host `i`.
     pub fn host_addr(&self, i: usize) -> Ipv4Addr {
         self.hosts[i].addr

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod lan;
+pub mod nats;
 
 use lan::Lan;
 
@@ -138,6 +139,15 @@ pub enum Line {
     Err(String),
 }
 
+impl Line {
+    /// The line's text, whichever stream it came from.
+    pub fn text(&self) -> &str {
+        match self {
+            Line::Out(text) | Line::Err(text) => text,
+        }
+    }
+}
+
 /// A running binary whose stdout and stderr lines are collected by reader threads.
 pub struct Process {
     pub name: String,
@@ -212,6 +222,15 @@ impl Process {
             self.seen.push(line);
         }
         status
+    }
+
+    /// Sends SIGINT, as Ctrl-C would.
+    pub fn interrupt(&self) {
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
     }
 
     /// Types a line, as a person (or bot) would.
@@ -546,6 +565,33 @@ local function round()
   end
 end
 "#;
+
+/// Whether `event` is the countdown of a dice race's round.
+pub fn is_round(event: &Value) -> bool {
+    event["kind"] == "countdown" && text(event).starts_with("Round ")
+}
+
+/// Rolls whenever a round is announced, until the game ends; returns the rounds played.
+pub fn race(players: &mut [&mut Process]) -> usize {
+    let mut rounds = 0;
+    loop {
+        let mut over = false;
+        for p in players.iter_mut() {
+            let event = p.wait_event("a round or the end", |v| {
+                is_round(v) || v["kind"] == "game_end"
+            });
+            if event["kind"] == "game_end" {
+                over = true;
+            } else {
+                p.say("roll");
+            }
+        }
+        if over {
+            return rounds;
+        }
+        rounds += 1;
+    }
+}
 
 /// The kinds of announcements tests compare between an announcer and its players: the game's
 /// course, which every player must show all of, in order, once.

@@ -4,10 +4,6 @@ use serde_json::Value;
 
 use crate::common::*;
 
-fn is_round(event: &Value) -> bool {
-    event["kind"] == "countdown" && text(event).starts_with("Round ")
-}
-
 fn of_kind<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["kind"] == kind).collect()
 }
@@ -26,28 +22,6 @@ fn names(ranking: &Value) -> Vec<&str> {
         .iter()
         .map(|e| e["name"].as_str().unwrap())
         .collect()
-}
-
-/// Rolls whenever a round is announced, until the game ends; returns the rounds played.
-fn race(players: &mut [&mut Process]) -> usize {
-    let mut rounds = 0;
-    loop {
-        let mut over = false;
-        for p in players.iter_mut() {
-            let event = p.wait_event("a round or the end", |v| {
-                is_round(v) || v["kind"] == "game_end"
-            });
-            if event["kind"] == "game_end" {
-                over = true;
-            } else {
-                p.say("roll");
-            }
-        }
-        if over {
-            return rounds;
-        }
-        rounds += 1;
-    }
 }
 
 #[test]

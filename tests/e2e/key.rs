@@ -15,7 +15,7 @@ use crate::common::*;
 /// Ten rankings, then alice wins: the first once two players are in, the others every 0.05 s
 /// once alice says "continue". Until then the announcer sends nothing numbered, so that the
 /// rogue knows which number comes next.
-fn game() -> String {
+pub fn game() -> String {
     format!("{TEN_ROUNDS}{GAME}")
 }
 
@@ -32,10 +32,10 @@ on_message(function(player, text)
 end)
 "#;
 
-const SECRET: &str = "tonight's game key: 7f3a9c2e51";
+pub const SECRET: &str = "tonight's game key: 7f3a9c2e51";
 
 /// A key file readable by its owner alone.
-fn key_file(secret: &str) -> PathBuf {
+pub fn key_file(secret: &str) -> PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let path = temp_dir().join("game.key");
     std::fs::write(&path, format!("{secret}\n")).unwrap();
@@ -78,7 +78,7 @@ fn capture(socket: &std::net::UdpSocket, parts: &[&str]) -> String {
 }
 
 /// What a player printed with `--stats` when it exited.
-fn stats(player: &Process) -> Value {
+pub fn stats(player: &Process) -> Value {
     let stderr = player.stderr();
     let line = stderr.lines().rev().find(|l| l.starts_with('{'));
     serde_json::from_str(line.unwrap_or_else(|| panic!("{}: no --stats: {stderr}", player.name)))

@@ -13,6 +13,7 @@ mod key;
 mod lab;
 mod lan;
 mod lint;
+mod nats;
 mod reliable;
 mod reload;
 mod scoreboard;
