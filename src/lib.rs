@@ -39,6 +39,7 @@ pub mod patterns;
 pub mod player;
 pub mod protocol;
 pub mod ranking;
+pub mod record;
 pub mod reliable;
 pub mod render;
 pub mod scoreboard;

@@ -65,6 +65,7 @@ fn simulated(game: &Game, seed: u64, think: Duration) -> (Duration, Duration, u6
         limits: Limits::default(),
         seed,
         clock: Clock::Game,
+        record: None,
     };
     let started = Instant::now();
     let outcome = gamecast::simulate::run(config, Simulation::default(), console).unwrap();

@@ -25,6 +25,7 @@ use anyhow::Context;
 pub use self::console::Console;
 pub use self::core::{Announcer, End, PlayerLink, Reaction, Settings, Status};
 use crate::link::{Link, Network};
+use crate::record::{Header, Recorded};
 use crate::reliable;
 use crate::script::{Clock, Limits, Script, Start};
 use crate::transport;
@@ -52,6 +53,8 @@ pub struct Config {
     pub seed: u64,
     /// What the script's `now()` reads: the system's clock, or a simulated game's.
     pub clock: Clock,
+    /// Where to record every datagram the announcer sends and receives (`--record`).
+    pub record: Option<PathBuf>,
 }
 
 /// How long the files must stay quiet after a change before we reload: editors save with a
@@ -91,6 +94,11 @@ pub async fn run<N: Network>(
         .open()
         .await
         .with_context(|| format!("cannot open the group {}", network.describe()))?;
+    let link = Recorded::new(
+        link,
+        config.record.as_deref(),
+        &Header::new("announcer", None, &network.describe()),
+    )?;
     if let Some(warning) = link.warning() {
         console.note(&format!("warning: {warning}"));
     }

@@ -102,6 +102,10 @@ struct Cli {
     /// takes; then exit, as --check does
     #[arg(long, conflicts_with_all = ["check", "test", "simulate"])]
     settings: bool,
+    /// Record every datagram the announcer sends and receives, with its time, into FILE (see
+    /// docs/recording.md); `player --replay FILE` shows the game again
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["check", "test", "simulate", "settings"])]
+    record: Option<PathBuf>,
     /// Take the group over from an announcer already running a game there: its players are
     /// handed over to this one (without it, an announcer that finds another one leaves)
     #[arg(long)]
@@ -310,6 +314,7 @@ fn main() -> ExitCode {
             limits,
             seed,
             clock: Clock::System,
+            record: cli.record.clone(),
         };
         let colour = gamecast::render::colour_wanted(std::io::stdout().is_terminal());
         let console = Console::stdio(cli.json, colour);

@@ -12,11 +12,13 @@ use gamecast::event::Event;
 use gamecast::link::nats::Nats;
 use gamecast::link::{Link, Network};
 use gamecast::player::{self, Options, Outcome, Played};
+use gamecast::record::{Header, Recorded, Recording, Replay};
 use gamecast::render::{self, Style};
 use gamecast::view::board::Phase;
 use gamecast::view::command::{self, Routed};
 use gamecast::view::{Board, Theme, View, terminal};
 use rustyline::ExternalPrinter as _;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::io::AsyncBufReadExt;
 use tokio::sync::mpsc;
@@ -27,8 +29,8 @@ use tokio::sync::mpsc;
 #[command(version)]
 struct Cli {
     /// Your name in the game (1 to 24 characters)
-    #[arg(long, env = "GAMECAST_NAME")]
-    name: String,
+    #[arg(long, env = "GAMECAST_NAME", required_unless_present = "replay")]
+    name: Option<String>,
     #[command(flatten)]
     net: NetArgs,
     #[command(flatten)]
@@ -59,6 +61,25 @@ struct Cli {
     /// Ring the terminal's bell when a turn or a question begins (full-screen view)
     #[arg(long)]
     bell: bool,
+    /// Record every datagram sent and received, with its time, into FILE (see
+    /// docs/recording.md): --replay FILE shows the game again
+    #[arg(long, value_name = "FILE", conflicts_with = "replay")]
+    record: Option<PathBuf>,
+    /// Show a recorded game (a player's or an announcer's --record) as it happened, in any mode;
+    /// nothing is sent. With --key-file, its signatures are checked
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// With --replay: how many times as fast as it happened (0.01 to 1000)
+    #[arg(long, default_value_t = 1.0, value_name = "X", requires = "replay",
+          value_parser = parse_speed)]
+    speed: f64,
+}
+
+fn parse_speed(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(speed) if speed.is_finite() && (0.01..=1000.0).contains(&speed) => Ok(speed),
+        _ => Err(format!("expected a speed from 0.01 to 1000, not {text:?}")),
+    }
 }
 
 fn parse_interval(text: &str) -> Result<f64, String> {
@@ -87,42 +108,131 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    if let Some(path) = &cli.replay {
+        return replay(&cli, path);
+    }
     let place = cli::place(&cli.net, &cli.nats)?;
-    if let Some(problem) = gamecast::text::name_problem(&cli.name) {
+    let name = cli.name.clone().unwrap_or_default();
+    if let Some(problem) = gamecast::text::name_problem(&name) {
         anyhow::bail!("--name: {problem}");
     }
+    let options = options(&cli)?;
     // One thread: one socket, one screen; more threads would only add hand-offs.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let interactive =
-        !cli.json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    let full_screen = interactive && !cli.plain && cli::full_screen_fits();
-    let mode = Mode {
-        full_screen,
-        interactive,
-        theme: Theme {
-            colour: render::colour_wanted(true),
-            ascii: cli.ascii || !cli::utf8_locale(),
-        },
-    };
+    let mode = mode(&cli);
     let outcome = runtime.block_on(async {
         match place {
             Place::Nats(nats) => {
                 let network = Nats::connect(&nats).await?;
                 let place = format!("{} on {}", network.subject(), nats.url);
                 let alone = gamecast::view::alone_on_nats(&place);
-                session(&cli, network.open().await?, place, alone, mode).await
+                let game = Session::live(&name, place, alone, options);
+                live(&cli, network.open().await?, game, mode).await
             }
             Place::Group(net) => {
                 let place = format!("{}:{} on {}", net.group, net.port, net.iface);
                 let alone = gamecast::view::alone(&place, &gamecast::transport::lan_interfaces());
-                session(&cli, net.open().await?, place, alone, mode).await
+                let game = Session::live(&name, place, alone, options);
+                live(&cli, net.open().await?, game, mode).await
             }
         }
     });
     // The stdin reader may be blocked in a read that never ends (a terminal, an open pipe):
     // do not wait for it.
+    runtime.shutdown_background();
+    outcome
+}
+
+/// Plays a live game on `link`, recording it into `--record`'s file when given.
+async fn live(
+    cli: &Cli,
+    link: impl Link,
+    game: Session<'_>,
+    mode: Mode,
+) -> anyhow::Result<Outcome> {
+    let header = Header::new("player", Some(game.name), &game.place);
+    let link = Recorded::new(link, cli.record.as_deref(), &header)?;
+    session(cli, link, game, mode, cli::stop_requested()).await
+}
+
+/// The player's options from the flags.
+fn options(cli: &Cli) -> anyhow::Result<Options> {
+    Ok(Options {
+        heartbeat: std::time::Duration::from_secs_f64(cli.heartbeat),
+        missed: cli.missed,
+        key: cli.key.load()?,
+        ..Options::default()
+    })
+}
+
+/// How the person sees the game, from the flags and the terminal.
+fn mode(cli: &Cli) -> Mode {
+    let interactive =
+        !cli.json && std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    Mode {
+        full_screen: interactive && !cli.plain && cli::full_screen_fits(),
+        interactive,
+        theme: Theme {
+            colour: render::colour_wanted(true),
+            ascii: cli.ascii || !cli::utf8_locale(),
+        },
+    }
+}
+
+/// `--replay FILE`: the recorded game again, as the player who recorded it (or as a spectator,
+/// for an announcer's recording), until the recording ends or the person stops it.
+fn replay(cli: &Cli, path: &std::path::Path) -> anyhow::Result<Outcome> {
+    let recording = Recording::read(path)?;
+    if let Some(warning) = &recording.warning {
+        eprintln!("player: warning: {warning}");
+    }
+    let mut options = options(cli)?;
+    let identity = recording
+        .identity()
+        .filter(|_| recording.header.role == "player");
+    let name = match identity {
+        Some((name, session)) => {
+            options.session = Some(session);
+            name
+        }
+        None => {
+            options.spectator = true;
+            recording
+                .header
+                .name
+                .clone()
+                .unwrap_or_else(|| "replay".to_string())
+        }
+    };
+    let place = format!(
+        "a recording of {} ({})",
+        recording.header.link,
+        path.display()
+    );
+    let alone = format!("No announcer in {}: nothing to show.", path.display());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let outcome = runtime.block_on(async {
+        let link = Replay::new(&recording, cli.speed);
+        let ended = link.end();
+        let stop = async move {
+            tokio::select! {
+                () = cli::stop_requested() => {}
+                () = tokio::time::sleep_until(ended) => {}
+            }
+        };
+        let game = Session {
+            name: &name,
+            place,
+            alone,
+            options,
+            replay: true,
+        };
+        session(cli, link, game, mode(cli), stop).await
+    });
     runtime.shutdown_background();
     outcome
 }
@@ -135,45 +245,61 @@ struct Mode {
     theme: Theme,
 }
 
-/// Plays on `link` in the mode chosen, then says how it went.
+/// Who plays where.
+struct Session<'a> {
+    name: &'a str,
+    place: String,
+    alone: String,
+    options: Options,
+    /// A replay: the end of input does not end it (a pipe with nothing to say closes at once).
+    replay: bool,
+}
+
+impl<'a> Session<'a> {
+    /// A live game's session (not a replay).
+    fn live(name: &'a str, place: String, alone: String, options: Options) -> Session<'a> {
+        Session {
+            name,
+            place,
+            alone,
+            options,
+            replay: false,
+        }
+    }
+}
+
+/// Plays on `link` in the mode chosen until `shutdown` (or the game's end), then says how it
+/// went.
 async fn session(
     cli: &Cli,
     transport: impl Link,
-    place: String,
-    alone: String,
+    game: Session<'_>,
     Mode {
         full_screen,
         interactive,
         theme,
     }: Mode,
+    shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<Outcome> {
     if let Some(warning) = transport.warning() {
         eprintln!("player: warning: {warning}");
     }
-    let options = Options {
-        heartbeat: std::time::Duration::from_secs_f64(cli.heartbeat),
-        missed: cli.missed,
-        key: cli.key.load()?,
-        ..Options::default()
-    };
+    let name = game.name;
     let Played {
         outcome,
         stats,
         rejected,
     } = if full_screen {
-        let view = View::new(&cli.name, &place, theme);
+        let view = View::new(name, &game.place, theme);
         let settings = terminal::Settings {
             bell: cli.bell,
-            alone: alone.clone(),
+            alone: game.alone,
         };
-        terminal::play(view, transport, options, settings, cli::stop_requested()).await
+        terminal::play(view, transport, game.options, settings, shutdown).await
     } else if interactive {
-        play_in_terminal(&cli.name, transport, options, theme, &place, alone).await
+        play_in_terminal(game, transport, theme, shutdown).await
     } else {
-        play_on_pipes(
-            &cli.name, cli.json, transport, options, theme, &place, alone,
-        )
-        .await
+        play_on_pipes(game, cli.json, transport, theme, shutdown).await
     }?;
     if cli.stats {
         let mut report = serde_json::to_value(&stats)?;
@@ -230,13 +356,17 @@ fn lock(board: &Mutex<Board>) -> MutexGuard<'_, Board> {
 
 /// Stdin lines in, JSON or plain text out: for programs, tests and pipes.
 async fn play_on_pipes(
-    name: &str,
+    Session {
+        name,
+        place,
+        alone,
+        options,
+        replay,
+    }: Session<'_>,
     json: bool,
     transport: impl Link,
-    options: Options,
     theme: Theme,
-    place: &str,
-    alone: String,
+    shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<Played> {
     let board = Arc::new(Mutex::new(Board::new(&render::text_for_screen(
         name,
@@ -280,7 +410,11 @@ async fn play_on_pipes(
                     break;
                 }
             }
-            // Dropping the sender is the end of input: the player leaves.
+            // Dropping the sender is the end of input: the player leaves. A replay goes on
+            // to the recording's end.
+            if replay {
+                std::future::pending::<()>().await;
+            }
         });
     }
     let style = Style {
@@ -297,18 +431,22 @@ async fn play_on_pipes(
             println!("{}", style.event(&event));
         }
     };
-    player::play(name, transport, options, lines, show, cli::stop_requested()).await
+    player::play(name, transport, options, lines, show, shutdown).await
 }
 
 /// A line editor at the bottom, events printed above it so that they never garble the line
 /// being typed.
 async fn play_in_terminal(
-    name: &str,
+    Session {
+        name,
+        place,
+        alone,
+        options,
+        ..
+    }: Session<'_>,
     transport: impl Link,
-    options: Options,
     theme: Theme,
-    place: &str,
-    alone: String,
+    shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<Played> {
     let board = Arc::new(Mutex::new(Board::new(&render::text_for_screen(
         name,
@@ -385,7 +523,7 @@ async fn play_in_terminal(
         let _ = printer.print(format!("{text}\r\n"));
     };
     let mut printer_left = editor_printer;
-    let outcome = player::play(name, transport, options, lines, show, cli::stop_requested()).await;
+    let outcome = player::play(name, transport, options, lines, show, shutdown).await;
     // The editor prints what it was handed on its own thread, then draws its prompt again.
     // Handing it one more (empty) line waits until it took the last event; the pause lets it
     // finish drawing, so that clearing its prompt below is the last thing on the screen.

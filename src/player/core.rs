@@ -105,6 +105,9 @@ pub struct Options {
     /// Watch the game without playing (the scoreboard): never join, beat or chat; send only
     /// the NACKs that loss repair needs; stay when a game closes, for the next one.
     pub spectator: bool,
+    /// Play in this session rather than a new one: a replay plays as the player it recorded,
+    /// so that what the announcer said to it alone is shown again.
+    pub session: Option<crate::protocol::SessionId>,
 }
 
 impl Default for Options {
@@ -114,6 +117,7 @@ impl Default for Options {
             missed: reliable::MISSED_BEATS,
             key: None,
             spectator: false,
+            session: None,
         }
     }
 }

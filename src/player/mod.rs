@@ -54,7 +54,11 @@ pub async fn play(
     if let Some(problem) = crate::text::name_problem(name) {
         anyhow::bail!("the name {}: {problem}", crate::text::visible_quoted(name));
     }
-    let mut player = Player::new(Origin::new(name), options, now());
+    let origin = match options.session {
+        Some(session) => Origin::with_session(name, session),
+        None => Origin::new(name),
+    };
+    let mut player = Player::new(origin, options, now());
     let mut buf = transport::recv_buffer();
     let mut text_buf = transport::recv_buffer();
     let mut text_open = true;

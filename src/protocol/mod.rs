@@ -20,6 +20,16 @@ pub use codec::{Origin, Payload, decode, encode};
 pub use fragment::Reassembly;
 pub use seal::Guard;
 
+/// Reads a datagram, signed or not, without checking its signature: only for what this process
+/// sent itself (a recording's own datagrams, to know who recorded it), never for what arrives.
+pub fn decode_own(bytes: &[u8]) -> Decoded {
+    if seal::looks_signed(bytes) {
+        codec::decode_signed(bytes)
+    } else {
+        codec::decode(bytes)
+    }
+}
+
 /// The protocol version this build speaks; datagrams with another `v` are refused.
 pub const VERSION: u32 = 1;
 

@@ -297,6 +297,7 @@ fn start_game(lua: &Lua, (path, options): (String, Option<Table>)) -> mlua::Resu
         limits: Limits::default(),
         seed,
         clock: super::Clock::Game,
+        record: None,
     };
     let simulation = Simulation {
         loss: loss / 100.0,

@@ -368,3 +368,25 @@ fn the_hosts_full_screen_console_shows_the_players_links_and_stops_on_q() {
         "raw mode left behind:\n{end}"
     );
 }
+
+#[test]
+fn a_recording_replays_in_the_full_screen_view() {
+    let Some(tmux) = Tmux::start() else { return };
+    tmux.window("replay", 80, 24);
+    tmux.type_line(
+        "replay",
+        &format!(
+            "{} --replay {}; echo \"exit status $?\"",
+            env!("CARGO_BIN_EXE_player"),
+            repo("tests/fixtures/dice-race.rec").display()
+        ),
+    );
+    // The recorded player's own view: its name, the chat, the live ranking panel.
+    let screen = tmux.wait("replay", "the game in the full-screen view", |s| {
+        s.contains("alice (you)") && s.contains("alice: hola, Ada")
+    });
+    assert!(tmux.alternate("replay"), "{screen}");
+    tmux.wait("replay", "round 3's ranking", |s| s.contains("14"));
+    let end = tmux.wait("replay", "the replay's end", |s| s.contains("exit status"));
+    assert!(end.contains("exit status 0"), "{end}");
+}

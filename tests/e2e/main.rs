@@ -14,6 +14,7 @@ mod lab;
 mod lan;
 mod lint;
 mod nats;
+mod record;
 mod reliable;
 mod reload;
 mod scoreboard;

@@ -131,6 +131,7 @@ impl Host {
             limits: Limits::default(),
             seed: 1,
             clock: Clock::Game,
+            record: None,
         };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let hub = hub.clone();
