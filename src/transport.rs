@@ -16,7 +16,7 @@
 //! the next port (5008). A port, not a group, keeps them apart: the lab's socket binds
 //! `('', 5007)`, and Linux hands such a socket every group's datagrams to port 5007 that any
 //! process of the host joined (IP_MULTICAST_ALL is on by default).
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV6};
 
 use anyhow::{Context, bail};
 use socket2::{Domain, Protocol, Socket, Type};
@@ -37,16 +37,47 @@ pub const RECV_BUFFER: usize = 4 << 20;
 /// What we require the kernel to grant at least (it caps requests at net.core.rmem_max).
 pub const MIN_RECV_BUFFER: usize = 1 << 20;
 
-/// A validated place on the network: the group, its port and the local interface's address.
+/// The local interface a group is joined on and sent from. IPv4 multicast names an interface
+/// by one of its addresses; IPv6 multicast by its index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Iface {
+    /// An IPv4 interface, by its address.
+    V4(Ipv4Addr),
+    /// An IPv6 interface, by its index (`ip link` shows it first).
+    V6(u32),
+}
+
+impl std::fmt::Display for Iface {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Iface::V4(address) => write!(f, "{address}"),
+            Iface::V6(index) => match interface_name(*index) {
+                Some(name) => write!(f, "{name}"),
+                None => write!(f, "interface {index}"),
+            },
+        }
+    }
+}
+
+/// The name of the interface with `index`, if there is one.
+fn interface_name(index: u32) -> Option<String> {
+    if_addrs::get_if_addrs()
+        .ok()?
+        .into_iter()
+        .find(|i| i.index == Some(index))
+        .map(|i| i.name)
+}
+
+/// A validated place on the network: the group, its port and the local interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NetConfig {
-    /// The multicast group.
-    pub group: Ipv4Addr,
+    /// The multicast group: IPv4 (224.0.0.0/4) or IPv6 (ff00::/8).
+    pub group: IpAddr,
     /// The group's UDP port: its text channel ([`NetConfig::protocol_port`] is the protocol's).
     pub port: u16,
-    /// The address of the interface we join on and send from.
-    pub iface: Ipv4Addr,
-    /// The multicast TTL.
+    /// The interface we join on and send from, of the group's family.
+    pub iface: Iface,
+    /// The multicast TTL (IPv4), or hop limit (IPv6).
     pub ttl: u32,
 }
 
@@ -54,15 +85,34 @@ impl Default for NetConfig {
     /// The lab's group and port, on loopback, one hop.
     fn default() -> NetConfig {
         NetConfig {
-            group: DEFAULT_GROUP,
+            group: IpAddr::V4(DEFAULT_GROUP),
             port: DEFAULT_PORT,
-            iface: Ipv4Addr::LOCALHOST,
+            iface: Iface::V4(Ipv4Addr::LOCALHOST),
             ttl: DEFAULT_TTL,
         }
     }
 }
 
 impl NetConfig {
+    /// The group on one of its ports, as a destination (an IPv6 one scoped to our interface).
+    pub fn at(&self, port: u16) -> SocketAddr {
+        match (self.group, self.iface) {
+            (IpAddr::V6(group), Iface::V6(index)) => {
+                SocketAddr::V6(SocketAddrV6::new(group, port, 0, index))
+            }
+            (group, _) => SocketAddr::new(group, port),
+        }
+    }
+
+    /// Where the game is, for people: `224.1.1.1:5007 on 127.0.0.1`, `[ff15::1]:5007 on veth0`.
+    pub fn place(&self) -> String {
+        format!(
+            "{} on {}",
+            SocketAddr::new(self.group, self.port),
+            self.iface
+        )
+    }
+
     /// The port the protocol's datagrams travel on: the one after the text channel's.
     pub fn protocol_port(&self) -> u16 {
         // The command line refuses 65535 for --port; a config made by hand wraps to 0, which
@@ -92,14 +142,45 @@ impl Network for NetConfig {
 
     fn describe(&self) -> String {
         format!(
-            "{}:{} via {} (ttl {}; the protocol on port {})",
-            self.group,
-            self.port,
+            "{} via {} (ttl {}; the protocol on port {})",
+            SocketAddr::new(self.group, self.port),
             self.iface,
             self.ttl,
             self.protocol_port()
         )
     }
+}
+
+/// Why IPv6 multicast cannot use a loopback interface: Linux does not deliver it there.
+pub const LOOPBACK_V6: &str = "IPv6 multicast does not work on the loopback interface on Linux \
+     (sending fails with \"network unreachable\", or succeeds while nothing arrives): give --iface \
+     an interface with an IPv6 link (a LAN's, or a veth pair's), or play on loopback with an IPv4 \
+     group such as 224.1.1.1";
+
+/// Turns an interface (a name, an index, or one of its addresses) into the interface an IPv6
+/// group is joined on; a loopback one is refused with [`LOOPBACK_V6`].
+pub fn resolve_iface_v6(iface: &str) -> anyhow::Result<Iface> {
+    let interfaces = if_addrs::get_if_addrs().context("cannot list this host's interfaces")?;
+    let found = if let Ok(index) = iface.parse::<u32>() {
+        interfaces.iter().find(|i| i.index == Some(index))
+    } else if let Ok(address) = iface.parse::<IpAddr>() {
+        interfaces.iter().find(|i| i.ip() == address)
+    } else {
+        interfaces.iter().find(|i| i.name == iface)
+    };
+    let Some(found) = found else {
+        bail!(
+            "{iface:?} is no interface of this host, by name, index or address (interfaces: {})",
+            list(interfaces.iter().map(|i| i.name.clone()))
+        );
+    };
+    if found.is_loopback() {
+        bail!("{} is loopback: {LOOPBACK_V6}", found.name);
+    }
+    let index = found
+        .index
+        .with_context(|| format!("{}: the system gives no index for it", found.name))?;
+    Ok(Iface::V6(index))
 }
 
 /// Turns an interface (an IPv4 address or an interface name) into the address of a local one.
@@ -168,15 +249,23 @@ pub struct Transport {
     /// readiness can say "nothing to read" while datagrams are queued.
     direct: std::net::UdpSocket,
     text: tokio::net::UdpSocket,
-    group: SocketAddrV4,
-    text_group: SocketAddrV4,
+    group: SocketAddr,
+    text_group: SocketAddr,
     recv_buffer: usize,
 }
 
-/// A socket that is a member of `group` on `iface`, bound to the group's address and port.
-fn member_socket(group: SocketAddrV4, iface: Ipv4Addr) -> anyhow::Result<Socket> {
-    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))
+/// A socket that is a member of the group of `net` on its interface, bound to the group's
+/// address and `port`.
+fn member_socket(net: &NetConfig, port: u16) -> anyhow::Result<Socket> {
+    let domain = match net.group {
+        IpAddr::V4(_) => Domain::IPV4,
+        IpAddr::V6(_) => Domain::IPV6,
+    };
+    let socket = Socket::new(domain, Type::DGRAM, Some(Protocol::UDP))
         .context("cannot create a UDP socket")?;
+    if domain == Domain::IPV6 {
+        socket.set_only_v6(true)?;
+    }
     socket.set_reuse_address(true)?;
     socket.set_reuse_port(true)?;
     // Ask for a large receive buffer; the kernel silently caps it at net.core.rmem_max, so read
@@ -184,16 +273,53 @@ fn member_socket(group: SocketAddrV4, iface: Ipv4Addr) -> anyhow::Result<Socket>
     socket.set_recv_buffer_size(RECV_BUFFER)?;
     // Binding the group address (not 0.0.0.0) and turning IP_MULTICAST_ALL off both keep
     // out datagrams of other groups that some other program joined on the same port.
+    let bound = SocketAddr::new(net.group, port);
     socket
-        .bind(&SocketAddr::V4(group).into())
-        .with_context(|| format!("cannot bind {group}"))?;
-    #[cfg(target_os = "linux")]
-    socket.set_multicast_all_v4(false)?;
-    socket
-        .join_multicast_v4(group.ip(), &iface)
-        .with_context(|| format!("cannot join group {} on interface {iface}", group.ip()))?;
+        .bind(&bound.into())
+        .with_context(|| format!("cannot bind {bound}"))?;
+    let joined = match (net.group, net.iface) {
+        (IpAddr::V4(group), Iface::V4(iface)) => {
+            #[cfg(target_os = "linux")]
+            socket.set_multicast_all_v4(false)?;
+            socket.join_multicast_v4(&group, &iface)
+        }
+        (IpAddr::V6(group), Iface::V6(index)) => {
+            #[cfg(target_os = "linux")]
+            socket.set_multicast_all_v6(false)?;
+            socket.join_multicast_v6(&group, index)
+        }
+        _ => bail!(
+            "the group {} and the interface {} are of two families",
+            net.group,
+            net.iface
+        ),
+    };
+    joined
+        .with_context(|| format!("cannot join group {} on interface {}", net.group, net.iface))?;
     socket.set_nonblocking(true)?;
     Ok(socket)
+}
+
+/// Sets up `socket` for sending to the group of `net`: out of its interface, no further than
+/// its TTL (hop limit), and looped back to this host's other members.
+fn sender(socket: &Socket, net: &NetConfig) -> anyhow::Result<()> {
+    match net.iface {
+        Iface::V4(iface) => {
+            socket
+                .set_multicast_if_v4(&iface)
+                .with_context(|| format!("cannot send multicast from interface {iface}"))?;
+            socket.set_multicast_ttl_v4(net.ttl)?;
+            socket.set_multicast_loop_v4(true)?;
+        }
+        Iface::V6(index) => {
+            socket
+                .set_multicast_if_v6(index)
+                .with_context(|| format!("cannot send multicast from interface {}", net.iface))?;
+            socket.set_multicast_hops_v6(net.ttl)?;
+            socket.set_multicast_loop_v6(true)?;
+        }
+    }
+    Ok(())
 }
 
 impl Transport {
@@ -207,22 +333,18 @@ impl Transport {
                 net.port
             );
         }
-        let group = SocketAddrV4::new(net.group, protocol_port);
-        let text_group = SocketAddrV4::new(net.group, net.port);
-        let socket = member_socket(group, net.iface)?;
+        let group = net.at(protocol_port);
+        let text_group = net.at(net.port);
+        let socket = member_socket(net, protocol_port)?;
         let recv_buffer = socket.recv_buffer_size()?;
-        socket
-            .set_multicast_if_v4(&net.iface)
-            .with_context(|| format!("cannot send multicast from interface {}", net.iface))?;
-        socket.set_multicast_ttl_v4(net.ttl)?;
-        socket.set_multicast_loop_v4(true)?;
+        sender(&socket, net)?;
         let direct: std::net::UdpSocket = socket
             .try_clone()
             .context("cannot duplicate the socket")?
             .into();
         let socket = tokio::net::UdpSocket::from_std(socket.into())
             .context("cannot hand the socket to tokio")?;
-        let text = member_socket(text_group, net.iface)?;
+        let text = member_socket(net, net.port)?;
         let text = tokio::net::UdpSocket::from_std(text.into())
             .context("cannot hand the socket to tokio")?;
         Ok(Transport {
@@ -248,7 +370,7 @@ impl Transport {
     }
 
     /// The group and port the protocol's datagrams go to.
-    pub fn group(&self) -> SocketAddrV4 {
+    pub fn group(&self) -> SocketAddr {
         self.group
     }
 }
@@ -311,9 +433,9 @@ pub struct BridgeSockets {
     /// Bound to the group and the bridge port: what bridges say, and how this one speaks.
     pub relay: tokio::net::UdpSocket,
     /// Where the protocol's datagrams go.
-    pub protocol_group: SocketAddrV4,
+    pub protocol_group: SocketAddr,
     /// Where beacons go.
-    pub bridge_group: SocketAddrV4,
+    pub bridge_group: SocketAddr,
 }
 
 impl BridgeSockets {
@@ -326,17 +448,11 @@ impl BridgeSockets {
                 net.port
             );
         }
-        let protocol_group = SocketAddrV4::new(net.group, protocol_port);
-        let bridge_group = SocketAddrV4::new(net.group, bridge_port);
-        let protocol = member_socket(protocol_group, net.iface)?;
-        let relay = member_socket(bridge_group, net.iface)?;
-        relay
-            .set_multicast_if_v4(&net.iface)
-            .with_context(|| format!("cannot send multicast from interface {}", net.iface))?;
-        relay.set_multicast_ttl_v4(net.ttl)?;
-        // Members on this host hear what the bridge carries; the bridge skips its own copy by
-        // its source port, as it skips every bridge's.
-        relay.set_multicast_loop_v4(true)?;
+        let protocol = member_socket(net, protocol_port)?;
+        let relay = member_socket(net, bridge_port)?;
+        // Members on this host hear what the bridge carries (loop on); the bridge skips its own
+        // copy by its source port, as it skips every bridge's.
+        sender(&relay, net)?;
         let into_tokio = |socket: Socket| {
             tokio::net::UdpSocket::from_std(socket.into())
                 .context("cannot hand the socket to tokio")
@@ -344,8 +460,8 @@ impl BridgeSockets {
         Ok(BridgeSockets {
             protocol: into_tokio(protocol)?,
             relay: into_tokio(relay)?,
-            protocol_group,
-            bridge_group,
+            protocol_group: net.at(protocol_port),
+            bridge_group: net.at(bridge_port),
         })
     }
 }
@@ -385,21 +501,25 @@ fn route_in(table: &str, group: Ipv4Addr) -> Option<String> {
 /// the group by another interface (the default route's): they would never meet. `None` when
 /// they meet, or the game is not on loopback.
 pub fn lab_hint(net: &NetConfig) -> Option<String> {
-    if !net.iface.is_loopback() {
+    // The lab's listings are IPv4 only.
+    let (IpAddr::V4(group), Iface::V4(iface)) = (net.group, net.iface) else {
+        return None;
+    };
+    if !iface.is_loopback() {
         return None;
     }
     let how = "examples/lab/chat.py sets IP_MULTICAST_IF and joins on 127.0.0.1, and meets it";
-    match default_route_for(net.group) {
+    match default_route_for(group) {
         Some(name) if name == "lo" => None,
         Some(name) => Some(format!(
             "the lab's Python listings as written send to {} by {name} (the default route) and \
              do not reach this game on loopback; {how}",
-            net.group
+            group
         )),
         None => Some(format!(
             "this machine has no route for {}: the lab's Python listings as written cannot send \
              to it; {how}",
-            net.group
+            group
         )),
     }
 }

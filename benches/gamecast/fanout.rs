@@ -131,9 +131,9 @@ fn gamecast_loopback(receivers: usize, events: usize) -> (Summary, usize) {
     let (ready_tx, ready) = mpsc::channel();
     let mut inputs = Vec::new();
     let config = NetConfig {
-        group: net.group,
+        group: std::net::IpAddr::V4(net.group),
         port: net.port,
-        iface: Ipv4Addr::LOCALHOST,
+        iface: gamecast::transport::Iface::V4(Ipv4Addr::LOCALHOST),
         ttl: 1,
     };
     for i in 0..receivers {

@@ -344,7 +344,7 @@ fn main() -> ExitCode {
                     host(config, &network, place, theme, console).await
                 }
                 Place::Group(net) => {
-                    let place = format!("{}:{} on {}", net.group, net.port, net.iface);
+                    let place = net.place();
                     host(config, &net, place, theme, console).await
                 }
             }

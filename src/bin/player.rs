@@ -132,7 +132,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 live(&cli, network.open().await?, game, mode).await
             }
             Place::Group(net) => {
-                let place = format!("{}:{} on {}", net.group, net.port, net.iface);
+                let place = net.place();
                 let alone = gamecast::view::alone(&place, &gamecast::transport::lan_interfaces());
                 let game = Session::live(&name, place, alone, options);
                 live(&cli, net.open().await?, game, mode).await

@@ -65,8 +65,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Place::Group(net) => {
                 println!(
-                    "scoreboard: open http://{at}/ (watching {}:{} on {}; Ctrl-C stops)",
-                    net.group, net.port, net.iface
+                    "scoreboard: open http://{at}/ (watching {}; Ctrl-C stops)",
+                    net.place()
                 );
                 gamecast::scoreboard::run(&net, key, listener, cli::stop_requested()).await
             }

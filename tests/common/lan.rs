@@ -84,6 +84,15 @@ impl Lan {
             let port = format!("b{tag}-{i}");
             ip(&["netns", "add", ns]);
             ip(&["-n", ns, "link", "set", "lo", "up"]);
+            // IPv6: the link-local address at once, not after ~2 s of duplicate detection (no
+            // IPv6 multicast is sent before an interface has an address). Before the veth is
+            // made, which takes the namespace's default.
+            run_with_input(
+                &["ip", "netns", "exec", ns],
+                "sh",
+                &["-c", "echo 0 > /proc/sys/net/ipv6/conf/default/accept_dad"],
+                "",
+            );
             // Both ends are born in their namespaces: nothing is ever created beside the
             // machine's real interfaces.
             ip(&[

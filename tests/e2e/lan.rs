@@ -128,3 +128,98 @@ fn sending_socket(iface: Ipv4Addr) -> UdpSocket {
     socket.set_multicast_ttl_v4(1).unwrap();
     socket.into()
 }
+
+#[test]
+fn an_ipv6_dice_race_on_a_namespace_lan() {
+    let Some(lan) = Lan::build(3) else { return };
+    let group = format!("ff15::77:{:x}", fastrand::u16(1..));
+    let port = fastrand::u16(20000..60000).to_string();
+    let flags = |host: usize| {
+        [
+            "--group",
+            &group,
+            "--port",
+            &port,
+            "--iface",
+            lan.veth(host),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<String>>()
+    };
+    let mut args = vec![
+        "--json".to_string(),
+        repo("scripts/dice.lua").display().to_string(),
+    ];
+    args.extend(flags(0));
+    args.extend(
+        set(&["countdown=0", "target=12", "turn_seconds=30", "rematch=0"])
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    let binary = env!("CARGO_BIN_EXE_announcer");
+    let mut host = Process::spawn_in(Some(lan.netns(0)), "announcer", binary, &args);
+    let banner = host.wait_stderr("gamecast announcer:");
+    assert!(
+        banner.contains(&format!("[{group}]:{port} via {}", lan.veth(0))),
+        "{banner}"
+    );
+    let player = |host: usize, name: &str| {
+        let mut args = vec!["--json".to_string(), "--name".to_string(), name.to_string()];
+        args.extend(flags(host));
+        welcomed(
+            Process::spawn_in(
+                Some(lan.netns(host)),
+                name,
+                env!("CARGO_BIN_EXE_player"),
+                &args,
+            ),
+            name,
+        )
+    };
+    let mut alice = player(1, "alice");
+    let mut bob = player(2, "bob");
+    let welcome = alice
+        .events()
+        .into_iter()
+        .find(|v| v["kind"] == "welcome")
+        .unwrap();
+    // The announcer speaks from its link-local address on the LAN.
+    assert!(
+        welcome["announcer"]
+            .as_str()
+            .unwrap()
+            .starts_with("[fe80::"),
+        "{welcome}"
+    );
+    race(&mut [&mut alice, &mut bob]);
+    for p in [&mut alice, &mut bob] {
+        p.wait_kind("close");
+        assert!(p.wait_exit().success(), "{}: {}", p.name, p.stderr());
+    }
+    assert!(host.wait_exit().success());
+    let sent = sent_announcements(&host);
+    assert!(sent.iter().any(|v| v["kind"] == "ranking"));
+    for p in [&alice, &bob] {
+        assert_eq!(shown_announcements(p), sent, "{}", p.name);
+    }
+}
+
+#[test]
+fn ipv6_multicast_on_loopback_is_refused_and_says_why() {
+    for iface in ["lo", "127.0.0.1", "::1"] {
+        let (status, _, stderr) =
+            announcer_output(&["scripts/dice.lua", "--group", "ff15::1", "--iface", iface]);
+        assert_eq!(status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("IPv6 multicast does not work on the loopback interface"),
+            "{iface}: {stderr}"
+        );
+    }
+    // The default interface is loopback: an IPv6 group alone says the same, and what to do.
+    let (_, _, stderr) = announcer_output(&["scripts/dice.lua", "--group", "ff15::1"]);
+    assert!(
+        stderr.contains("give --iface an interface with an IPv6 link"),
+        "{stderr}"
+    );
+}

@@ -1,27 +1,29 @@
 //! The flags both binaries take (the group, the game key), and turning them into the library's
 //! validated configs with errors that name the flag. The library itself never names a flag.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use gamecast::key::{self, GameKey};
 use gamecast::link::nats::{self, Auth, NatsConfig};
 use gamecast::transport::{
-    self, DEFAULT_GROUP, DEFAULT_IFACE, DEFAULT_PORT, DEFAULT_TTL, NetConfig,
+    self, DEFAULT_GROUP, DEFAULT_IFACE, DEFAULT_PORT, DEFAULT_TTL, Iface, NetConfig,
 };
 
 /// The network flags both binaries take.
 #[derive(Debug, Clone, clap::Args)]
 pub struct NetArgs {
-    /// Multicast group (an IPv4 address in 224.0.0.0/4)
-    #[arg(long, default_value_t = DEFAULT_GROUP, env = "GAMECAST_GROUP")]
-    pub group: Ipv4Addr,
+    /// Multicast group: IPv4 (224.0.0.0/4), or IPv6 (ff00::/8; a transient one such as ff15::1
+    /// for a game of your own, with --iface naming a LAN interface)
+    #[arg(long, default_value_t = IpAddr::V4(DEFAULT_GROUP), env = "GAMECAST_GROUP")]
+    pub group: IpAddr,
     /// UDP port of the group
     #[arg(long, default_value_t = DEFAULT_PORT, env = "GAMECAST_PORT")]
     pub port: u16,
-    /// Interface to use: an IPv4 address or an interface name such as eth0. The default keeps
-    /// everything on this host.
+    /// Interface to use: an interface name such as eth0, or one of its addresses (for an IPv6
+    /// group also its index). The default keeps everything on this host (IPv4 only: IPv6
+    /// multicast does not work on loopback)
     #[arg(long, default_value = DEFAULT_IFACE, env = "GAMECAST_IFACE")]
     pub iface: String,
     /// Multicast TTL: how many router hops datagrams may cross (1 = this network only)
@@ -34,7 +36,8 @@ impl NetArgs {
     pub fn resolve(&self) -> anyhow::Result<NetConfig> {
         if !self.group.is_multicast() {
             bail!(
-                "--group {} is not a multicast address (those are 224.0.0.0 to 239.255.255.255)",
+                "--group {} is not a multicast address (IPv4: 224.0.0.0 to 239.255.255.255; \
+                 IPv6: ff00::/8, such as ff15::1)",
                 self.group
             );
         }
@@ -51,7 +54,12 @@ impl NetArgs {
                 self.ttl
             );
         }
-        let iface = transport::resolve_iface(&self.iface).context("--iface")?;
+        let iface = match self.group {
+            IpAddr::V4(_) => Iface::V4(transport::resolve_iface(&self.iface).context("--iface")?),
+            IpAddr::V6(_) => transport::resolve_iface_v6(&self.iface).with_context(|| {
+                format!("--iface {} for the IPv6 group {}", self.iface, self.group)
+            })?,
+        };
         Ok(NetConfig {
             group: self.group,
             port: self.port,
