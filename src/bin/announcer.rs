@@ -322,6 +322,7 @@ fn main() -> ExitCode {
             return simulate(config, cli.loss / 100.0, console);
         }
         let place = cli::place(&cli.net, &cli.nats)?;
+        let history = cli.nats.nats_history;
         // One thread: the event loop is one Lua state and one socket; more threads would only
         // add hand-offs between them (measured in docs/BENCHMARKS.md).
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -340,6 +341,9 @@ fn main() -> ExitCode {
             match place {
                 Place::Nats(nats) => {
                     let network = Nats::connect(&nats).await?;
+                    if history {
+                        network.keep_history().await?;
+                    }
                     let place = format!("{} on {}", network.subject(), nats.url);
                     host(config, &network, place, theme, console).await
                 }

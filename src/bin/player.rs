@@ -128,6 +128,17 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 let network = Nats::connect(&nats).await?;
                 let place = format!("{} on {}", network.subject(), nats.url);
                 let alone = gamecast::view::alone_on_nats(&place);
+                let mut options = options;
+                if cli.nats.nats_history {
+                    match network.history().await? {
+                        Some(history) => options.history = history,
+                        None => eprintln!(
+                            "player: warning: no history is kept for {} (its announcer runs \
+                             without --nats-history): the game from here on only",
+                            network.subject()
+                        ),
+                    }
+                }
                 let game = Session::live(&name, place, alone, options);
                 live(&cli, network.open().await?, game, mode).await
             }

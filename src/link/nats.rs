@@ -46,6 +46,20 @@ pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Where a message without a (readable) source header came from, as far as we can tell.
 pub const UNKNOWN_SOURCE: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0);
 
+/// How long a game's history is kept (`--nats-history`).
+pub const HISTORY_AGE: Duration = Duration::from_secs(6 * 3600);
+/// The most a game's history holds, in bytes: the oldest go first.
+pub const HISTORY_BYTES: i64 = 64 << 20;
+/// The most of a game's history a late player reads.
+pub const MAX_HISTORY: usize = 20_000;
+/// The longest a late player waits for the history.
+pub const HISTORY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The JetStream stream that keeps a game's history.
+pub fn stream_name(game: &str) -> String {
+    format!("GAMECAST_{game}")
+}
+
 /// The subject a game's datagrams travel on.
 pub fn subject(game: &str) -> String {
     format!("{SUBJECT_PREFIX}.{game}")
@@ -210,6 +224,7 @@ pub struct NatsConfig {
 #[derive(Debug, Clone)]
 pub struct Nats {
     client: async_nats::Client,
+    game: String,
     subject: Subject,
     url: String,
     /// Where our own datagrams come from, as the server sees us.
@@ -287,6 +302,7 @@ impl Nats {
             .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         Ok(Nats {
             client,
+            game: config.game.clone(),
             subject: Subject::from(subject(&config.game)),
             url,
             source: SocketAddr::new(ip, 0),
@@ -302,6 +318,86 @@ impl Nats {
     /// The subject of the game.
     pub fn subject(&self) -> &str {
         &self.subject
+    }
+
+    /// Keeps the game's history in a JetStream stream (made if missing, [`stream_name`]), so
+    /// that a late player can read it: the last [`HISTORY_AGE`], [`HISTORY_BYTES`] at most.
+    pub async fn keep_history(&self) -> anyhow::Result<()> {
+        let jetstream = async_nats::jetstream::new(self.client.clone());
+        jetstream
+            .get_or_create_stream(async_nats::jetstream::stream::Config {
+                name: stream_name(&self.game),
+                subjects: vec![self.subject.to_string()],
+                max_age: HISTORY_AGE,
+                max_bytes: HISTORY_BYTES,
+                storage: async_nats::jetstream::stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot keep the game's history on {} (is JetStream on? nats-server -js)",
+                    self.url
+                )
+            })?;
+        Ok(())
+    }
+
+    /// The game's history as its stream holds it, oldest first: every datagram and where it
+    /// came from, the last [`MAX_HISTORY`] at most. `None` when no history is kept.
+    pub async fn history(&self) -> anyhow::Result<Option<Vec<(Vec<u8>, SocketAddr)>>> {
+        let jetstream = async_nats::jetstream::new(self.client.clone());
+        let Ok(mut stream) = jetstream.get_stream(stream_name(&self.game)).await else {
+            return Ok(None);
+        };
+        let state = stream
+            .info()
+            .await
+            .context("cannot read the game's history")?
+            .state
+            .clone();
+        if state.messages == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        let first = state
+            .first_sequence
+            .max(state.last_sequence.saturating_sub(MAX_HISTORY as u64 - 1));
+        let consumer = stream
+            .create_consumer(async_nats::jetstream::consumer::pull::OrderedConfig {
+                deliver_policy: async_nats::jetstream::consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: first,
+                },
+                ..Default::default()
+            })
+            .await
+            .context("cannot read the game's history")?;
+        let mut messages = consumer
+            .messages()
+            .await
+            .context("cannot read the game's history")?;
+        let mut history = Vec::new();
+        let read = async {
+            while let Some(message) = messages.next().await {
+                let message = message.context("cannot read the game's history")?;
+                let sequence = message.info().map_or(u64::MAX, |i| i.stream_sequence);
+                if message.payload.len() <= MAX_MESSAGE {
+                    history.push((
+                        message.payload.to_vec(),
+                        source_of(message.headers.as_ref()),
+                    ));
+                }
+                if sequence >= state.last_sequence || history.len() >= MAX_HISTORY {
+                    break;
+                }
+            }
+            anyhow::Ok(())
+        };
+        tokio::time::timeout(HISTORY_TIMEOUT, read)
+            .await
+            .map_err(|_| {
+                anyhow::anyhow!("the game's history did not come within {HISTORY_TIMEOUT:?}")
+            })??;
+        Ok(Some(history))
     }
 
     /// A member's link on the game's subject: subscribed (the server knows it when this
@@ -325,12 +421,7 @@ impl Nats {
                     counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     continue;
                 }
-                let source = message
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get(SOURCE_HEADER))
-                    .and_then(|v| v.as_str().parse().ok())
-                    .unwrap_or(UNKNOWN_SOURCE);
+                let source = source_of(message.headers.as_ref());
                 // A full queue is a full receive buffer: the datagram is lost, and repaired.
                 if let Err(mpsc::error::TrySendError::Closed(_)) =
                     queue.try_send((message.payload, source))
@@ -421,6 +512,14 @@ impl NatsLink {
     pub fn dropped(&self) -> u64 {
         self.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }
+}
+
+/// Where a message says it came from, or [`UNKNOWN_SOURCE`].
+fn source_of(headers: Option<&HeaderMap>) -> SocketAddr {
+    headers
+        .and_then(|h| h.get(SOURCE_HEADER))
+        .and_then(|v| v.as_str().parse().ok())
+        .unwrap_or(UNKNOWN_SOURCE)
 }
 
 /// Copies a message into the caller's buffer, as a socket cuts a datagram to its buffer.

@@ -108,6 +108,9 @@ pub struct Options {
     /// Play in this session rather than a new one: a replay plays as the player it recorded,
     /// so that what the announcer said to it alone is shown again.
     pub session: Option<crate::protocol::SessionId>,
+    /// The game so far, read from where the game keeps it (a NATS game's history): shown
+    /// first, as a spectator would have seen it, before the player joins.
+    pub history: Vec<(Vec<u8>, std::net::SocketAddr)>,
 }
 
 impl Default for Options {
@@ -118,6 +121,7 @@ impl Default for Options {
             key: None,
             spectator: false,
             session: None,
+            history: Vec::new(),
         }
     }
 }

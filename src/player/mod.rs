@@ -58,6 +58,16 @@ pub async fn play(
         Some(session) => Origin::with_session(name, session),
         None => Origin::new(name),
     };
+    if !options.history.is_empty() {
+        let past = history_events(&options.history, options.key.as_ref(), now());
+        show(Event::Notice {
+            text: format!("the game so far, from its history ({} events):", past.len()),
+        });
+        past.into_iter().for_each(&mut show);
+        show(Event::Notice {
+            text: "the game from here on, live:".to_string(),
+        });
+    }
     let mut player = Player::new(origin, options, now());
     let mut buf = transport::recv_buffer();
     let mut text_buf = transport::recv_buffer();
@@ -128,6 +138,45 @@ pub async fn play(
             },
         };
     }
+}
+
+/// What a spectator shows of `history` (a game's datagrams and their sources, oldest first),
+/// from its announcer's last start on: the game so far, for a player who joins late. Signed
+/// datagrams are checked with `key` as live ones are.
+pub fn history_events(
+    history: &[(Vec<u8>, std::net::SocketAddr)],
+    key: Option<&crate::key::GameKey>,
+    now: Instant,
+) -> Vec<Event> {
+    // Older runs of the game are not this game's story: start at the last announcer's hello.
+    let mut scan = crate::protocol::Guard::new(key);
+    let start = history
+        .iter()
+        .rposition(|(bytes, _)| {
+            matches!(scan.open(bytes), crate::protocol::Decoded::Datagram(d)
+                if matches!(d.body, crate::protocol::Body::Hello { .. }))
+        })
+        .unwrap_or(0);
+    let options = Options {
+        spectator: true,
+        key: key.cloned(),
+        ..Options::default()
+    };
+    let mut spectator = Player::new(Origin::new("history"), options, now);
+    let mut events = Vec::new();
+    let mut keep = |reactions: Vec<Reaction>| {
+        events.extend(reactions.into_iter().filter_map(|r| match r {
+            // What it says about itself (protected or not) is the live player's to say.
+            Reaction::Show(Event::Protection { .. }) => None,
+            Reaction::Show(event) => Some(event),
+            _ => None,
+        }));
+    };
+    keep(spectator.start(now));
+    for (bytes, source) in &history[start..] {
+        keep(spectator.receive(bytes, *source, now));
+    }
+    events
 }
 
 /// Reads what else is queued on the link, a batch at most, telling the player when a read

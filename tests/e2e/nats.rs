@@ -425,3 +425,44 @@ fn two_namespace_lans_and_a_remote_player_play_one_game_through_two_bridges_and_
         "{packets} packets for {relayed} datagrams relayed"
     );
 }
+
+#[test]
+fn a_late_player_reads_the_game_so_far_from_its_history_on_the_server() {
+    let Some(server) = NatsServer::start(None, Ipv4Addr::LOCALHOST) else {
+        return;
+    };
+    let game = game_name();
+    let settings = set(&["countdown=0", "target=40", "turn_seconds=30", "rematch=0"]);
+    let mut host_args = settings.clone();
+    host_args.extend(["--nats-history", "--bots", "1", "--bot-think", "0.05"]);
+    let mut host = nats_announcer(&server, &game, &repo("scripts/dice.lua"), &host_args);
+    let mut alice = welcomed(nats_player(None, &server, &game, "alice", &[]), "alice");
+    for _ in 0..2 {
+        alice.wait_event("a round", is_round);
+        alice.say("roll");
+        alice.wait_kind("ranking");
+    }
+    let mut bob = nats_player(None, &server, &game, "bob", &["--nats-history"]);
+    bob.wait_event("the live part", |v| {
+        v["kind"] == "notice" && text(v).contains("from here on, live")
+    });
+    let bob_events = bob.events();
+    let story = |events: &[Value]| -> Vec<Value> {
+        events
+            .iter()
+            .filter(|v| ["game_start", "ranking"].contains(&v["kind"].as_str().unwrap_or("")))
+            .cloned()
+            .collect()
+    };
+    let cut = bob_events
+        .iter()
+        .position(|v| text(v).contains("from here on, live"))
+        .unwrap();
+    let told = story(&bob_events[..cut]);
+    assert_eq!(told, story(&alice.events()), "bob read the game so far");
+    assert_eq!(told.len(), 3, "the start and two rankings: {told:?}");
+    // And then he plays, live.
+    welcomed(bob, "bob").interrupt();
+    host.interrupt();
+    assert!(host.wait_exit().success(), "{}", host.stderr());
+}

@@ -88,6 +88,10 @@ pub struct NatsArgs {
     /// A certificate authority (PEM) to trust for a tls:// server, besides the system's
     #[arg(long, value_name = "PATH")]
     pub nats_ca: Option<PathBuf>,
+    /// Keep the game's history on the NATS server (announcer: in a JetStream stream, the last 6
+    /// hours at most), or read it on joining (player: the game so far is shown first)
+    #[arg(long, requires = "nats")]
+    pub nats_history: bool,
 }
 
 impl NatsArgs {
