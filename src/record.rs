@@ -38,7 +38,9 @@ use crate::protocol::{self, Decoded};
 /// The format's version, in every header.
 pub const FORMAT: u32 = 1;
 /// The largest recording replayed (a two-hour game is a few tens of MiB).
-pub const MAX_RECORDING: u64 = 1 << 30;
+pub const MAX_RECORDING: u64 = 256 << 20;
+/// The most datagrams a recording replayed may hold (a two-hour game has under a million).
+pub const MAX_ENTRIES: usize = 4_000_000;
 
 /// A recording's first line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -273,11 +275,19 @@ impl Recording {
     pub fn read(path: &Path) -> anyhow::Result<Recording> {
         let shown = path.display();
         let file = File::open(path).with_context(|| format!("{shown}: cannot open it"))?;
-        let size = file.metadata()?.len();
-        if size > MAX_RECORDING {
-            bail!("{shown}: {size} bytes, over the {MAX_RECORDING} a recording may have");
+        let metadata = file.metadata()?;
+        // A device or a FIFO never ends, or blocks: a recording is a file.
+        if !metadata.is_file() {
+            bail!("{shown}: not a regular file, so not a recording");
         }
-        let mut lines = io::BufReader::new(file).lines();
+        if metadata.len() > MAX_RECORDING {
+            bail!(
+                "{shown}: {} bytes, over the {MAX_RECORDING} a recording may have",
+                metadata.len()
+            );
+        }
+        // What is read is bounded too, whatever the file grows to meanwhile.
+        let mut lines = io::BufReader::new(io::Read::take(file, MAX_RECORDING)).lines();
         let first = match lines.next() {
             Some(line) => line.with_context(|| format!("{shown}:1: cannot read it"))?,
             None => bail!("{shown}: empty, not a gamecast recording"),
@@ -306,6 +316,11 @@ impl Recording {
                         .is_some_and(|last: &Entry| last.at > entry.at)
                     {
                         bail!("{shown}:{number}: goes back in time");
+                    }
+                    if entries.len() >= MAX_ENTRIES {
+                        bail!(
+                            "{shown}:{number}: over {MAX_ENTRIES} datagrams, more than a game has"
+                        );
                     }
                     entries.push(entry);
                 }
@@ -372,12 +387,12 @@ pub struct Replay {
 
 impl Replay {
     /// A replay of `recording` from now, `speed` times as fast (0.01 to 1000).
-    pub fn new(recording: &Recording, speed: f64) -> Replay {
+    pub fn new(recording: Recording, speed: f64) -> Replay {
+        let describe = format!("a recording of {}", recording.header.link);
         let queue: VecDeque<Entry> = recording
             .entries
-            .iter()
+            .into_iter()
             .filter(|e| e.dir == Dir::Received)
-            .cloned()
             .collect();
         let end = queue.back().map_or(Duration::ZERO, |e| e.at);
         Replay {
@@ -385,7 +400,7 @@ impl Replay {
             start: Instant::now(),
             speed: speed.clamp(0.01, 1000.0),
             end,
-            describe: format!("a recording of {}", recording.header.link),
+            describe,
         }
     }
 
@@ -394,9 +409,10 @@ impl Replay {
         self.start + at.div_f64(self.speed)
     }
 
-    /// A second after the last datagram is played: when the recording has ended.
+    /// A moment after the last datagram is played: when the recording has ended (the player
+    /// shows what it said, and is not left to find its announcer silent).
     pub fn end(&self) -> Instant {
-        self.due(self.end) + Duration::from_secs(1)
+        self.due(self.end) + Duration::from_millis(200)
     }
 
     fn take_due(&self, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
@@ -483,7 +499,7 @@ mod tests {
         assert_eq!(received[2].bytes, b"\xff\x00not utf-8");
         assert!(std::fs::read_to_string(&path).unwrap().contains("base64"));
 
-        let replay = Replay::new(&recording, 2.0);
+        let replay = Replay::new(recording, 2.0);
         let began = Instant::now();
         let mut got = Vec::new();
         for _ in 0..3 {
@@ -546,6 +562,11 @@ mod tests {
         .unwrap();
         let recording = Recording::read(&path).unwrap();
         assert_eq!(recording.entries.len(), 1);
+        // Not a file: refused before anything is read.
+        let err = Recording::read(Path::new("/dev/zero"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a regular file"), "{err}");
         assert!(recording.warning.unwrap().contains("cut.rec:3:"));
     }
 }

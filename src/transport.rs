@@ -160,26 +160,55 @@ pub const LOOPBACK_V6: &str = "IPv6 multicast does not work on the loopback inte
 /// Turns an interface (a name, an index, or one of its addresses) into the interface an IPv6
 /// group is joined on; a loopback one is refused with [`LOOPBACK_V6`].
 pub fn resolve_iface_v6(iface: &str) -> anyhow::Result<Iface> {
-    let interfaces = if_addrs::get_if_addrs().context("cannot list this host's interfaces")?;
-    let found = if let Ok(index) = iface.parse::<u32>() {
-        interfaces.iter().find(|i| i.index == Some(index))
+    // Every interface, with or without an address (one with only a link-local IPv6 address is
+    // what IPv6 multicast needs, and address listings may leave it out).
+    let interfaces: Vec<(String, u32)> = nix::net::if_::if_nameindex()
+        .context("cannot list this host's interfaces")?
+        .iter()
+        .map(|i| (i.name().to_string_lossy().into_owned(), i.index()))
+        .collect();
+    let name = if let Ok(index) = iface.parse::<u32>() {
+        interfaces
+            .iter()
+            .find(|(_, i)| *i == index)
+            .map(|(n, _)| n.clone())
     } else if let Ok(address) = iface.parse::<IpAddr>() {
-        interfaces.iter().find(|i| i.ip() == address)
+        if_addrs::get_if_addrs()
+            .context("cannot list this host's addresses")?
+            .into_iter()
+            .find(|i| i.ip() == address)
+            .map(|i| i.name)
     } else {
-        interfaces.iter().find(|i| i.name == iface)
+        interfaces
+            .iter()
+            .find(|(n, _)| n == iface)
+            .map(|(n, _)| n.clone())
     };
-    let Some(found) = found else {
+    let Some((name, index)) =
+        name.and_then(|name| interfaces.into_iter().find(|(n, _)| *n == name))
+    else {
+        let names: Vec<String> = nix::net::if_::if_nameindex()
+            .map(|all| {
+                all.iter()
+                    .map(|i| i.name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
         bail!(
             "{iface:?} is no interface of this host, by name, index or address (interfaces: {})",
-            list(interfaces.iter().map(|i| i.name.clone()))
+            list(names.into_iter())
         );
     };
-    if found.is_loopback() {
-        bail!("{} is loopback: {LOOPBACK_V6}", found.name);
+    let loopback = nix::ifaddrs::getifaddrs()
+        .context("cannot list this host's interfaces")?
+        .any(|i| {
+            i.interface_name == name
+                && i.flags
+                    .contains(nix::net::if_::InterfaceFlags::IFF_LOOPBACK)
+        });
+    if loopback {
+        bail!("{name} is loopback: {LOOPBACK_V6}");
     }
-    let index = found
-        .index
-        .with_context(|| format!("{}: the system gives no index for it", found.name))?;
     Ok(Iface::V6(index))
 }
 
@@ -273,7 +302,8 @@ fn member_socket(net: &NetConfig, port: u16) -> anyhow::Result<Socket> {
     socket.set_recv_buffer_size(RECV_BUFFER)?;
     // Binding the group address (not 0.0.0.0) and turning IP_MULTICAST_ALL off both keep
     // out datagrams of other groups that some other program joined on the same port.
-    let bound = SocketAddr::new(net.group, port);
+    // An IPv6 group of link scope (ff02::…) is bound on its interface: the scope id says which.
+    let bound = net.at(port);
     socket
         .bind(&bound.into())
         .with_context(|| format!("cannot bind {bound}"))?;

@@ -73,6 +73,11 @@ pub fn run(smoke: bool) -> String {
     )
 }
 
+/// Whether redis-server is installed (its rows are skipped, and say so, where it is not).
+pub fn redis_available() -> bool {
+    which("redis-server").is_some()
+}
+
 fn which(program: &str) -> Option<String> {
     let output = Command::new("sh")
         .arg("-c")
@@ -249,7 +254,7 @@ async fn publish(client: &redis::Client, events: usize) {
     }
 }
 
-fn redis_loopback(receivers: usize, events: usize) -> (Summary, usize) {
+pub fn redis_loopback(receivers: usize, events: usize) -> (Summary, usize) {
     let server = RedisServer::start(&[], Ipv4Addr::LOCALHOST);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let url = format!("redis://127.0.0.1:{}/", server.port);

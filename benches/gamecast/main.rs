@@ -11,7 +11,8 @@
 //! LAN: delivery, repair time, NACKs, and datagrams on the wire against one per event), `key`
 //! (what a game key costs: per datagram, and in announce throughput), `simulate` (whole games
 //! on a virtual clock, against the same games in real time), `view` (the full-screen player
-//! against the line mode).
+//! against the line mode), `nats` (games over a nats-server: with `--nats`, and bridged between
+//! two groups, against multicast and Redis pub/sub).
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -20,6 +21,7 @@ mod fanout;
 mod key;
 mod latency;
 mod messages;
+mod nats;
 mod procs;
 mod reliability;
 mod reload;
@@ -28,7 +30,7 @@ mod simulate;
 mod throughput;
 mod view;
 
-const SUITES: [&str; 9] = [
+const SUITES: [&str; 10] = [
     "throughput",
     "messages",
     "latency",
@@ -38,6 +40,7 @@ const SUITES: [&str; 9] = [
     "key",
     "simulate",
     "view",
+    "nats",
 ];
 
 fn main() {
@@ -75,6 +78,7 @@ fn main() {
             "key" => key::run(smoke),
             "simulate" => simulate::run(smoke),
             "view" => view::run(smoke),
+            "nats" => nats::run(smoke),
             other => {
                 eprintln!(
                     "unknown suite {other:?}; the suites are: {}",

@@ -5,6 +5,7 @@ use std::time::Duration;
 use crate::common::repo;
 
 /// Percentiles of a set of durations, in milliseconds.
+#[derive(Clone)]
 pub struct Summary {
     pub p50: f64,
     pub p99: f64,

@@ -363,7 +363,8 @@ fn main() -> ExitCode {
         }) => {
             eprintln!(
                 "announcer: error: another announcer (session {session}, at {source}) already \
-                 runs a game on this group{}; stop it first, pick another --group or --port, or \
+                 runs a game on this group{}; stop it first, pick another --group or --port (--game \
+                 over NATS), or \
                  start this one with --take-over to replace it",
                 if handed_over {
                     " (this one's players were handed over to it)"

@@ -130,13 +130,15 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 let alone = gamecast::view::alone_on_nats(&place);
                 let mut options = options;
                 if cli.nats.nats_history {
-                    match network.history().await? {
-                        Some(history) => options.history = history,
-                        None => eprintln!(
+                    // Without its history the game can still be played: from here on.
+                    match network.history().await {
+                        Ok(Some(history)) => options.history = history,
+                        Ok(None) => eprintln!(
                             "player: warning: no history is kept for {} (its announcer runs \
                              without --nats-history): the game from here on only",
                             network.subject()
                         ),
+                        Err(e) => eprintln!("player: warning: {e:#}: the game from here on only"),
                     }
                 }
                 let game = Session::live(&name, place, alone, options);
@@ -223,11 +225,14 @@ fn replay(cli: &Cli, path: &std::path::Path) -> anyhow::Result<Outcome> {
         path.display()
     );
     let alone = format!("No announcer in {}: nothing to show.", path.display());
+    // The announcer's heartbeats come `speed` times as often: its silence is judged on the
+    // recording's clock, not the room's.
+    options.missed = ((f64::from(options.missed) / cli.speed).ceil() as u32).clamp(1, 100_000);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let outcome = runtime.block_on(async {
-        let link = Replay::new(&recording, cli.speed);
+        let link = Replay::new(recording, cli.speed);
         let ended = link.end();
         let stop = async move {
             tokio::select! {
@@ -318,9 +323,21 @@ async fn session(
         eprintln!("{report}");
     }
     if let Outcome::Refused(reason) = &outcome {
-        eprintln!("player: the announcer refused {:?}: {reason}", cli.name);
+        eprintln!("player: the announcer refused {name:?}: {reason}");
     }
     Ok(outcome)
+}
+
+/// Prints a line on stdout. When its reader went away (a closed pipe: `player --json | head`)
+/// there is nobody left to show the game to: the player ends, quietly.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        if writeln!(stdout, $($arg)*).and_then(|()| stdout.flush()).is_err() {
+            std::process::exit(0);
+        }
+    }};
 }
 
 /// A line on its way to the session: a move answers the countdown running (no warning then).
@@ -384,16 +401,16 @@ async fn play_on_pipes(
         theme.ascii,
     ))));
     if !json {
-        println!(
+        out!(
             "[{} joining {place}]",
             render::text_for_screen(name, theme.ascii)
         );
-        warn_before_timeouts(board.clone(), |line| println!("{line}"));
+        warn_before_timeouts(board.clone(), |line| out!("{line}"));
         let board = board.clone();
         tokio::spawn(async move {
             tokio::time::sleep(gamecast::view::ALONE_AFTER).await;
             if lock(&board).phase == Phase::Chat {
-                println!("[{alone}]");
+                out!("[{alone}]");
             }
         });
     }
@@ -412,7 +429,7 @@ async fn play_on_pipes(
                     match routed {
                         Routed::Send(line) => typed(&board, line),
                         Routed::Local(answer) => {
-                            answer.iter().for_each(|l| println!("{l}"));
+                            answer.iter().for_each(|l| out!("{l}"));
                             continue;
                         }
                     }
@@ -435,11 +452,11 @@ async fn play_on_pipes(
     };
     let show = move |event: Event| {
         if json {
-            println!("{}", event.to_json());
+            out!("{}", event.to_json());
         } else {
             let event = render::event_for_screen(event, style.ascii);
             lock(&board).apply(&event, std::time::Instant::now());
-            println!("{}", style.event(&event));
+            out!("{}", style.event(&event));
         }
     };
     player::play(name, transport, options, lines, show, shutdown).await

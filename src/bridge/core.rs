@@ -96,6 +96,8 @@ pub struct Counters {
     pub bad_beacons: u64,
     /// Times this bridge started relaying (1 for a bridge alone; more after take-overs).
     pub took_over: u64,
+    /// LAN datagrams not published while the NATS server was away (repaired once it is back).
+    pub unsent: u64,
 }
 
 /// One bridge's state.

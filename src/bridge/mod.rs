@@ -28,11 +28,12 @@ pub enum Report {
     Counters(Counters),
 }
 
-/// The bridge's counters, with what its NATS link dropped before the bridge saw it (messages
-/// far too big for a datagram).
+/// The bridge's counters, with what its NATS link dropped (messages too big for a datagram,
+/// and datagrams it could not publish while the server was away).
 fn counted(bridge: &Bridge, link: &crate::link::nats::NatsLink) -> Counters {
     let mut counters = bridge.counters();
     counters.too_big += link.dropped();
+    counters.unsent = link.unsent();
     counters
 }
 

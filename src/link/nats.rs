@@ -36,11 +36,23 @@ pub const SOURCE_HEADER: &str = "Gamecast-Source";
 pub const DEFAULT_GAME: &str = "default";
 /// The longest game name.
 pub const MAX_GAME: usize = 64;
-/// Datagrams a member may have waiting, as a socket's receive buffer holds them.
-pub const QUEUE: usize = 8192;
-/// The largest message taken from the subject: the largest UDP payload. Anything bigger is no
-/// datagram of a game (a garbage publisher); it is dropped before it costs a copy.
-pub const MAX_MESSAGE: usize = 65_507;
+/// Datagrams a member may have waiting, as a socket's receive buffer holds them: with the
+/// client's own buffer ([`CLIENT_BUFFER`]) at most a few MiB of 1400-byte datagrams per link.
+pub const QUEUE: usize = 4096;
+/// Messages the NATS client itself may hold for a subscription before it drops them.
+pub const CLIENT_BUFFER: usize = 1024;
+/// Commands (publications) the NATS client queues, while the server is away too.
+pub const CLIENT_QUEUE: usize = 2048;
+/// The largest message taken from the subject: a game's largest datagram. Anything bigger is
+/// no datagram of a game (a garbage publisher): dropped at once, counted, never queued.
+pub const MAX_MESSAGE: usize = crate::protocol::MAX_DATAGRAM;
+/// The longest a send waits for the client to take a datagram. While the server is away the
+/// client queues what is published until its queue is full, and then a publish would wait
+/// for the server's return: the game must not (its loop also reads the keyboard and Ctrl-C).
+/// What is dropped is repaired once the server is back, as on a LAN.
+pub const SEND_TIMEOUT: Duration = Duration::from_millis(20);
+/// How often, at most, the news says that the client dropped messages read too slowly.
+pub const SLOW_NEWS_EVERY: Duration = Duration::from_secs(10);
 /// The longest a leaving member waits for the server to take its last datagrams.
 pub const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 /// Where a message without a (readable) source header came from, as far as we can tell.
@@ -125,6 +137,7 @@ impl Auth {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
+            // Nothing of a line is echoed: a wrong line may well hold a secret.
             let Some((name, value)) = line.split_once('=') else {
                 bail!(
                     "{shown}:{}: expected name=value (token, user or password), or a NATS \
@@ -137,10 +150,9 @@ impl Auth {
                 "token" => token = value,
                 "user" => user = value,
                 "password" => password = value,
-                other => bail!(
-                    "{shown}:{}: {:?} is not token, user or password",
-                    number + 1,
-                    crate::text::visible(other)
+                _ => bail!(
+                    "{shown}:{}: the name before '=' is not token, user or password",
+                    number + 1
                 ),
             }
         }
@@ -259,8 +271,11 @@ impl Nats {
         }
         let told = news.clone();
         let told_url = url.clone();
+        let slow_told: Arc<Mutex<Option<std::time::Instant>>> = Arc::default();
         options = options
             .name("gamecast")
+            .subscription_capacity(CLIENT_BUFFER)
+            .client_capacity(CLIENT_QUEUE)
             .connection_timeout(Duration::from_secs(5))
             .max_reconnects(None)
             // Back soon after a server restart: a game waits for it.
@@ -275,9 +290,19 @@ impl Nats {
                     async_nats::Event::Connected => Some(format!(
                         "link back: connected to the NATS server {told_url}"
                     )),
-                    async_nats::Event::SlowConsumer(_) => Some(
-                        "the NATS server dropped messages we read too slowly (repaired)".into(),
-                    ),
+                    async_nats::Event::SlowConsumer(_) => {
+                        // Once per burst, not once per message dropped.
+                        let mut last = slow_told.lock().unwrap_or_else(|p| p.into_inner());
+                        let now = std::time::Instant::now();
+                        (last.is_none_or(|at| now.duration_since(at) >= SLOW_NEWS_EVERY)).then(
+                            || {
+                                *last = Some(now);
+                                "messages arrived faster than this process read them, and some \
+                                 were dropped (a flood on the subject?); the game's are repaired"
+                                    .to_string()
+                            },
+                        )
+                    }
                     async_nats::Event::ServerError(e) => {
                         Some(format!("the NATS server {told_url} says: {e}"))
                     }
@@ -347,8 +372,10 @@ impl Nats {
     /// came from, the last [`MAX_HISTORY`] at most. `None` when no history is kept.
     pub async fn history(&self) -> anyhow::Result<Option<Vec<(Vec<u8>, SocketAddr)>>> {
         let jetstream = async_nats::jetstream::new(self.client.clone());
-        let Ok(mut stream) = jetstream.get_stream(stream_name(&self.game)).await else {
-            return Ok(None);
+        let mut stream = match jetstream.get_stream(stream_name(&self.game)).await {
+            Ok(stream) => stream,
+            Err(e) if e.to_string().contains("not found") => return Ok(None),
+            Err(e) => bail!("cannot read the game's history on {}: {e}", self.url),
         };
         let state = stream
             .info()
@@ -441,6 +468,7 @@ impl Nats {
             _reader: Reader(reader),
             describe: format!("{} on {}", self.subject, self.url),
             dropped,
+            unsent: Default::default(),
         })
     }
 }
@@ -480,6 +508,8 @@ pub struct NatsLink {
     describe: String,
     /// Messages too big to be a datagram.
     dropped: Arc<std::sync::atomic::AtomicU64>,
+    /// Datagrams dropped while the server was away.
+    unsent: std::sync::atomic::AtomicU64,
 }
 
 impl NatsLink {
@@ -498,19 +528,31 @@ impl NatsLink {
     }
 
     async fn publish(&self, headers: HeaderMap, bytes: &[u8]) -> io::Result<()> {
-        self.client
-            .publish_with_headers(
-                self.subject.clone(),
-                headers,
-                bytes::Bytes::copy_from_slice(bytes),
-            )
-            .await
-            .map_err(io::Error::other)
+        let publish = self.client.publish_with_headers(
+            self.subject.clone(),
+            headers,
+            bytes::Bytes::copy_from_slice(bytes),
+        );
+        match tokio::time::timeout(SEND_TIMEOUT, publish).await {
+            Ok(published) => published.map_err(io::Error::other),
+            // The server is away and the client's queue is full: lost, as a datagram into a
+            // network that is down is lost (the news said "link lost"; repair does the rest).
+            Err(_) => {
+                self.unsent
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+        }
     }
 
     /// Messages dropped for being too big to be a datagram.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Datagrams not sent because the server was away and the client's queue full.
+    pub fn unsent(&self) -> u64 {
+        self.unsent.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -610,7 +652,8 @@ mod tests {
             ("token=a\nuser=b\npassword=c\n", "not both"),
             ("user=ana\n", "needs a password"),
             ("password=s3cr3t\n", "needs a user"),
-            ("pass=s3cr3t\n", "f:1: \"pass\" is not"),
+            ("pass=s3cr3t\n", "f:1: the name before '=' is not"),
+            ("token: s3cr3t=x\n", "f:1: the name before '=' is not"),
             ("token=\n", "empty"),
         ] {
             let err = Auth::from_text(bad, "f").unwrap_err().to_string();

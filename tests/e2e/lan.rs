@@ -129,24 +129,20 @@ fn sending_socket(iface: Ipv4Addr) -> UdpSocket {
     socket.into()
 }
 
+/// The flags that put a process on the IPv6 `group` and `port` by `iface`.
+fn v6_flags(group: &str, port: &str, iface: &str) -> Vec<String> {
+    ["--group", group, "--port", port, "--iface", iface]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
 #[test]
 fn an_ipv6_dice_race_on_a_namespace_lan() {
     let Some(lan) = Lan::build(3) else { return };
     let group = format!("ff15::77:{:x}", fastrand::u16(1..));
     let port = fastrand::u16(20000..60000).to_string();
-    let flags = |host: usize| {
-        [
-            "--group",
-            &group,
-            "--port",
-            &port,
-            "--iface",
-            lan.veth(host),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect::<Vec<String>>()
-    };
+    let flags = |host: usize| v6_flags(&group, &port, lan.veth(host));
     let mut args = vec![
         "--json".to_string(),
         repo("scripts/dice.lua").display().to_string(),
@@ -203,6 +199,25 @@ fn an_ipv6_dice_race_on_a_namespace_lan() {
     for p in [&alice, &bob] {
         assert_eq!(shown_announcements(p), sent, "{}", p.name);
     }
+    // A group of link scope (ff02::…) is bound on its interface and heard across the LAN too.
+    let link_local = format!("ff02::77:{:x}", fastrand::u16(1..));
+    let chat = |host: usize, name: &str| {
+        let mut args = vec!["--json".to_string(), "--name".to_string(), name.to_string()];
+        args.extend(v6_flags(&link_local, &port, lan.veth(host)));
+        Process::spawn_in(
+            Some(lan.netns(host)),
+            name,
+            env!("CARGO_BIN_EXE_player"),
+            &args,
+        )
+    };
+    let mut carol = chat(1, "carol");
+    carol.wait_join("carol");
+    let mut dave = chat(2, "dave");
+    carol.wait_join("dave");
+    dave.say("hola por ff02");
+    let heard = carol.wait_kind("chat");
+    assert_eq!(text(&heard), "hola por ff02");
 }
 
 #[test]

@@ -466,3 +466,41 @@ fn a_late_player_reads_the_game_so_far_from_its_history_on_the_server() {
     host.interrupt();
     assert!(host.wait_exit().success(), "{}", host.stderr());
 }
+
+#[test]
+fn sending_while_the_server_is_away_never_blocks_the_game() {
+    use gamecast::link::Link;
+    use gamecast::link::nats::{Auth, CLIENT_QUEUE, Nats, NatsConfig};
+    let Some(mut server) = NatsServer::start(None, Ipv4Addr::LOCALHOST) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let config = NatsConfig {
+            url: server.url(),
+            game: game_name(),
+            auth: Auth::None,
+            ca: None,
+            echo: true,
+        };
+        let nats = Nats::connect(&config).await.unwrap();
+        let link = nats.link().await.unwrap();
+        server.kill();
+        let news = tokio::time::timeout(TIMEOUT, link.news())
+            .await
+            .expect("news of the loss");
+        assert!(news.contains("link lost"), "{news}");
+        // The client queues what is published while the server is away, up to its capacity;
+        // beyond, a publication would wait for the server. Every send returns at once instead.
+        for n in 0..CLIENT_QUEUE + 50 {
+            tokio::time::timeout(Duration::from_secs(1), link.send(b"{}"))
+                .await
+                .unwrap_or_else(|_| panic!("send {n} waited for the server"))
+                .unwrap();
+        }
+        assert!(link.unsent() >= 1, "what could not be queued is counted");
+    });
+}
