@@ -2,15 +2,16 @@
 # The tests, with their set-up: installs what they need where it can (as root, with apt-get:
 # iproute2 and nftables for the namespace LAN tests, redis-server for the benchmarks' broker
 # rows, lua-check for the scripts' lint, tmux for the full-screen player's tests, chromium for the
-# scoreboard's page, nats-server for the games over NATS; with cargo: emmylua_check, the scripts' type checker, which takes minutes to
-# build the first time; with npm: playwright-core, which drives chromium), says what it could not,
+# scoreboard's page, nats-server and openssl for the games over NATS; with cargo: emmylua_check,
+# the scripts' type checker, which takes minutes to build the first time; with npm:
+# playwright-core, which drives chromium), says what it could not,
 # then runs `cargo test`. Tests that cannot run here print
 # SKIPPED and why; with GAMECAST_NO_SKIP=1 (as .ci/run sets it) a skip is a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for tool in ip nft redis-server luacheck tmux chromium nats-server; do
+for tool in ip nft redis-server luacheck tmux chromium nats-server openssl; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -18,8 +19,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "== installing what the tests need (missing: ${missing[*]})"
     export DEBIAN_FRONTEND=noninteractive
     { apt-get update -qq && apt-get install -y -qq iproute2 nftables redis-server lua-check tmux \
-        chromium nats-server >/dev/null; } \
-      || echo "warning: apt-get could not install iproute2, nftables, redis-server, lua-check, tmux, chromium, nats-server"
+        chromium nats-server openssl >/dev/null; } \
+      || echo "warning: apt-get could not install iproute2, nftables, redis-server, lua-check, tmux, chromium, nats-server, openssl"
   else
     echo "note: ${missing[*]} missing and not installable here (needs root and apt-get):"
     echo "      the tests that need them will say SKIPPED"

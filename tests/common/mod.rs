@@ -593,6 +593,31 @@ pub fn race(players: &mut [&mut Process]) -> usize {
     }
 }
 
+/// Plays a dice race to its end ([`race`]): every player sees the game closed and exits 0, and
+/// so does the announcer. Returns the rounds played and what the announcer sent of the
+/// [`COMPARED`] kinds, for the players' views to be checked against.
+pub fn race_to_the_end(host: &mut Process, players: &mut [&mut Process]) -> (usize, Vec<Value>) {
+    let rounds = race(players);
+    for p in players.iter_mut() {
+        p.wait_kind("close");
+        assert!(p.wait_exit().success(), "{}: {}", p.name, p.stderr());
+    }
+    assert!(host.wait_exit().success(), "{}", host.stderr());
+    (rounds, sent_announcements(host))
+}
+
+/// That each of `players` showed the game `sent` (see [`sent_announcements`]), once and in order.
+pub fn assert_all_saw(players: &[&Process], sent: &[Value]) {
+    for p in players {
+        assert_eq!(
+            shown_announcements(p),
+            sent,
+            "{} saw the game once, in order",
+            p.name
+        );
+    }
+}
+
 /// The kinds of announcements tests compare between an announcer and its players: the game's
 /// course, which every player must show all of, in order, once.
 pub const COMPARED: [&str; 4] = ["game_start", "ranking", "congratulate", "game_end"];

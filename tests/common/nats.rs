@@ -20,6 +20,8 @@ pub struct NatsServer {
     addr: Ipv4Addr,
     port: u16,
     store: PathBuf,
+    /// More flags for nats-server (`--auth TOKEN`).
+    extra: Vec<String>,
 }
 
 /// Whether nats-server is installed; prints SKIPPED (or fails under GAMECAST_NO_SKIP) if not.
@@ -39,6 +41,11 @@ impl NatsServer {
     /// Starts a server on `addr` (in `netns`, or here), on a free port; `None` (with SKIPPED
     /// printed) when nats-server is not installed.
     pub fn start(netns: Option<&str>, addr: Ipv4Addr) -> Option<NatsServer> {
+        NatsServer::start_with(netns, addr, &[])
+    }
+
+    /// Like [`NatsServer::start`], with more flags for nats-server.
+    pub fn start_with(netns: Option<&str>, addr: Ipv4Addr, extra: &[&str]) -> Option<NatsServer> {
         if !nats_server_installed() {
             return None;
         }
@@ -48,6 +55,7 @@ impl NatsServer {
             addr,
             port: 0,
             store: temp_dir(),
+            extra: extra.iter().map(|s| s.to_string()).collect(),
         };
         // A random port may be taken: a few tries.
         for _ in 0..5 {
@@ -72,6 +80,7 @@ impl NatsServer {
         ]
         .iter()
         .map(|s| s.to_string())
+        .chain(self.extra.iter().cloned())
         .collect();
         let mut process =
             Process::spawn_in(self.netns.as_deref(), "nats-server", "nats-server", &args);

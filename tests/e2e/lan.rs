@@ -188,13 +188,7 @@ fn an_ipv6_dice_race_on_a_namespace_lan() {
             .starts_with("[fe80::"),
         "{welcome}"
     );
-    race(&mut [&mut alice, &mut bob]);
-    for p in [&mut alice, &mut bob] {
-        p.wait_kind("close");
-        assert!(p.wait_exit().success(), "{}: {}", p.name, p.stderr());
-    }
-    assert!(host.wait_exit().success());
-    let sent = sent_announcements(&host);
+    let (_, sent) = race_to_the_end(&mut host, &mut [&mut alice, &mut bob]);
     assert!(sent.iter().any(|v| v["kind"] == "ranking"));
     for p in [&alice, &bob] {
         assert_eq!(shown_announcements(p), sent, "{}", p.name);

@@ -85,15 +85,22 @@ pub fn counters(bridge: &Process) -> Value {
         .unwrap_or_else(|| panic!("the bridge printed no counters: {}", bridge.stderr()))
 }
 
+/// A nats-server on loopback, a fresh group and a game name of the test's own.
+fn on_loopback() -> Option<(NatsServer, Net, String)> {
+    Some((
+        NatsServer::start(None, Ipv4Addr::LOCALHOST)?,
+        Net::fresh(),
+        game_name(),
+    ))
+}
+
 const DICE: [&str; 4] = ["countdown=0", "target=12", "turn_seconds=30", "rematch=0"];
 
 #[test]
 fn a_player_on_nats_alone_plays_a_whole_dice_race_with_a_lan_player_through_a_bridge() {
-    let Some(server) = NatsServer::start(None, Ipv4Addr::LOCALHOST) else {
+    let Some((server, net, game)) = on_loopback() else {
         return;
     };
-    let net = Net::fresh();
-    let game = game_name();
     let mut bridge = bridge(None, &net, &server, &game);
     let mut host = announcer(&net, &repo("scripts/dice.lua"), &set(&DICE));
     let mut alice = welcomed_player(&net, "alice");
@@ -123,14 +130,7 @@ fn a_player_on_nats_alone_plays_a_whole_dice_race_with_a_lan_player_through_a_br
         sent.iter().filter(|v| v["kind"] == "ranking").count(),
         rounds
     );
-    for p in [&alice, &bob] {
-        assert_eq!(
-            shown_announcements(p),
-            sent,
-            "{} saw the game once, in order",
-            p.name
-        );
-    }
+    assert_all_saw(&[&alice, &bob], &sent);
     bridge.kill9();
     let c = counters(&bridge);
     assert!(c["lan_to_nats"].as_u64().unwrap() > 0, "{c}");
@@ -167,13 +167,7 @@ fn a_nats_server_restarted_mid_game_and_the_game_goes_on() {
     }
     host.wait_stderr("link back");
     // The race goes on to its end; nothing is missing, nothing twice.
-    race(&mut [&mut alice, &mut bob]);
-    for p in [&mut alice, &mut bob] {
-        p.wait_kind("close");
-        assert!(p.wait_exit().success(), "{}: {}", p.name, p.stderr());
-    }
-    assert!(host.wait_exit().success());
-    let sent = sent_announcements(&host);
+    let (_, sent) = race_to_the_end(&mut host, &mut [&mut alice, &mut bob]);
     for p in [&alice, &bob] {
         let shown = shown_announcements(p);
         assert_eq!(shown, sent, "{} saw the game once, in order", p.name);
@@ -188,11 +182,9 @@ fn a_nats_server_restarted_mid_game_and_the_game_goes_on() {
 
 #[test]
 fn a_signed_game_through_a_bridge_shows_nothing_a_rogue_publishes_on_its_subject() {
-    let Some(server) = NatsServer::start(None, Ipv4Addr::LOCALHOST) else {
+    let Some((server, net, game)) = on_loopback() else {
         return;
     };
-    let net = Net::fresh();
-    let game = game_name();
     let subject = format!("gamecast.{game}");
     let key = key_file(SECRET);
     let key_flags = ["--key-file", key.to_str().unwrap()];
@@ -349,22 +341,9 @@ fn two_namespace_lans_and_a_remote_player_play_one_game_through_two_bridges_and_
         nats_player(Some(wan.netns(1)), &server, &game, "dave", &[]),
         "dave",
     );
-    race(&mut [&mut alice, &mut bob, &mut dave]);
-    for p in [&mut alice, &mut bob, &mut dave] {
-        p.wait_kind("close");
-        assert!(p.wait_exit().success(), "{}: {}", p.name, p.stderr());
-    }
-    assert!(host.wait_exit().success());
-    let sent = sent_announcements(&host);
+    let (_, sent) = race_to_the_end(&mut host, &mut [&mut alice, &mut bob, &mut dave]);
     assert!(sent.iter().filter(|v| v["kind"] == "ranking").count() >= 2);
-    for p in [&alice, &bob, &dave] {
-        assert_eq!(
-            shown_announcements(p),
-            sent,
-            "{} saw every ranking once, in order",
-            p.name
-        );
-    }
+    assert_all_saw(&[&alice, &bob, &dave], &sent);
     assert!(
         lan_b.dropped_by_loss(2) > 0,
         "bob lost some and had them repaired"
@@ -503,4 +482,229 @@ fn sending_while_the_server_is_away_never_blocks_the_game() {
         }
         assert!(link.unsent() >= 1, "what could not be queued is counted");
     });
+}
+
+#[test]
+fn a_server_that_wants_a_token_gets_it_from_a_file_or_the_environment_never_the_command_line() {
+    use std::os::unix::fs::PermissionsExt;
+    const TOKEN: &str = "s3cr3t-token-of-the-night";
+    let Some(server) = NatsServer::start_with(None, Ipv4Addr::LOCALHOST, &["--auth", TOKEN]) else {
+        return;
+    };
+    let game = game_name();
+    // Without the token: a clear error, at once, and the token is never shown.
+    let mut nobody = nats_player(None, &server, &game, "nobody", &[]);
+    let status = nobody.wait_exit();
+    assert_eq!(status.code(), Some(1));
+    assert!(
+        nobody
+            .stderr()
+            .contains("cannot connect to the NATS server"),
+        "{}",
+        nobody.stderr()
+    );
+    // The announcer takes it from the environment, alice from a file of her own.
+    let mut args = vec![
+        "--json".to_string(),
+        repo("scripts/hello.lua").display().to_string(),
+    ];
+    args.extend(nats_flags(&server, &game));
+    let binary = env!("CARGO_BIN_EXE_announcer");
+    let mut host = Process::spawn_env(
+        None,
+        "announcer",
+        binary,
+        &args,
+        &[("GAMECAST_NATS_TOKEN", TOKEN)],
+    );
+    host.wait_stderr("gamecast announcer:");
+    let creds = temp_dir().join("nats.creds");
+    std::fs::write(&creds, format!("# the server's token\ntoken={TOKEN}\n")).unwrap();
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let creds_flag = ["--nats-creds", creds.to_str().unwrap()];
+    let alice = welcomed(
+        nats_player(None, &server, &game, "alice", &creds_flag),
+        "alice",
+    );
+    // A file others can read is refused; so is a URL with the token in it.
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut careless = nats_player(None, &server, &game, "bob", &creds_flag);
+    careless.wait_exit();
+    assert!(
+        careless.stderr().contains("chmod 600"),
+        "{}",
+        careless.stderr()
+    );
+    let url = server.url().replace("nats://", &format!("nats://{TOKEN}@"));
+    let args: Vec<String> = ["--json", "--name", "eve", "--nats", &url, "--game", &game]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut eve = Process::spawn_in(None, "eve", env!("CARGO_BIN_EXE_player"), &args);
+    assert_eq!(eve.wait_exit().code(), Some(1));
+    assert!(eve.stderr().contains("--nats-creds"), "{}", eve.stderr());
+    for p in [&nobody, &careless, &eve] {
+        assert!(!p.stderr().contains(TOKEN), "{}: {}", p.name, p.stderr());
+    }
+    drop(alice);
+    host.interrupt();
+    host.wait_exit();
+}
+
+#[test]
+fn a_bridge_restarted_mid_game_leaves_a_gap_that_is_repaired() {
+    let Some((server, net, game)) = on_loopback() else {
+        return;
+    };
+    let mut first = bridge(None, &net, &server, &game);
+    // The bridge's restart must fit in the announcer's patience with a silent player.
+    let settings = set(&["countdown=0", "target=40", "turn_seconds=30", "rematch=0"]);
+    let mut host_args = settings.clone();
+    host_args.extend(["--missed", "20"]);
+    let mut host = announcer(&net, &repo("scripts/dice.lua"), &host_args);
+    let mut alice = welcomed_player(&net, "alice");
+    let mut bob = welcomed(
+        nats_player(None, &server, &game, "bob", &["--missed", "20"]),
+        "bob",
+    );
+    for p in [&mut alice, &mut bob] {
+        p.wait_event("round 1", is_round);
+        p.say("roll");
+    }
+    alice.wait_kind("ranking");
+    first.kill9();
+    // Round 2's start and alice's roll happen while nothing crosses.
+    alice.wait_event("round 2", is_round);
+    alice.say("roll");
+    let _second = bridge(None, &net, &server, &game);
+    bob.wait_event("round 2, repaired", is_round);
+    bob.say("roll");
+    let (_, sent) = race_to_the_end(&mut host, &mut [&mut alice, &mut bob]);
+    assert_all_saw(&[&alice, &bob], &sent);
+}
+
+#[test]
+fn a_tls_server_is_played_on_with_its_certificate_checked() {
+    let has_openssl = std::process::Command::new("openssl")
+        .arg("version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_openssl {
+        skip("needs openssl to make the server's certificate (apt-get install openssl)");
+        return;
+    }
+    // A certificate authority of the test's own, and the server's certificate signed by it
+    // (rustls takes no self-signed certificate as a server's).
+    let dir = temp_dir();
+    let path = |name: &str| dir.join(name).display().to_string();
+    std::fs::write(
+        dir.join("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    let steps: [&[&str]; 3] = [
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=gamecast test CA",
+            "-keyout",
+            &path("ca.key"),
+            "-out",
+            &path("ca.pem"),
+        ],
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            &path("key.pem"),
+            "-out",
+            &path("req.csr"),
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &path("req.csr"),
+            "-CA",
+            &path("ca.pem"),
+            "-CAkey",
+            &path("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            &path("ext"),
+            "-out",
+            &path("cert.pem"),
+        ],
+    ];
+    for step in steps {
+        let made = std::process::Command::new("openssl")
+            .args(step)
+            .output()
+            .unwrap();
+        assert!(
+            made.status.success(),
+            "{}",
+            String::from_utf8_lossy(&made.stderr)
+        );
+    }
+    let (cert, key, ca) = (path("cert.pem"), path("key.pem"), path("ca.pem"));
+    let tls = ["--tls", "--tlscert", &cert, "--tlskey", &key];
+    let Some(server) = NatsServer::start_with(None, Ipv4Addr::LOCALHOST, &tls) else {
+        return;
+    };
+    let url = server.url().replace("nats://", "tls://");
+    let game = game_name();
+    let flags = |extra: &[&str]| -> Vec<String> {
+        ["--nats", url.as_str(), "--game", game.as_str()]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let mut args = vec![
+        "--json".to_string(),
+        repo("scripts/hello.lua").display().to_string(),
+    ];
+    args.extend(flags(&["--nats-ca", &ca]));
+    let mut host = Process::spawn_in(None, "announcer", env!("CARGO_BIN_EXE_announcer"), &args);
+    host.wait_stderr("gamecast announcer:");
+    let mut args = vec![
+        "--json".to_string(),
+        "--name".to_string(),
+        "alice".to_string(),
+    ];
+    args.extend(flags(&["--nats-ca", &ca]));
+    let alice = welcomed(
+        Process::spawn_in(None, "alice", env!("CARGO_BIN_EXE_player"), &args),
+        "alice",
+    );
+    // Without the certificate's authority the server is not trusted: a clear error.
+    let mut args = vec![
+        "--json".to_string(),
+        "--name".to_string(),
+        "bob".to_string(),
+    ];
+    args.extend(flags(&[]));
+    let mut bob = Process::spawn_in(None, "bob", env!("CARGO_BIN_EXE_player"), &args);
+    assert_eq!(bob.wait_exit().code(), Some(1));
+    assert!(
+        bob.stderr().contains("cannot connect to the NATS server"),
+        "{}",
+        bob.stderr()
+    );
+    drop(alice);
+    host.interrupt();
+    host.wait_exit();
 }

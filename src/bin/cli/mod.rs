@@ -101,7 +101,8 @@ impl NatsArgs {
             return Ok(None);
         };
         if let Some(problem) = nats::url_problem(url) {
-            bail!("--nats {}: {problem}", gamecast::text::visible(url));
+            // Not echoed: the URL may hold the very credentials it should not.
+            bail!("--nats: {problem}");
         }
         if let Some(problem) = nats::game_problem(&self.game) {
             bail!("--game {}: {problem}", gamecast::text::visible(&self.game));
