@@ -515,6 +515,43 @@ mod tests {
         assert!(replay.try_recv(&mut buf).unwrap().is_none());
     }
 
+    proptest::proptest! {
+        /// Whatever a recording's lines hold (boundary times, any bytes), reading it never
+        /// panics, and what it refuses names its line; what it takes is in order.
+        #[test]
+        fn any_recording_is_read_or_refused_with_its_line(
+            times in proptest::collection::vec(proptest::prop_oneof![
+                proptest::strategy::Just(0.0f64),
+                proptest::strategy::Just(9007199254740992.0),
+                proptest::strategy::Just(18446744073709551615.0),
+                proptest::strategy::Just(-1.0),
+                proptest::strategy::Just(1e9),
+                0.0f64..100.0,
+            ], 0..8),
+            noise in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..40), 0..3),
+        ) {
+            let dir = crate::scratch::folder("record");
+            let path = dir.join("any.rec");
+            let mut text = serde_json::to_string(&Header::new("player", None, "x")).unwrap();
+            for (i, t) in times.iter().enumerate() {
+                text.push_str(&format!("\n[{t},\"i\",\"127.0.0.1:{i}\",\"d\"]"));
+            }
+            let mut bytes = text.into_bytes();
+            for line in &noise {
+                bytes.push(b'\n');
+                bytes.extend_from_slice(line);
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            match Recording::read(&path) {
+                Ok(recording) => {
+                    proptest::prop_assert!(recording.entries.windows(2).all(|w| w[0].at <= w[1].at));
+                    proptest::prop_assert!(recording.entries.iter().all(|e| e.at.as_secs_f64() <= 1e9));
+                }
+                Err(e) => proptest::prop_assert!(e.to_string().contains("any.rec:"), "{e}"),
+            }
+        }
+    }
+
     #[test]
     fn a_broken_recording_says_where() {
         let dir = crate::scratch::folder("record");
