@@ -184,25 +184,18 @@ pub fn resolve_iface_v6(iface: &str) -> anyhow::Result<Iface> {
             .find(|(n, _)| n == iface)
             .map(|(n, _)| n.clone())
     };
-    let Some((name, index)) =
-        name.and_then(|name| interfaces.into_iter().find(|(n, _)| *n == name))
+    let Some(&(ref name, index)) =
+        name.and_then(|name| interfaces.iter().find(|(n, _)| *n == name))
     else {
-        let names: Vec<String> = nix::net::if_::if_nameindex()
-            .map(|all| {
-                all.iter()
-                    .map(|i| i.name().to_string_lossy().into_owned())
-                    .collect()
-            })
-            .unwrap_or_default();
         bail!(
             "{iface:?} is no interface of this host, by name, index or address (interfaces: {})",
-            list(names.into_iter())
+            list(interfaces.into_iter().map(|(n, _)| n))
         );
     };
     let loopback = nix::ifaddrs::getifaddrs()
         .context("cannot list this host's interfaces")?
         .any(|i| {
-            i.interface_name == name
+            i.interface_name == *name
                 && i.flags
                     .contains(nix::net::if_::InterfaceFlags::IFF_LOOPBACK)
         });

@@ -344,7 +344,7 @@ fn main() -> ExitCode {
                     if history {
                         network.keep_history().await?;
                     }
-                    let place = format!("{} on {}", network.subject(), nats.url);
+                    let place = network.place();
                     host(config, &network, place, theme, console).await
                 }
                 Place::Group(net) => {

@@ -126,7 +126,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         match place {
             Place::Nats(nats) => {
                 let network = Nats::connect(&nats).await?;
-                let place = format!("{} on {}", network.subject(), nats.url);
+                let place = network.place();
                 let alone = gamecast::view::alone_on_nats(&place);
                 let mut options = options;
                 if cli.nats.nats_history {

@@ -57,9 +57,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Place::Nats(nats) => {
                 let network = Nats::connect(&nats).await?;
                 println!(
-                    "scoreboard: open http://{at}/ (watching {} on {}; Ctrl-C stops)",
-                    network.subject(),
-                    nats.url
+                    "scoreboard: open http://{at}/ (watching {}; Ctrl-C stops)",
+                    network.place()
                 );
                 gamecast::scoreboard::run(&network, key, listener, cli::stop_requested()).await
             }

@@ -335,9 +335,9 @@ impl Nats {
         })
     }
 
-    /// The connection, for what else a process does with it (JetStream).
-    pub fn client(&self) -> &async_nats::Client {
-        &self.client
+    /// Where the game is, for people: `gamecast.friday on nats://127.0.0.1:4222`.
+    pub fn place(&self) -> String {
+        format!("{} on {}", self.subject, self.url)
     }
 
     /// The subject of the game.
