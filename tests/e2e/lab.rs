@@ -227,9 +227,13 @@ fn the_lab_reports_cite_real_lines_and_real_pictures() {
             let call = cells[3].trim_matches('`');
             let at = cells[4].split("#L").nth(1).unwrap().trim_end_matches(')');
             let number: usize = at.parse().unwrap();
+            let now: Vec<usize> = (1..=lines.len())
+                .filter(|n| lines[n - 1].contains(&format!("{call}(")))
+                .collect();
             assert!(
                 lines[number - 1].contains(call),
-                "{report}: src/transport.rs:{number} does not call {call}: {:?}",
+                "{report}: src/transport.rs:{number} does not call {call}: {:?}; \
+                 {call} is now at line(s) {now:?}: update both reports",
                 lines[number - 1]
             );
             cited += 1;
