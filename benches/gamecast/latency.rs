@@ -17,17 +17,7 @@ pub fn run(smoke: bool) -> String {
     let raw = raw_to_raw(count);
     let raw_process = raw_to_process(count);
     let gamecast = lua_to_player(count);
-    let row = |name: &str, s: &Summary| {
-        format!(
-            "| {name} | {} | {:.3} | {:.3} | {:.3} | {} | {} |",
-            s.n,
-            s.p50,
-            s.p99,
-            s.max,
-            ratio(s.p50, raw.p50),
-            ratio(s.p99, raw.p99)
-        )
-    };
+    let row = |name: &str, s: &Summary| row(name, s, &raw);
     format!(
         "### Latency\n\n{count} events at {RATE} events/s, ~200 bytes each, on loopback. \
          gamecast: from the Lua `announce` call in the announcer to the player's JSON line read \
@@ -40,6 +30,19 @@ pub fn run(smoke: bool) -> String {
         row("raw socket → raw socket (baseline)", &raw),
         row("raw socket → receiving process's line", &raw_process),
         row("Lua announce → player line", &gamecast),
+    )
+}
+
+/// A table row: `s`'s figures, and its ratios to `baseline`'s.
+pub fn row(name: &str, s: &Summary, baseline: &Summary) -> String {
+    format!(
+        "| {name} | {} | {:.3} | {:.3} | {:.3} | {} | {} |",
+        s.n,
+        s.p50,
+        s.p99,
+        s.max,
+        ratio(s.p50, baseline.p50),
+        ratio(s.p99, baseline.p99)
     )
 }
 
@@ -102,7 +105,7 @@ fn latencies_of(player: &Counted) -> Vec<Duration> {
 
 /// Plain text to the baselines' receiving process: a raw socket that prints a line per
 /// datagram (a player rate-limits plain text; this shows what a process and its stdout add).
-fn raw_to_process(count: u64) -> Summary {
+pub fn raw_to_process(count: u64) -> Summary {
     let net = Net::fresh();
     let players = [Counted::raw(&net, "p0")];
     paced(&net, count, true);
@@ -110,7 +113,7 @@ fn raw_to_process(count: u64) -> Summary {
     summarize(latencies_of(&players[0]))
 }
 
-fn lua_to_player(count: u64) -> Summary {
+pub fn lua_to_player(count: u64) -> Summary {
     let net = Net::fresh();
     let settings = [format!("count={count}"), format!("rate={RATE}")];
     let args: Vec<&str> = settings

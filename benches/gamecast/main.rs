@@ -12,7 +12,10 @@
 //! (what a game key costs: per datagram, and in announce throughput), `simulate` (whole games
 //! on a virtual clock, against the same games in real time), `view` (the full-screen player
 //! against the line mode), `nats` (games over a nats-server: with `--nats`, and bridged between
-//! two groups, against multicast and Redis pub/sub).
+//! two groups, against multicast and Redis pub/sub), `scale` (games of ten to a thousand
+//! players in one process: the join storm, a ranking of all, NACKs per gap under shared loss,
+//! the announcer's CPU per event as the game grows), `lcm` (LCM's udpm side by side: throughput,
+//! latency, and delivery at 10% loss on the namespace LAN).
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -20,17 +23,20 @@ mod common;
 mod fanout;
 mod key;
 mod latency;
+mod lcm;
 mod messages;
 mod nats;
+mod plot;
 mod procs;
 mod reliability;
 mod reload;
 mod report;
+mod scale;
 mod simulate;
 mod throughput;
 mod view;
 
-const SUITES: [&str; 10] = [
+const SUITES: [&str; 12] = [
     "throughput",
     "messages",
     "latency",
@@ -41,6 +47,8 @@ const SUITES: [&str; 10] = [
     "simulate",
     "view",
     "nats",
+    "scale",
+    "lcm",
 ];
 
 fn main() {
@@ -79,6 +87,8 @@ fn main() {
             "simulate" => simulate::run(smoke),
             "view" => view::run(smoke),
             "nats" => nats::run(smoke),
+            "scale" => scale::run(smoke),
+            "lcm" => lcm::run(smoke),
             other => {
                 eprintln!(
                     "unknown suite {other:?}; the suites are: {}",

@@ -264,6 +264,25 @@ fn announce(lan: &Lan, players: usize, events: u64, loss: u32) -> Run {
     run
 }
 
+/// What gamecast delivered at 10% loss, for the lcm suite's side by side.
+pub struct Lossy {
+    /// The fewest events a player showed.
+    pub shown: u64,
+    /// What host 0's interface sent per event.
+    pub packets_per_event: f64,
+    pub bytes_per_event: f64,
+}
+
+/// One run of `players` players on host 1 of `lan` at 10% loss: [`Lossy`].
+pub fn lossy_run(lan: &Lan, players: usize, events: u64) -> Lossy {
+    let run = announce(lan, players, events, LOSS);
+    Lossy {
+        shown: run.shown.iter().copied().min().unwrap_or(0),
+        packets_per_event: run.wire.packets as f64 / events as f64,
+        bytes_per_event: run.wire.bytes as f64 / events as f64,
+    }
+}
+
 /// The numbers in the announcer's stop line, in order: the reason before them has none.
 fn numbers(line: &str) -> Vec<u64> {
     let counts = line.rsplit_once('(').map_or("", |(_, counts)| counts);

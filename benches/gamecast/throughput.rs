@@ -72,7 +72,7 @@ pub fn row(players: usize, measured: &[Trial], baseline: &[Trial]) -> String {
     )
 }
 
-fn best_rate(trials: &[Trial]) -> f64 {
+pub fn best_rate(trials: &[Trial]) -> f64 {
     trials
         .iter()
         .filter(|t| t.lost == 0)
@@ -84,7 +84,7 @@ fn best(trials: &[Trial]) -> String {
     format!("{:.0}/s", best_rate(trials))
 }
 
-fn first_loss(trials: &[Trial]) -> String {
+pub fn first_loss(trials: &[Trial]) -> String {
     match trials.iter().find(|t| t.lost > 0) {
         Some(t) => format!(
             "{}: {:.1}% lost",

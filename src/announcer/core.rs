@@ -189,7 +189,7 @@ struct Member {
     /// The number of our first welcome to it (0 until sent): where its listening starts.
     welcomed_at: u64,
     /// When it was last welcomed: a member asking again sooner is not answered (each welcome
-    /// can be a 64 KiB event to the whole group).
+    /// can be a 128 KiB event to the whole group).
     welcomed: Option<Instant>,
     /// NACKs it sent us (repairs it asked for), and its own datagrams we could not have.
     asked: u64,
@@ -545,6 +545,7 @@ impl Announcer {
                 self.drop_idle_text_players(now);
                 // Their errors are queued among their actions, in order.
                 drop(self.script.fire_due(now));
+                self.peers.set_members(self.roster.len());
                 let due = self.peers.poll(now);
                 for (session, ranges) in due.nacks {
                     self.pending.push(Outgoing::Send(Body::Nack {
@@ -867,6 +868,7 @@ impl Announcer {
         if datagram.body.is_from_announcer() {
             return self.other_announcer(&datagram, source, now);
         }
+        self.peers.set_members(self.roster.len());
         match self.peers.receive(datagram, size, now) {
             Received::Arrived(arrived) => self.deliver(arrived, now),
             Received::Repair { ranges, asker } => {
@@ -1466,7 +1468,7 @@ impl Announcer {
     /// other player's datagrams stand. A welcome must fit one event: if the snapshot's
     /// ranking, the streams or the game's title and text make it too large, they are left out
     /// in that order (the player sees the next ranking, hears the others from their next
-    /// datagram, and the game's next events). Names are at most 24 characters and 256 players a
+    /// datagram, and the game's next events). Names are at most 24 characters and 1024 players a
     /// game, so what is left always fits, unless the script's moves alone do not (they are
     /// lines of at most 512 bytes, a few dozen of them fill an event): then the welcome is not
     /// sent, and the host is told.
@@ -1640,7 +1642,15 @@ impl Announcer {
             match action {
                 Action::Send(announcement, payload) => {
                     self.standing.update(&announcement);
-                    let lines = text_channel::datagrams(&announcement, &self.text_players());
+                    // Only a tell and a ranking name players: an announcement does not go
+                    // through the roster, so that its cost is the same at any size of game.
+                    let text_players = match &announcement {
+                        Announcement::Tell { .. } | Announcement::Ranking { .. } => {
+                            self.text_players()
+                        }
+                        _ => Vec::new(),
+                    };
+                    let lines = text_channel::datagrams(&announcement, &text_players);
                     self.send_payload(announcement.into(), &payload, now);
                     self.say_lines(lines);
                 }

@@ -24,6 +24,10 @@ pub struct Conditions {
     /// The share of deliveries lost, from 0 to 1, drawn for each receiver on its own (as on a
     /// LAN, where each receiver loses its own datagrams).
     pub loss: f64,
+    /// The share of datagrams lost for every receiver at once (but the sender's own copy), from
+    /// 0 to 1: a loss before the group fans out, where every receiver misses the same datagram
+    /// and NACK suppression is what keeps them from all asking.
+    pub shared_loss: f64,
     /// The shortest delay of a delivery…
     pub min_delay: Duration,
     /// …and the longest: deliveries with different delays overtake each other.
@@ -35,6 +39,7 @@ impl Default for Conditions {
     fn default() -> Conditions {
         Conditions {
             loss: 0.0,
+            shared_loss: 0.0,
             min_delay: Duration::from_micros(100),
             max_delay: Duration::from_micros(100),
         }
@@ -69,7 +74,8 @@ struct Delivery {
     /// Sending order, so that equal times keep it.
     order: u64,
     from: u16,
-    bytes: Vec<u8>,
+    /// Shared by every receiver's copy: a datagram to a thousand members is one allocation.
+    bytes: Arc<[u8]>,
 }
 
 #[derive(Debug, Default)]
@@ -190,13 +196,16 @@ impl Hub {
         let now = Instant::now();
         let Conditions {
             loss,
+            shared_loss,
             min_delay,
             max_delay,
         } = state.conditions;
+        let lost_for_all = shared_loss > 0.0 && state.rng.f64() < shared_loss;
+        let bytes: Arc<[u8]> = Arc::from(bytes);
         let ports: Vec<u16> = state.members.keys().copied().collect();
         for port in ports {
             // Our own copy is never lost: multicast loop does not cross the network.
-            if port != from && state.rng.f64() < loss {
+            if port != from && (lost_for_all || state.rng.f64() < loss) {
                 continue;
             }
             let spread = max_delay.saturating_sub(min_delay);
@@ -207,7 +216,7 @@ impl Hub {
                 at: now.checked_add(delay).unwrap_or(now),
                 order,
                 from,
-                bytes: bytes.to_vec(),
+                bytes: bytes.clone(),
             };
             if let Some(held) = state.held.get_mut(&port) {
                 held.push(delivery);

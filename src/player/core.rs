@@ -394,6 +394,7 @@ impl Player {
     /// to forget.
     pub fn tick(&mut self, now: Instant) -> Vec<Reaction> {
         self.turn(now);
+        self.peers.set_members(self.roster.len());
         let due = self.peers.poll(now);
         for (session, ranges) in due.nacks {
             self.send(
@@ -577,6 +578,7 @@ impl Player {
 
     /// Hands a datagram to the receive table, listening to a sender heard for the first time.
     fn hand_to_table(&mut self, datagram: Datagram, size: usize, source: SocketAddr, now: Instant) {
+        self.peers.set_members(self.roster.len());
         match self.peers.receive(datagram, size, now) {
             Received::Arrived(arrived) => self.deliver(arrived, now),
             Received::Repair { ranges, asker } => {

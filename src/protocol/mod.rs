@@ -60,7 +60,7 @@ pub const MAX_PARTS: u32 = 512;
 
 /// The most players one game holds, and the most names and streams a welcome may list: the
 /// welcome of a full game fits one event.
-pub const MAX_PLAYERS: usize = 256;
+pub const MAX_PLAYERS: usize = 1024;
 
 /// The shortest and longest heartbeat intervals a sender may announce, in milliseconds: a
 /// receiver judges silence by them, and a member announcing weeks could never be found gone.
@@ -440,8 +440,9 @@ impl From<Announcement> for Body {
 
 /// The largest event, encoded: a larger one is refused (with the script's file and line)
 /// rather than split into more datagrams than any game needs. A ranking of 300 players takes
-/// about 15 KiB.
-pub const MAX_EVENT: usize = 64 * 1024;
+/// about 15 KiB; the welcome of a full game ([`MAX_PLAYERS`] names of 24 characters, even
+/// of 4 bytes each) under 110 KiB.
+pub const MAX_EVENT: usize = 128 * 1024;
 
 /// An event too large to send.
 #[derive(Debug, Clone, PartialEq, Eq)]

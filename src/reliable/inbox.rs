@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::time::Instant;
 
 use super::{
-    Delivery, NACK_DELAY, NACK_RETRY, NACK_TRIES, PEER_BYTES, Reach, WIDE, jitter, later,
+    Delivery, NACK_DELAY, NACK_RETRY, NACK_TRIES, PEER_BYTES, Reach, WIDE, backoff, later,
     merge_lost, ranges_of,
 };
 use crate::protocol::{MAX_NUMBER, MAX_RANGES};
@@ -77,6 +77,8 @@ pub struct Inbox<T> {
     reach: Reach,
     /// Where the last NACK stopped: the next one starts after it.
     asked_up_to: u64,
+    /// About how many receivers may miss what this one misses: sizes the NACK waits.
+    group: usize,
 }
 
 impl<T> Inbox<T> {
@@ -99,7 +101,14 @@ impl<T> Inbox<T> {
             bytes: 0,
             reach,
             asked_up_to: 0,
+            group: 1,
         }
+    }
+
+    /// About `group` receivers listen to this sender (this one included): the NACK waits
+    /// are drawn for a group that size ([`backoff`]). One until told.
+    pub fn set_group(&mut self, group: usize) {
+        self.group = group.max(1);
     }
 
     /// The next number to deliver.
@@ -188,7 +197,7 @@ impl<T> Inbox<T> {
         let soon = later(now, NACK_RETRY);
         // With a random part, or everyone who held back would ask again at the same moment when
         // the repair is lost (it is lost for all of them alike); one for the whole NACK.
-        let held_until = later(soon, jitter(NACK_DELAY));
+        let held_until = later(soon, backoff(NACK_DELAY, self.group));
         for &(from, to) in ranges.iter().take(MAX_RANGES) {
             if from > to {
                 continue; // the decoder refuses these; BTreeMap::range would panic
@@ -224,6 +233,9 @@ impl<T> Inbox<T> {
         now: Instant,
         stats: &mut ReceiveStats,
     ) -> (Vec<(u64, u64)>, Vec<Delivery<T>>) {
+        if self.missing.is_empty() {
+            return (Vec::new(), Vec::new()); // nothing awaited, nothing due: the common case
+        }
         let mut due = Vec::new();
         let mut abandon = Vec::new();
         for (&seq, missing) in &self.missing {
@@ -253,7 +265,7 @@ impl<T> Inbox<T> {
         if let Some(&(_, last)) = ranges.last() {
             self.asked_up_to = last;
         }
-        let retry = later(later(now, NACK_RETRY), jitter(NACK_DELAY));
+        let retry = later(later(now, NACK_RETRY), backoff(NACK_DELAY, self.group));
         for (i, seq) in rotated.into_iter().enumerate() {
             if let Some(missing) = self.missing.get_mut(&seq) {
                 if i < asked {
@@ -298,7 +310,7 @@ impl<T> Inbox<T> {
         }
         // One random wait for all the numbers found missing together: they go in one NACK
         // (a wait each would make one NACK a millisecond, each for a few of them).
-        let due = later(now, jitter(NACK_DELAY));
+        let due = later(now, backoff(NACK_DELAY, self.group));
         for seq in from..=upto {
             if !self.ahead.contains_key(&seq) {
                 count(&mut stats.gaps, 1);

@@ -186,9 +186,20 @@ fn ranges_of(sorted: &[u64], limit: usize) -> Vec<(u64, u64)> {
     ranges
 }
 
-/// A random duration between zero and `max`.
-fn jitter(max: Duration) -> Duration {
-    max.mul_f64(fastrand::f64())
+/// A receiver's random wait before it NACKs, between zero and `max`, for a group of about
+/// `group` receivers: NORM's exponentially distributed backoff (RFC 5740, section 5.5.1, after
+/// RFC 5401's feedback suppression). Its density grows as e^(λt/max) with λ = ln(group) + 1,
+/// so that in a big group the few who draw early are very few: they ask, everyone else hears
+/// their NACK before their own time comes, and holds back. With a uniform wait, N receivers
+/// sharing a loss send about 1 + N·d/max NACKs (d: how long a NACK takes to be heard); with
+/// this one about 1 + ln(N)·d/max, so a thousand players cost a few NACKs a gap, not dozens.
+/// With one receiver (λ = 1) it is close to uniform.
+fn backoff(max: Duration, group: usize) -> Duration {
+    // usize to f64 loses nothing below 2^53; ln of at least 1 is at least 0.
+    let lambda = (group.max(1) as f64).ln() + 1.0;
+    // The inverse of the distribution's CDF, (e^(λt/max) - 1) / (e^λ - 1), at a uniform draw.
+    let share = (fastrand::f64() * lambda.exp_m1()).ln_1p() / lambda;
+    max.mul_f64(share.clamp(0.0, 1.0))
 }
 
 /// `at + by`. The durations added here are at most hours (heartbeat intervals of at most a
@@ -203,6 +214,29 @@ fn later(at: std::time::Instant, by: Duration) -> std::time::Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_backoff_stays_within_its_bound_and_leans_late_in_big_groups() {
+        let max = Duration::from_millis(10);
+        for group in [0, 1, 2, 16, 1000, usize::MAX] {
+            for _ in 0..1000 {
+                assert!(backoff(max, group) <= max, "group {group}");
+            }
+        }
+        assert_eq!(backoff(Duration::ZERO, 1000), Duration::ZERO);
+        // The share of draws in the first tenth of the wait: about a tenth alone, and far
+        // fewer among a thousand (the few who ask for everyone).
+        let early = |group: usize| {
+            (0..20_000)
+                .filter(|_| backoff(max, group) < max / 10)
+                .count() as f64
+                / 20_000.0
+        };
+        fastrand::seed(7);
+        let (alone, crowd) = (early(1), early(1000));
+        assert!((0.04..0.12).contains(&alone), "alone: {alone}");
+        assert!(crowd < 0.01, "a thousand: {crowd}");
+    }
 
     #[test]
     fn ranges_are_compact_and_bounded() {

@@ -7,7 +7,8 @@
 //! its announcer and the other players), what is shown and what the script hears. A datagram
 //! from a session the table does not listen to comes back to the role as [`Received::Pass`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound;
 use std::time::{Duration, Instant};
 
 use super::{
@@ -96,6 +97,15 @@ pub struct Peers {
     /// When a read last found the socket empty: silence is judged as of then, so that
     /// heartbeats queued behind a burst (or behind a stall) do not count as silence.
     caught_up: Instant,
+    /// How many members the role knows in its game: with the senders listened to, the size
+    /// of the group its NACK waits are drawn for.
+    members: usize,
+    /// The senders whose inbox awaits numbers: the only ones a tick looks at, so that a turn
+    /// of the loop costs the same with ten players as with a thousand.
+    gappy: BTreeSet<SessionId>,
+    /// Every sender by when it falls silent (`silent_at`), for the same reason: silence and
+    /// the next deadline are found without going through everyone.
+    by_silence: BTreeSet<(Instant, SessionId)>,
 }
 
 impl Peers {
@@ -110,7 +120,23 @@ impl Peers {
             bytes: 0,
             stats: ReceiveStats::default(),
             caught_up: now,
+            members: 1,
+            gappy: BTreeSet::new(),
+            by_silence: BTreeSet::new(),
         }
+    }
+
+    /// The role knows of `members` members in its game (a player's roster, the announcer's):
+    /// the group that may miss what this role misses is taken as the larger of that and the
+    /// senders listened to (a table of 256 senders in a game of a thousand players), and its
+    /// NACK waits are drawn for that size.
+    pub fn set_members(&mut self, members: usize) {
+        self.members = members;
+    }
+
+    /// The group the NACK waits are drawn for.
+    fn group(&self) -> usize {
+        self.members.max(self.peers.len()).max(1)
     }
 
     /// Starts listening to `session` (called `name`) from its number `next`, as of `now`, with
@@ -139,18 +165,48 @@ impl Peers {
         if self.peers.len() >= self.limit || session == self.me {
             return false;
         }
-        self.peers.insert(
-            session,
-            Peer {
-                name: name.to_string(),
-                inbox: Inbox::reaching(next, reach),
-                reach,
-                reassembly: Reassembly::default(),
-                heard: now,
-                every: PLAYER_HEARTBEAT,
-            },
-        );
+        let peer = Peer {
+            name: name.to_string(),
+            inbox: Inbox::reaching(next, reach),
+            reach,
+            reassembly: Reassembly::default(),
+            heard: now,
+            every: PLAYER_HEARTBEAT,
+        };
+        self.by_silence.insert((self.silent_at(&peer), session));
+        self.peers.insert(session, peer);
         true
+    }
+
+    /// `session` was heard at `now` (and beats every `every`, when it said): its place in
+    /// the silence order moves with it.
+    fn set_heard(&mut self, session: SessionId, now: Instant, every: Option<Duration>) {
+        let missed = self.missed;
+        let Some(peer) = self.peers.get_mut(&session) else {
+            return;
+        };
+        let before = later(peer.heard, peer.every.saturating_mul(missed));
+        peer.heard = now;
+        if let Some(every) = every {
+            peer.every = every;
+        }
+        let after = later(peer.heard, peer.every.saturating_mul(missed));
+        if after != before {
+            self.by_silence.remove(&(before, session));
+            self.by_silence.insert((after, session));
+        }
+    }
+
+    /// Keeps [`Peers::gappy`] true to `session`'s inbox after it changed.
+    fn note_gaps(&mut self, session: SessionId) {
+        match self.peers.get(&session) {
+            Some(peer) if peer.inbox.has_gaps() => {
+                self.gappy.insert(session);
+            }
+            _ => {
+                self.gappy.remove(&session);
+            }
+        }
     }
 
     /// Starts `session`'s inbox again at number `next`, keeping its liveness: a player that
@@ -161,23 +217,21 @@ impl Peers {
             peer.inbox = Inbox::reaching(next, peer.reach);
             peer.reassembly = Reassembly::default();
         }
+        self.gappy.remove(&session);
     }
 
     /// Heard from `session` at `now`, every `every` when quiet: liveness only, for a datagram
     /// the role keeps aside rather than hand to the inbox.
     pub fn heard(&mut self, session: SessionId, every: Option<Duration>, now: Instant) {
-        if let Some(peer) = self.peers.get_mut(&session) {
-            peer.heard = now;
-            if let Some(every) = every {
-                peer.every = every;
-            }
-        }
+        self.set_heard(session, now, every);
     }
 
     /// Stops listening to `session`; what its inbox held is dropped.
     pub fn forget(&mut self, session: SessionId) -> Option<Peer> {
         let peer = self.peers.remove(&session)?;
         self.bytes = self.bytes.saturating_sub(peer.inbox.held().1);
+        self.gappy.remove(&session);
+        self.by_silence.remove(&(self.silent_at(&peer), session));
         Some(peer)
     }
 
@@ -227,29 +281,37 @@ impl Peers {
     /// Takes a datagram of `size` bytes that arrived at `now`.
     pub fn receive(&mut self, datagram: Datagram, size: usize, now: Instant) -> Received {
         if let Body::Nack { to, ranges } = &datagram.body {
-            if let Some(peer) = self.peers.get_mut(&datagram.session) {
-                peer.heard = now;
-            }
+            self.set_heard(datagram.session, now, None);
             if *to == self.me {
                 return Received::Repair {
                     ranges: ranges.clone(),
                     asker: datagram.session,
                 };
             }
+            let group = self.group();
             if let Some(peer) = self.peers.get_mut(to) {
+                peer.inbox.set_group(group);
                 peer.inbox.overheard_nack(ranges, now, &mut self.stats);
             }
             return Received::Arrived(Vec::new());
         }
         let session = datagram.session;
+        let group = self.group();
+        if !self.peers.contains_key(&session) {
+            return Received::Pass(datagram);
+        }
+        let every = match &datagram.body {
+            Body::Heartbeat { every_ms, .. } => Some(beat_interval(*every_ms)),
+            _ => None,
+        };
+        self.set_heard(session, now, every);
         let Some(peer) = self.peers.get_mut(&session) else {
             return Received::Pass(datagram);
         };
-        peer.heard = now;
+        peer.inbox.set_group(group);
         let before = peer.inbox.held().1;
         let deliveries = match &datagram.body {
-            Body::Heartbeat { last, every_ms, .. } => {
-                peer.every = beat_interval(*every_ms);
+            Body::Heartbeat { last, .. } => {
                 peer.inbox.heard_last(*last, now, &mut self.stats);
                 Vec::new()
             }
@@ -280,10 +342,12 @@ impl Peers {
         };
         let after = peer.inbox.held().1;
         self.bytes = self.bytes.saturating_add(after).saturating_sub(before);
-        reassemble(&mut peer.reassembly, deliveries)
+        let arrived = reassemble(&mut peer.reassembly, deliveries)
             .into_iter()
             .map(|arrived| (session, arrived))
-            .collect()
+            .collect();
+        self.note_gaps(session);
+        arrived
     }
 
     /// All inboxes together hold too much: the one holding the most gives up its oldest gaps
@@ -311,11 +375,13 @@ impl Peers {
     /// NACKs due at `now`, and what gaps given up on let through.
     pub fn poll(&mut self, now: Instant) -> Due {
         let mut due = Due::default();
-        let sessions: Vec<SessionId> = self.peers.keys().copied().collect();
+        let sessions: Vec<SessionId> = self.gappy.iter().copied().collect();
+        let group = self.group();
         for session in sessions {
             let Some(peer) = self.peers.get_mut(&session) else {
                 continue;
             };
+            peer.inbox.set_group(group);
             let before = peer.inbox.held().1;
             let (ranges, deliveries) = peer.inbox.poll(now, &mut self.stats);
             if !ranges.is_empty() {
@@ -339,9 +405,9 @@ impl Peers {
 
     /// The senders silent as of the last read that found the socket empty.
     pub fn silent(&self) -> Vec<SessionId> {
-        self.iter()
-            .filter(|(_, peer)| self.silent_at(peer) <= self.caught_up)
-            .map(|(session, _)| session)
+        self.by_silence
+            .range(..=(self.caught_up, SessionId::MAX))
+            .map(|&(_, session)| session)
             .collect()
     }
 
@@ -357,23 +423,31 @@ impl Peers {
         for peer in self.peers.values_mut() {
             peer.heard = later(peer.heard, by);
         }
+        self.by_silence = self
+            .peers
+            .iter()
+            .map(|(&session, peer)| (self.silent_at(peer), session))
+            .collect();
     }
 
     /// When something is due next: a NACK, a gap to give up on, or someone falling silent
     /// (a silence that ended before the last empty read is judged at the next one, not by a
     /// timer).
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.peers
-            .values()
-            .flat_map(|peer| {
-                let silent_at = self.silent_at(peer);
-                [
-                    peer.inbox.next_deadline(),
-                    (silent_at > self.caught_up).then_some(silent_at),
-                ]
-            })
-            .flatten()
-            .min()
+        let nack = self
+            .gappy
+            .iter()
+            .filter_map(|session| self.peers.get(session)?.inbox.next_deadline())
+            .min();
+        let silence = self
+            .by_silence
+            .range((
+                Bound::Excluded((self.caught_up, SessionId::MAX)),
+                Bound::Unbounded,
+            ))
+            .next()
+            .map(|&(at, _)| at);
+        nack.into_iter().chain(silence).min()
     }
 }
 
@@ -555,6 +629,10 @@ pub(crate) mod tests {
         Forget {
             sender: u64,
         },
+        Restart {
+            sender: u64,
+            next: u64,
+        },
         Tick {
             ms: u64,
         },
@@ -576,7 +654,8 @@ pub(crate) mod tests {
                 .prop_map(|(sender, to, ranges)| Step::Nack { sender, to, ranges }),
             1 => (sender.clone(), ranges).prop_map(|(sender, ranges)| Step::Expired { sender, ranges }),
             1 => (sender.clone(), edgy()).prop_map(|(sender, next)| Step::Listen { sender, next }),
-            1 => sender.prop_map(|sender| Step::Forget { sender }),
+            1 => sender.clone().prop_map(|sender| Step::Forget { sender }),
+            1 => (sender, edgy()).prop_map(|(sender, next)| Step::Restart { sender, next }),
             2 => (0u64..3000).prop_map(|ms| Step::Tick { ms }),
             1 => Just(Step::CaughtUp),
             1 => (0u64..5000).prop_map(|ms| Step::Stalled { ms }),
@@ -626,6 +705,11 @@ pub(crate) mod tests {
                         last.remove(&sender);
                         None
                     }
+                    Step::Restart { sender, next } => {
+                        table.restart(sender, next);
+                        last.remove(&sender);
+                        None
+                    }
                     Step::Tick { ms } => {
                         now += Duration::from_millis(ms);
                         Some(Received::Arrived(table.poll(now).arrived))
@@ -660,7 +744,35 @@ pub(crate) mod tests {
                     prop_assert!(missing as u64 <= crate::reliable::NARROW.gap);
                     prop_assert!(peer.last() <= MAX_NUMBER);
                 }
-                let _ = table.next_deadline();
+                // The indexes that spare a tick from going through everyone agree with doing so.
+                let gappy: BTreeSet<SessionId> = table
+                    .iter()
+                    .filter(|(_, p)| p.held().2 > 0)
+                    .map(|(s, _)| s)
+                    .collect();
+                prop_assert_eq!(&gappy, &table.gappy);
+                let by_silence: BTreeSet<(Instant, SessionId)> = table
+                    .iter()
+                    .map(|(s, p)| (table.silent_at(p), s))
+                    .collect();
+                prop_assert_eq!(&by_silence, &table.by_silence);
+                let mut silent = table.silent();
+                silent.sort_unstable();
+                let scanned: Vec<SessionId> = table
+                    .iter()
+                    .filter(|(_, p)| table.silent_at(p) <= table.caught_up)
+                    .map(|(s, _)| s)
+                    .collect();
+                prop_assert_eq!(silent, scanned);
+                let scanned = table
+                    .iter()
+                    .flat_map(|(_, p)| {
+                        let at = table.silent_at(p);
+                        [p.inbox.next_deadline(), (at > table.caught_up).then_some(at)]
+                    })
+                    .flatten()
+                    .min();
+                prop_assert_eq!(table.next_deadline(), scanned);
             }
         }
     }

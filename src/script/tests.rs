@@ -173,10 +173,10 @@ fn require_loads_modules_from_the_script_folder() {
 
 #[test]
 fn oversized_events_are_refused_at_the_call() {
-    let s = script("on_join(function(p)\n  announce(string.rep('x', 70000))\nend)\n").unwrap();
+    let s = script("on_join(function(p)\n  announce(string.rep('x', 140000))\nend)\n").unwrap();
     let err = join_error(&s, "a");
     assert!(
-        err.contains(":2:") && err.contains("limit of 65536 bytes"),
+        err.contains(":2:") && err.contains("limit of 131072 bytes"),
         "{err}"
     );
 }

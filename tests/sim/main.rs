@@ -46,6 +46,7 @@ pub fn lossy_hub(seed: u64, loss: f64) -> Hub {
         seed,
         Conditions {
             loss,
+            shared_loss: 0.0,
             min_delay: Duration::from_micros(100),
             max_delay: Duration::from_millis(2),
         },
