@@ -29,7 +29,7 @@ use crate::event::Event;
 use crate::key::GameKey;
 use crate::protocol::{
     self, ANNOUNCER_NAME, Announcement, Body, Datagram, Decoded, Entry, Game, Guard, Invalid,
-    MAX_PLAYERS, Origin, Payload, SessionId,
+    MAX_PLAYERS, Newcomer, Origin, Payload, SessionId,
 };
 use crate::reliable::{self, Arrived, Bytes, Peers, Received, SendStats, Sender};
 use crate::script::{Action, Reload, Script, ScriptError};
@@ -46,10 +46,28 @@ pub const LISTEN_FIRST: Duration = Duration::from_millis(600);
 /// players who missed them (and beats, so that they notice).
 pub const LINGER: Duration = Duration::from_millis(500);
 
-/// Joins and chat a second from everyone not in the game, together (a flood of made-up
-/// players must not fill the roster or the console).
+/// Chat and watch requests a second from everyone not in the game, together (a flood of
+/// made-up senders must not fill the console, nor make us send a snapshot each).
 const OUTSIDERS_RATE: f64 = 50.0;
 const OUTSIDERS_BURST: f64 = 100.0;
+
+/// Joins a second from everyone not in the game, together: a full game may arrive at once (a
+/// lecture hall told "join now"), and then a join storm goes on at this rate. What a join costs
+/// the group is bounded by [`WELCOME_GAP`] whatever the rate; a flood of made-up players is
+/// dropped for silence within [`crate::reliable::MISSED_BEATS`] heartbeats, and only a game key
+/// keeps them out.
+const JOINS_RATE: f64 = 500.0;
+const JOINS_BURST: f64 = MAX_PLAYERS as f64;
+
+/// At most one welcome to newcomers this often: the joins that come meanwhile wait and are
+/// answered together, by one welcome. A welcome lists everyone in the game, so a welcome each
+/// in a storm of a thousand joins would be a thousand times the roster on the group (15 MB,
+/// half a minute of a Wi-Fi's multicast); together they are a few dozen.
+pub const WELCOME_GAP: Duration = Duration::from_millis(20);
+
+/// The most newcomers one welcome lets in (the rest wait for the next): with the roster of a
+/// full game of long names, the welcome still fits an event.
+pub const WELCOME_BATCH: usize = 64;
 
 /// The sessions the announcer gives text players are multiples of this: a real session's low
 /// 11 bits are random and never all zero ([`protocol::new_session`]), so the two never meet.
@@ -305,11 +323,20 @@ pub struct Announcer {
     peers: Peers,
     /// Who is in the game, in join order.
     roster: Vec<Member>,
+    /// Where each member's session is in `roster`: a member's datagram finds its member
+    /// without going through everyone (a thousand players beat twice a second each).
+    places: HashMap<SessionId, usize>,
     standing: Standing,
     /// What each member may make the script do (messages a second), and what all senders that
     /// are not in the game may, together (joins, chat): checked before any Lua runs.
     budgets: Budgets<SessionId>,
     outsiders: Budgets<()>,
+    joins: Budgets<()>,
+    /// Joins that came while a welcome had just gone out: (name, session, number of the
+    /// join), answered together once [`WELCOME_GAP`] has passed. At most [`MAX_PLAYERS`].
+    queued_joins: Vec<(String, SessionId, u64)>,
+    /// When the last welcome to newcomers went out.
+    last_welcome: Option<Instant>,
     /// Players dropped for silence, and when we last told them so: one that speaks again
     /// (its heartbeats were lost, not the player) is told, and joins again.
     dropped: HashMap<SessionId, Instant>,
@@ -373,9 +400,13 @@ impl Announcer {
             guard: Guard::new(settings.key.as_ref()),
             peers: Peers::new(session, MAX_PLAYERS, settings.missed, now),
             roster: Vec::new(),
+            places: HashMap::new(),
             standing: Standing::default(),
             budgets: Budgets::new(rate, 2.0 * rate),
             outsiders: Budgets::new(OUTSIDERS_RATE, OUTSIDERS_BURST),
+            joins: Budgets::new(JOINS_RATE, JOINS_BURST),
+            queued_joins: Vec::new(),
+            last_welcome: None,
             dropped: HashMap::new(),
             rivals: HashMap::new(),
             next_text_session: TEXT_SESSION_STEP,
@@ -439,6 +470,7 @@ impl Announcer {
         let at = [
             phase,
             playing.then(|| self.sender.heartbeat_due()),
+            self.welcome_due().filter(|_| playing),
             self.script.next_deadline().filter(|_| playing),
             // Only a game in play asks for repairs and judges silence: while closing, a gap
             // still open must not wake the loop (nothing would handle it, and it would spin).
@@ -543,6 +575,9 @@ impl Announcer {
             Phase::Playing => {
                 self.repeat_take_over(now);
                 self.drop_idle_text_players(now);
+                if self.welcome_due().is_some_and(|due| now >= due) {
+                    self.let_in_queued(now);
+                }
                 // Their errors are queued among their actions, in order.
                 drop(self.script.fire_due(now));
                 self.peers.set_members(self.roster.len());
@@ -872,7 +907,7 @@ impl Announcer {
         match self.peers.receive(datagram, size, now) {
             Received::Arrived(arrived) => self.deliver(arrived, now),
             Received::Repair { ranges, asker } => {
-                if let Some(member) = self.roster.iter_mut().find(|m| m.session == asker) {
+                if let Some(member) = self.member_mut(asker) {
                     member.asked = member.asked.saturating_add(1);
                 }
                 self.pending.push(Outgoing::Repair {
@@ -998,7 +1033,7 @@ impl Announcer {
             match arrived {
                 Arrived::Whole(datagram) => self.handle(datagram, now),
                 Arrived::Lost(count) => {
-                    if let Some(member) = self.roster.iter_mut().find(|m| m.session == session) {
+                    if let Some(member) = self.member_mut(session) {
                         member.lost = member.lost.saturating_add(count);
                     }
                     self.note(format!(
@@ -1012,7 +1047,22 @@ impl Announcer {
     }
 
     fn member(&self, session: SessionId) -> Option<&Member> {
-        self.roster.iter().find(|m| m.session == session)
+        self.roster.get(*self.places.get(&session)?)
+    }
+
+    /// Whether [`Announcer::places`] says where each member is, and nothing more.
+    #[cfg(test)]
+    pub(crate) fn places_agree(&self) -> bool {
+        self.places.len() == self.roster.len()
+            && self
+                .roster
+                .iter()
+                .enumerate()
+                .all(|(i, m)| self.places.get(&m.session) == Some(&i))
+    }
+
+    fn member_mut(&mut self, session: SessionId) -> Option<&mut Member> {
+        self.roster.get_mut(*self.places.get(&session)?)
     }
 
     /// A member's datagram, in its order.
@@ -1077,13 +1127,19 @@ impl Announcer {
     /// A datagram from a session that is not in the game: a join, the lab's chat, or a
     /// player we dropped that is still there.
     fn outsider_said(&mut self, datagram: Datagram, now: Instant) {
-        if matches!(datagram.body, Body::Join | Body::Chat { .. } | Body::Watch) {
-            match self.outsiders.take(&(), now) {
+        let budget = match datagram.body {
+            Body::Join => Some(&mut self.joins),
+            Body::Chat { .. } | Body::Watch => Some(&mut self.outsiders),
+            _ => None,
+        };
+        if let Some(budget) = budget {
+            match budget.take(&(), now) {
                 Verdict::Allow => {}
                 Verdict::FirstDrop => {
                     return self.note(format!(
                         "warning: too many joins and lines from outside the game \
-                         ({OUTSIDERS_RATE}/s): dropping them until it calms down"
+                         ({JOINS_RATE} joins and {OUTSIDERS_RATE} lines a second): dropping \
+                         them until it calms down"
                     ));
                 }
                 Verdict::Drop => return,
@@ -1113,6 +1169,8 @@ impl Announcer {
             Body::Move { .. } | Body::Heartbeat { .. } => {
                 self.tell_dropped(datagram.session, &datagram.from, now);
             }
+            // Gone before its welcome: it waits no more.
+            Body::Leave { .. } => self.queued_joins.retain(|(_, s, _)| *s != datagram.session),
             _ => {}
         }
     }
@@ -1138,31 +1196,30 @@ impl Announcer {
     /// that is), invalid, or a game that is full. A member asking again (it did not get our
     /// welcome) is welcomed again.
     fn join(&mut self, name: &str, session: SessionId, seq: u64, now: Instant) {
-        let member = self.member(session).is_some();
-        let skeleton = text::skeleton(name);
-        let refusal = if member {
-            None
-        } else {
-            text::name_problem(name).or_else(|| self.refusal(name, &skeleton))
-        };
-        if let Some(reason) = refusal {
-            self.note(format!("refused {}: {reason}", text::visible_quoted(name)));
-            self.pending.push(Outgoing::Send(Body::Refuse {
-                player: name.to_string(),
-                to_session: session,
-                reason,
-            }));
-            return;
-        }
-        if !member && !self.script_admits(name, session) {
-            return;
-        }
-        if !member {
-            self.dropped.remove(&session);
-            if !self.peers.listen(session, name, seq.saturating_add(1), now) {
-                return; // cannot happen: the roster and the table have the same bound
+        if self.member(session).is_none() {
+            // A join that cannot be let in is told so at once; one that can waits, in a storm,
+            // for the next welcome, which lets them all in at once (and checks again).
+            self.make_room(now);
+            let skeleton = text::skeleton(name);
+            if let Some(reason) = text::name_problem(name).or_else(|| self.refusal(name, &skeleton))
+            {
+                return self.refuse_join(name, session, reason);
             }
-            self.admit(name, skeleton, session, None);
+            let wait = !self.queued_joins.is_empty()
+                || self
+                    .last_welcome
+                    .is_some_and(|last| now < reliable_later(last, WELCOME_GAP));
+            if wait {
+                let queued = self.queued_joins.iter().any(|(_, s, _)| *s == session);
+                if !queued && self.queued_joins.len() < MAX_PLAYERS {
+                    self.queued_joins.push((name.to_string(), session, seq));
+                }
+                return;
+            }
+            if let Some(newcomer) = self.let_in(name, session, seq, now) {
+                self.welcome_newcomers(vec![newcomer], now);
+            }
+            return;
         }
         // A member asking again is welcomed again (its welcome was lost), once a join retry at
         // most: every welcome goes to the whole group.
@@ -1173,11 +1230,119 @@ impl Announcer {
         if again_too_soon {
             return;
         }
-        if let Some(m) = self.roster.iter_mut().find(|m| m.session == session) {
+        if let Some(m) = self.member_mut(session) {
             m.welcomed = Some(now);
         }
-        self.pending
-            .push(Outgoing::Send(self.welcome(name, session)));
+        let welcome = self.welcome(
+            &Newcomer {
+                player: name.to_string(),
+                to_session: session,
+            },
+            &[],
+        );
+        self.pending.push(Outgoing::Send(welcome));
+    }
+
+    /// When the joins waiting are let in, if some wait: [`WELCOME_GAP`] after the last
+    /// welcome to newcomers.
+    fn welcome_due(&self) -> Option<Instant> {
+        if self.queued_joins.is_empty() {
+            return None;
+        }
+        Some(
+            self.last_welcome
+                .map_or(self.script_now, |last| reliable_later(last, WELCOME_GAP)),
+        )
+    }
+
+    /// Lets in the joins that waited for the gap between welcomes (the first
+    /// [`WELCOME_BATCH`] of them), with one welcome.
+    fn let_in_queued(&mut self, now: Instant) {
+        let rest = self
+            .queued_joins
+            .split_off(WELCOME_BATCH.min(self.queued_joins.len()));
+        let queued = std::mem::replace(&mut self.queued_joins, rest);
+        let newcomers: Vec<Newcomer> = queued
+            .into_iter()
+            .filter_map(|(name, session, seq)| self.let_in(&name, session, seq, now))
+            .collect();
+        if !newcomers.is_empty() {
+            self.welcome_newcomers(newcomers, now);
+        }
+    }
+
+    /// `name` asks to join from `session` (its join numbered `seq`) and is not in the game:
+    /// refuse a name that is taken (or looks like one that is), invalid, or a game that is
+    /// full, or one the script's `on_join` refuses; else they are in, to be welcomed.
+    fn let_in(
+        &mut self,
+        name: &str,
+        session: SessionId,
+        seq: u64,
+        now: Instant,
+    ) -> Option<Newcomer> {
+        self.make_room(now);
+        let skeleton = text::skeleton(name);
+        if let Some(reason) = text::name_problem(name).or_else(|| self.refusal(name, &skeleton)) {
+            self.refuse_join(name, session, reason);
+            return None;
+        }
+        if !self.script_admits(name, session) {
+            return None;
+        }
+        self.dropped.remove(&session);
+        if !self.peers.listen(session, name, seq.saturating_add(1), now) {
+            return None; // cannot happen: the roster and the table have the same bound
+        }
+        self.admit(name, skeleton, session, None);
+        Some(Newcomer {
+            player: name.to_string(),
+            to_session: session,
+        })
+    }
+
+    /// A full game makes room for a newcomer by dropping a member never heard from since it
+    /// was welcomed, two heartbeats ago or more: a real player beats within one, and a flood of
+    /// made-up joins (which never beat) must not keep the game full until they time out.
+    fn make_room(&mut self, now: Instant) {
+        if self.roster.len() < MAX_PLAYERS {
+            return;
+        }
+        let mute = self.roster.iter().find_map(|m| {
+            let welcomed = m.welcomed?;
+            let heard = self.peers.get(m.session)?.heard();
+            let long_ago = now.saturating_duration_since(welcomed)
+                >= reliable::PLAYER_HEARTBEAT.saturating_mul(2);
+            (m.text.is_none() && heard <= welcomed && long_ago).then_some(m.session)
+        });
+        if let Some(session) = mute {
+            self.remove(session, "connection lost", "timeout");
+        }
+    }
+
+    /// `name`'s join from `session` is refused, for `reason`: the host and the player are told.
+    fn refuse_join(&mut self, name: &str, session: SessionId, reason: String) {
+        self.note(format!("refused {}: {reason}", text::visible_quoted(name)));
+        self.pending.push(Outgoing::Send(Body::Refuse {
+            player: name.to_string(),
+            to_session: session,
+            reason,
+        }));
+    }
+
+    /// One welcome for `newcomers`, just let in.
+    fn welcome_newcomers(&mut self, newcomers: Vec<Newcomer>, now: Instant) {
+        let Some((first, also)) = newcomers.split_first() else {
+            return;
+        };
+        for newcomer in &newcomers {
+            if let Some(m) = self.member_mut(newcomer.to_session) {
+                m.welcomed = Some(now);
+            }
+        }
+        let welcome = self.welcome(first, also);
+        self.pending.push(Outgoing::Send(welcome));
+        self.last_welcome = Some(now);
     }
 
     /// Why `name` (whose skeleton is `skeleton`) cannot join now, if it cannot: taken, or
@@ -1253,6 +1418,7 @@ impl Announcer {
         session: SessionId,
         text: Option<(Instant, SocketAddr)>,
     ) {
+        self.places.insert(session, self.roster.len());
         self.roster.push(Member {
             name: name.to_string(),
             skeleton,
@@ -1321,7 +1487,7 @@ impl Announcer {
             );
             return self.bad(&source.to_string(), &why);
         }
-        if let Some(m) = self.roster.iter_mut().find(|m| m.session == session) {
+        if let Some(m) = self.member_mut(session) {
             m.text = Some(now);
         }
         if self.budgets.take(&session, now) != Verdict::Allow {
@@ -1414,11 +1580,16 @@ impl Announcer {
         }
         self.say(&line);
         // The gamecast players learn of them as of anyone: by a welcome.
-        if let Some(m) = self.roster.iter_mut().find(|m| m.session == session) {
+        if let Some(m) = self.member_mut(session) {
             m.welcomed = Some(now);
         }
-        self.pending
-            .push(Outgoing::Send(self.welcome(name, session)));
+        self.pending.push(Outgoing::Send(self.welcome(
+            &Newcomer {
+                player: name.to_string(),
+                to_session: session,
+            },
+            &[],
+        )));
     }
 
     /// Text players silent for [`TEXT_IDLE`] are gone.
@@ -1464,7 +1635,7 @@ impl Announcer {
             .collect()
     }
 
-    /// The welcome for `name`: who is here, the moves, where the game stands and where each
+    /// The welcome for `first` and the others let in `also`: who is here, the moves, where the game stands and where each
     /// other player's datagrams stand. A welcome must fit one event: if the snapshot's
     /// ranking, the streams or the game's title and text make it too large, they are left out
     /// in that order (the player sees the next ranking, hears the others from their next
@@ -1472,18 +1643,22 @@ impl Announcer {
     /// game, so what is left always fits, unless the script's moves alone do not (they are
     /// lines of at most 512 bytes, a few dozen of them fill an event): then the welcome is not
     /// sent, and the host is told.
-    fn welcome(&self, name: &str, session: SessionId) -> Body {
+    fn welcome(&self, first: &Newcomer, also: &[Newcomer]) -> Body {
+        let new = |session: SessionId| {
+            first.to_session == session || also.iter().any(|n| n.to_session == session)
+        };
         let mut welcome = Body::Welcome {
-            player: name.to_string(),
-            to_session: session,
+            player: first.player.clone(),
+            to_session: first.to_session,
             players: self.roster.iter().map(|m| m.name.clone()).collect(),
             moves: self.script.moves(),
-            game: self.standing.game.clone(),
+            game: self.standing.game.clone().map(Box::new),
             ranking: self.standing.ranking.clone(),
+            also: also.to_vec(),
             streams: self
                 .roster
                 .iter()
-                .filter(|m| m.session != session)
+                .filter(|m| !new(m.session))
                 .filter_map(|m| {
                     let peer = self.peers.get(m.session)?;
                     Some(protocol::Stream {
@@ -1518,7 +1693,7 @@ impl Announcer {
         let mut snapshot = Body::Snapshot {
             to_session,
             players: self.roster.iter().map(|m| m.name.clone()).collect(),
-            game: self.standing.game.clone(),
+            game: self.standing.game.clone().map(Box::new),
             ranking: self.standing.ranking.clone(),
         };
         if Payload::new(&snapshot).is_err()
@@ -1532,10 +1707,14 @@ impl Announcer {
     /// A member is gone: tell everyone (`shown` is the reason players see), then the script
     /// (`reason`).
     fn remove(&mut self, session: SessionId, shown: &str, reason: &str) {
-        let Some(index) = self.roster.iter().position(|m| m.session == session) else {
+        let Some(index) = self.places.remove(&session) else {
             return;
         };
         let member = self.roster.remove(index);
+        // Those after it moved up one: a leave costs a pass, a datagram none.
+        for (place, later) in self.roster.iter().enumerate().skip(index) {
+            self.places.insert(later.session, place);
+        }
         self.peers.forget(session);
         // Who leaves by their own word says so on the text channel themselves.
         if shown == "connection lost" {
@@ -1614,17 +1793,23 @@ impl Announcer {
                     }
                 }
                 Outgoing::Send(body) => {
-                    let welcomed = match &body {
-                        Body::Welcome { to_session, .. } => Some(*to_session),
-                        _ => None,
+                    let welcomed: Vec<SessionId> = match &body {
+                        Body::Welcome {
+                            to_session, also, ..
+                        } => std::iter::once(*to_session)
+                            .chain(also.iter().map(|n| n.to_session))
+                            .collect(),
+                        _ => Vec::new(),
                     };
                     let first = self.sender.origin().last_seq().saturating_add(1);
-                    let sent = self.send(body, now);
+                    if !self.send(body, now) {
+                        continue;
+                    }
                     // A player whose first welcome was lost learns where it was, and asks.
-                    if sent
-                        && let Some(to_session) = welcomed
-                        && let Some(m) = self.roster.iter_mut().find(|m| m.session == to_session)
-                    {
+                    for to_session in welcomed {
+                        let Some(m) = self.member_mut(to_session) else {
+                            continue;
+                        };
                         if m.welcomed_at == 0 {
                             m.welcomed_at = first;
                         }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use super::core::*;
-use crate::protocol::{self, Body, Datagram, Decoded, MAX_PLAYERS, Origin};
+use crate::protocol::{self, Announcement, Body, Datagram, Decoded, MAX_PLAYERS, Origin};
 use crate::reliable;
 use crate::script::{Script, Start};
 
@@ -65,6 +65,22 @@ fn sent(reactions: &[Reaction]) -> Vec<Body> {
             },
             _ => None,
         })
+        .collect()
+}
+
+/// The events sent, large ones put back together from their pieces.
+fn whole(reactions: &[Reaction]) -> Vec<Body> {
+    let mut reassembly = protocol::Reassembly::default();
+    reactions
+        .iter()
+        .filter_map(|r| match r {
+            Reaction::Transmit(bytes) => match protocol::decode(bytes) {
+                Decoded::Datagram(d) => reassembly.add(d).ok().flatten().map(|d| d.body),
+                _ => None,
+            },
+            _ => None,
+        })
+        .filter(|b| !matches!(b, Body::Heartbeat { .. }))
         .collect()
 }
 
@@ -245,6 +261,87 @@ fn look_alike_names_and_a_full_game_are_refused() {
 }
 
 #[test]
+fn a_join_storm_is_let_in_by_few_welcomes() {
+    let t0 = Instant::now();
+    let (mut core, start) = playing("on_join(function(p) announce('hi ' .. p) end)\n", t0);
+    // Sessions of our own: thirty made in one millisecond could share one by chance.
+    let mut players: Vec<Origin> = (0..30)
+        .map(|i| Origin::with_session(format!("p{i:02}"), 1000 + i))
+        .collect();
+    let mut out = Vec::new();
+    // The first is welcomed at once; the others, within the gap, wait.
+    for (i, player) in players.iter_mut().enumerate() {
+        let at = start + Duration::from_micros(100 * i as u64);
+        out.extend(core.receive(&from(player, Body::Join), SOURCE, at));
+    }
+    // A look-alike of a name in the game (a Cyrillic р), and a name taken: refused at once.
+    let mut twin = Origin::with_session("\u{0440}00", 2000);
+    let mut again = Origin::with_session("p00", 2001);
+    for origin in [&mut twin, &mut again] {
+        let refused = core.receive(&from(origin, Body::Join), SOURCE, start);
+        assert!(
+            sent(&refused)
+                .iter()
+                .any(|b| matches!(b, Body::Refuse { .. })),
+            "{:?}",
+            sent(&refused)
+        );
+    }
+    assert_eq!(core.roster(), ["p00"]);
+    // A look-alike of a name that waits too: refused when they are let in.
+    let mut waiting_twin = Origin::with_session("\u{0440}07", 2002);
+    out.extend(core.receive(&from(&mut waiting_twin, Body::Join), SOURCE, start));
+    assert!(core.next_deadline() <= start + WELCOME_GAP);
+    out.extend(core.tick(start + WELCOME_GAP));
+    assert_eq!(core.roster().len(), 30);
+    assert!(whole(&out).iter().any(
+        |b| matches!(b, Body::Refuse { to_session, .. } if *to_session == waiting_twin.session())
+    ));
+    let bodies = whole(&out);
+    let welcomes: Vec<&Body> = bodies
+        .iter()
+        .filter(|b| matches!(b, Body::Welcome { .. }))
+        .collect();
+    assert_eq!(
+        welcomes.len(),
+        2,
+        "one at once, one for the 29 who waited: {bodies:?}"
+    );
+    for player in &players {
+        let session = player.session();
+        assert!(
+            welcomes.iter().any(|w| w.welcomes(session).is_some()),
+            "{session} welcomed"
+        );
+        assert!(
+            bodies
+                .iter()
+                .any(|b| matches!(b, Body::Admit { to_session, .. } if *to_session == session)),
+            "{session} told where its events start"
+        );
+    }
+    // Each newcomer's on_join spoke after the welcome that let it in.
+    let first_hi = bodies
+        .iter()
+        .position(|b| matches!(b, Body::Announcement(Announcement::Announce { text }) if text == "hi p01"))
+        .unwrap();
+    let second_welcome = bodies
+        .iter()
+        .rposition(|b| matches!(b, Body::Welcome { .. }))
+        .unwrap();
+    assert!(second_welcome < first_hi);
+    // Once the storm is over, a join is answered at once again.
+    let mut late = Origin::with_session("late", 2003);
+    let later = start + WELCOME_GAP * 3;
+    let welcomed = core.receive(&from(&mut late, Body::Join), SOURCE, later);
+    assert!(
+        whole(&welcomed)
+            .iter()
+            .any(|b| b.welcomes(late.session()).is_some())
+    );
+}
+
+#[test]
 fn the_roster_is_bounded_and_every_welcome_fits_an_event() {
     // Row 10: without a bound, joins filled the roster until no welcome fit in an event.
     let t0 = Instant::now();
@@ -278,8 +375,9 @@ pcall(ranking, scores)
             .iter()
             .filter(|b| matches!(b, Body::Welcome { .. } | Body::Fragment { part: 1, .. }))
             .count();
-        // They all beat, so that none is dropped meanwhile.
-        core.receive(&beat(&player), SOURCE, now);
+        // They all beat after their welcome, so that none is dropped, nor taken for a made-up
+        // join when the game is full.
+        core.receive(&beat(&player), SOURCE, now + Duration::from_millis(1));
     }
     assert_eq!(core.roster().len(), MAX_PLAYERS);
     assert_eq!(welcomed, MAX_PLAYERS);
@@ -380,6 +478,7 @@ mod properties {
                     }
                 }
                 prop_assert!(core.roster().len() <= MAX_PLAYERS);
+                prop_assert!(core.places_agree(), "the roster's index");
             }
         }
     }
@@ -621,11 +720,16 @@ fn on_leave_is_told_a_documented_reason_whatever_a_player_says() {
         "on_leave(function(p, reason) print(p .. ' left: ' .. reason) end)\n",
         Instant::now(),
     );
-    for (name, said, told) in [
+    for (i, (name, said, told)) in [
         ("alice", "end of input", "end of input"),
         ("bob", "<script>alert(1)</script>", "quit"),
         ("carol", "connection lost", "quit"),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        // One welcome a gap at most: each joins after the last one's.
+        let now = now + WELCOME_GAP * i as u32;
         let mut player = Origin::new(name);
         core.receive(&from(&mut player, Body::Join), SOURCE, now);
         let left = core.receive(

@@ -558,11 +558,11 @@ impl Player {
             if matches!(datagram.body, Body::Close { .. }) {
                 return self.handle(datagram, now);
             }
-            let ours = matches!(
-                datagram.body,
-                Body::Welcome { to_session, .. } | Body::Refuse { to_session, .. }
-                    if to_session == self.session
-            );
+            let ours = datagram.body.welcomes(self.session).is_some()
+                || matches!(
+                    datagram.body,
+                    Body::Refuse { to_session, .. } if to_session == self.session
+                );
             let seq = datagram.seq;
             if kept.len() < MAX_KEPT {
                 kept.insert(seq, (datagram, size));
@@ -805,9 +805,10 @@ impl Player {
             }
             // Until our welcome, the announcer's events are covered by the welcome's snapshot.
             let for_us = match &datagram.body {
-                Body::Welcome { to_session, .. }
-                | Body::Refuse { to_session, .. }
-                | Body::Left { to_session, .. } => *to_session == self.session,
+                body @ Body::Welcome { .. } => body.welcomes(self.session).is_some(),
+                Body::Refuse { to_session, .. } | Body::Left { to_session, .. } => {
+                    *to_session == self.session
+                }
                 Body::Hello { .. } | Body::Close { .. } => true,
                 _ => false,
             };
@@ -815,6 +816,7 @@ impl Player {
                 return;
             }
         }
+        let welcomed_as = datagram.body.welcomes(self.session).map(str::to_string);
         match datagram.body {
             Body::Join => self.joined(datagram.from, sender),
             Body::Leave { reason } => self.left(datagram.from, sender, reason),
@@ -828,11 +830,16 @@ impl Player {
                 game,
                 ranking,
                 streams,
+                also,
             } => {
-                if to_session != self.session {
-                    // Someone else is in: news once, after our own welcome.
-                    return self.joined(player, to_session);
-                }
+                let Some(player) = welcomed_as else {
+                    // Someone else is in (or several): news once each, after our own welcome.
+                    self.joined(player, to_session);
+                    for newcomer in also {
+                        self.joined(newcomer.player, newcomer.to_session);
+                    }
+                    return;
+                };
                 match self.phase {
                     // Ours again (after a repeated join): not news.
                     Phase::Playing => return,
@@ -871,7 +878,7 @@ impl Player {
                     announcer,
                     players,
                     moves,
-                    game,
+                    game: game.map(|g| *g),
                     ranking,
                 });
             }
@@ -895,7 +902,7 @@ impl Player {
                     announcer,
                     players,
                     moves: self.moves.clone(),
-                    game,
+                    game: game.map(|g| *g),
                     ranking,
                 });
             }

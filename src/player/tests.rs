@@ -57,6 +57,7 @@ fn welcome(session: SessionId, players: &[&str]) -> Body {
         game: None,
         ranking: vec![],
         streams: vec![],
+        also: vec![],
     }
 }
 
@@ -182,6 +183,40 @@ fn a_player_joins_an_announcer_until_it_is_welcomed() {
         alice.receive(&from(&mut bob, Body::Join), SOURCE, t0),
         vec![]
     );
+}
+
+#[test]
+fn one_welcome_lets_several_in_and_tells_the_others_of_each() {
+    let t0 = Instant::now();
+    let mut alice = alice(t0);
+    let mut host = Origin::new("announcer");
+    alice.receive(&from(&mut host, hello()), SOURCE, t0);
+    // A storm's welcome: bob first, alice among the others it lets in.
+    let newcomer = |player: &str, to_session| protocol::Newcomer {
+        player: player.into(),
+        to_session,
+    };
+    let mut storm = welcome(7, &["bob", "alice", "carol"]);
+    if let Body::Welcome { player, also, .. } = &mut storm {
+        *player = "bob".into();
+        *also = vec![newcomer("alice", 1), newcomer("carol", 9)];
+    }
+    let reactions = alice.receive(&from(&mut host, storm), SOURCE, t0);
+    assert!(
+        matches!(&reactions[0], Reaction::Show(Event::Welcome { player, players, .. })
+            if player == "alice" && players.len() == 3),
+        "{reactions:?}"
+    );
+    // Once in, the next storm's newcomers are news, each once.
+    let mut next = welcome(11, &["bob", "alice", "carol", "dave", "erin"]);
+    if let Body::Welcome { player, also, .. } = &mut next {
+        *player = "dave".into();
+        *also = vec![newcomer("erin", 12)];
+    }
+    let news = shown(alice.receive(&from(&mut host, next), SOURCE, t0));
+    assert_eq!(news.len(), 2, "{news:?}");
+    assert!(news[0].contains(r#""kind":"join""#) && news[0].contains("dave"));
+    assert!(news[1].contains(r#""kind":"join""#) && news[1].contains("erin"));
 }
 
 #[test]

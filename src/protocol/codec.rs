@@ -219,13 +219,22 @@ pub fn check_body(body: &Body) -> Result<(), String> {
             players,
             streams,
             ranking,
+            also,
             ..
         } => {
             number("to_session", *to_session)?;
-            if players.len() > MAX_PLAYERS || streams.len() > MAX_PLAYERS {
+            if players.len() > MAX_PLAYERS
+                || streams.len() > MAX_PLAYERS
+                || also.len() > MAX_PLAYERS
+            {
                 return Err(format!("a welcome listing over {MAX_PLAYERS} players"));
             }
-            let names = players.iter().chain(streams.iter().map(|s| &s.name));
+            also.iter()
+                .try_for_each(|n| number("a newcomer's to_session", n.to_session))?;
+            let names = players
+                .iter()
+                .chain(streams.iter().map(|s| &s.name))
+                .chain(also.iter().map(|n| &n.player));
             if let Some(long) = names
                 .into_iter()
                 .find(|n| n.chars().count() > MAX_NAME_CHARS)
@@ -539,7 +548,7 @@ impl Origin {
 #[allow(clippy::arithmetic_side_effects)]
 mod tests {
     use super::*;
-    use crate::protocol::{Entry, Game, Guard, Reassembly, Stream};
+    use crate::protocol::{Entry, Game, Guard, Newcomer, Reassembly, Stream};
     use crate::protocol::{MAX_NUMBER, MAX_PARTS, MAX_PLAYERS, MAX_RANGES};
 
     fn sample(body: Body) -> Datagram {
@@ -685,16 +694,17 @@ mod tests {
                 game: None,
                 ranking: vec![],
                 streams: vec![],
+                also: vec![],
             },
             Body::Welcome {
                 player: "bob".into(),
                 to_session: 7,
                 players: vec!["ann".into(), "bob".into()],
                 moves: vec!["roll".into()],
-                game: Some(Game {
+                game: Some(Box::new(Game {
                     title: "Dice".into(),
                     text: "first to 20".into(),
-                }),
+                })),
                 ranking: vec![Entry {
                     rank: 1,
                     name: "ann".into(),
@@ -704,6 +714,10 @@ mod tests {
                     name: "ann".into(),
                     session: 12,
                     last: 40,
+                }],
+                also: vec![Newcomer {
+                    player: "cy".into(),
+                    to_session: 9,
                 }],
             },
             Body::Refuse {
@@ -887,6 +901,26 @@ mod tests {
         assert!(refused(&raw(json!({
             "kind": "welcome", "player": "p0", "to_session": 3, "players": crowd, "moves": []
         }))));
+        // Newcomers at the edges: a session at 2^53, a name too long, too many of them.
+        let newcomer = |session: u64, name: &str| json!({"player": name, "to_session": session});
+        for also in [
+            json!([newcomer(1 << 53, "a")]),
+            json!([newcomer(u64::MAX, "a")]),
+            json!([newcomer(4, &"x".repeat(25))]),
+            json!(
+                (0..=MAX_PLAYERS as u64)
+                    .map(|i| newcomer(i + 1, "a"))
+                    .collect::<Vec<_>>()
+            ),
+        ] {
+            assert!(
+                refused(&raw(json!({
+                    "kind": "welcome", "player": "p0", "to_session": 3, "players": [],
+                    "moves": [], "also": also
+                }))),
+                "{also}"
+            );
+        }
     }
 
     #[test]
@@ -902,6 +936,7 @@ mod tests {
             game: None,
             ranking: vec![],
             streams: vec![],
+            also: vec![],
         };
         let mut origin = Origin::new("announcer");
         let mut reassembly = Reassembly::default();

@@ -166,7 +166,7 @@ pub enum Body {
         moves: Vec<String>,
         /// The game in progress, for a player who joins in the middle: its title and text.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        game: Option<Game>,
+        game: Option<Box<Game>>,
         /// The latest ranking sent, if any.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ranking: Vec<Entry>,
@@ -175,6 +175,11 @@ pub enum Body {
         /// after its welcome is asked for again like any other.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         streams: Vec<Stream>,
+        /// Others this same welcome lets in: in a join storm the announcer answers everyone who
+        /// asked within a few milliseconds with one welcome, rather than one each (a welcome
+        /// lists everyone, so a thousand of them would be a thousand times the roster).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        also: Vec<Newcomer>,
     },
     /// The announcer refused a player's join (a name already taken, an invalid name).
     Refuse {
@@ -227,7 +232,7 @@ pub enum Body {
         players: Vec<String>,
         /// The game in progress, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        game: Option<Game>,
+        game: Option<Box<Game>>,
         /// The latest ranking sent, if any.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         ranking: Vec<Entry>,
@@ -378,6 +383,15 @@ pub struct Stream {
     pub last: u64,
 }
 
+/// A player a welcome lets in besides its first one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Newcomer {
+    /// The player's name.
+    pub player: String,
+    /// The player's session: only this run of the player takes the welcome as its own.
+    pub to_session: SessionId,
+}
+
 /// One line of a ranking.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
@@ -401,6 +415,26 @@ impl Entry {
 }
 
 impl Body {
+    /// The name a welcome lets `session` in under, when it is one that does (as its first
+    /// player, or among the others it lets in).
+    pub fn welcomes(&self, session: SessionId) -> Option<&str> {
+        let Body::Welcome {
+            player,
+            to_session,
+            also,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        if *to_session == session {
+            return Some(player);
+        }
+        also.iter()
+            .find(|n| n.to_session == session)
+            .map(|n| n.player.as_str())
+    }
+
     /// True for the kinds only an announcer sends.
     pub fn is_from_announcer(&self) -> bool {
         match self {
