@@ -147,6 +147,10 @@ pub struct Row {
     pub repair: Option<Summary>,
     /// The announcer's CPU per event in the lossless phase, µs, and per second when idle.
     pub cpu_per_event_us: f64,
+    /// The same without the heartbeats' share.
+    pub cpu_net_us: f64,
+    /// The same, while no player reads (they hold what arrives until the events are out).
+    pub cpu_alone_us: f64,
     pub idle_cpu_ms_per_s: f64,
     /// The whole run's real time.
     pub real: Duration,
@@ -234,10 +238,12 @@ async fn play(players: usize, seed: u64, loss: f64) -> Row {
     let changed = Rc::new(Notify::new());
     let storm_start = Instant::now();
     let mut inputs = Vec::new();
+    let mut addresses = Vec::new();
     for i in 0..players {
         let (input, lines) = mpsc::channel(8);
         inputs.push(input);
         let link = hub.link();
+        addresses.push(link.address());
         let seen = seen.clone();
         let changed = changed.clone();
         let at = storm_start + Duration::from_secs(1).mul_f64(i as f64 / players as f64);
@@ -331,27 +337,53 @@ async fn play(players: usize, seed: u64, loss: f64) -> Row {
         .collect();
     let ranking_bytes = ranking_size(players);
 
-    // Events without loss: the announcer's CPU per event.
+    // Events without loss: the announcer's CPU per event, and the same without what the
+    // players' heartbeats cost meanwhile (measured idle, above).
     let before = cpu();
+    let began = Instant::now();
     inputs[0].send(format!("go {EVENTS}")).await.unwrap();
     until(
         |seen| seen.iter().all(|s| !s.done.is_empty()),
         "every player showed the events",
     )
     .await;
-    let cpu_per_event_us = (cpu() - before) as f64 / EVENTS as f64 / 1e3;
+    let spent = (cpu() - before) as f64 / 1e3;
+    let cpu_per_event_us = spent / EVENTS as f64;
+    let beats_us = idle_cpu_ms_per_s * 1e3 * began.elapsed().as_secs_f64();
+    let cpu_net_us = (spent - beats_us).max(0.0) / EVENTS as f64;
+
+    // The same again, with every player but the first holding what arrives until the events
+    // are out: the announcer does the same work, but no player runs between its turns.
+    for address in &addresses[1..] {
+        hub.hold(*address);
+    }
+    let before = cpu();
+    inputs[0].send(format!("go {EVENTS}")).await.unwrap();
+    until(
+        |seen| seen[0].done.len() >= 2,
+        "the first player showed the events",
+    )
+    .await;
+    let cpu_alone_us = (cpu() - before) as f64 / EVENTS as f64 / 1e3;
+    for address in &addresses[1..] {
+        hub.release(*address);
+    }
+    until(
+        |seen| seen.iter().all(|s| s.done.len() >= 2),
+        "every player showed the events once let go",
+    )
+    .await;
 
     // The same with 10% lost for everyone at once.
     hub.set(Conditions {
         shared_loss: loss,
         ..Conditions::default()
     });
-    // Said twice, a second apart: the line itself may be lost (and is repaired, but the
-    // first may also come while the first phase's timer still runs).
+    // Half a second for the loss to be in place (the line itself may be lost: it is repaired).
     tokio::time::sleep(Duration::from_millis(500)).await;
     inputs[0].send(format!("go {EVENTS}")).await.unwrap();
     until(
-        |seen| seen.iter().all(|s| s.done.len() >= 2),
+        |seen| seen.iter().all(|s| s.done.len() >= 3),
         "every player showed the events through 10% loss",
     )
     .await;
@@ -386,6 +418,8 @@ async fn play(players: usize, seed: u64, loss: f64) -> Row {
         held_back: stats.iter().map(|s| s.held_back).sum(),
         repair: (!repairs.is_empty()).then(|| summarize(repairs)),
         cpu_per_event_us,
+        cpu_net_us,
+        cpu_alone_us,
         idle_cpu_ms_per_s,
         real: Duration::ZERO,
     }
@@ -464,7 +498,7 @@ pub fn run(smoke: bool) -> String {
 fn sweep_report(players: usize, sweep: &[(f64, Row)]) -> String {
     let mut out = format!(
         "\nRepair against loss, {players} players (the same game, the lossy phase's loss \
-         changed):\n\n| loss | events shown (of 800) | lost | gaps/player | NACKs / gap | repair p50 ms | repair p99 ms |\n| --- | --- | --- | --- | --- | --- | --- |\n"
+         changed):\n\n| loss | events shown (of 1200) | lost | gaps/player | NACKs / gap | repair p50 ms | repair p99 ms |\n| --- | --- | --- | --- | --- | --- | --- |\n"
     );
     for (loss, r) in sweep {
         let (p50, p99) = r.repair.as_ref().map_or(("–".into(), "–".into()), |s| {
@@ -513,10 +547,17 @@ fn curves(rows: &[Row], players: usize, sweep: &[(f64, Row)], smoke: bool) -> St
             log_x: true,
             log_y: false,
         },
-        &[Series::new(
-            "announcer, events without loss",
-            by_players(&|r| r.cpu_per_event_us),
-        )],
+        &[
+            Series::new("all of it", by_players(&|r| r.cpu_per_event_us)),
+            Series::new(
+                "without the heartbeats' share",
+                by_players(&|r| r.cpu_net_us),
+            ),
+            Series::new(
+                "players not reading meanwhile",
+                by_players(&|r| r.cpu_alone_us),
+            ),
+        ],
         smoke,
     );
     let point = |f: &dyn Fn(&Summary) -> f64| -> Vec<(f64, f64)> {
@@ -556,7 +597,7 @@ fn report(rows: &[Row]) -> String {
         LOSS * 100.0
     ));
     out.push_str(
-        "| players | join storm: last welcomed | welcome p50 / p99 ms | ranking of all: bytes | ranking p99 ms | events shown (of 800) | lost | gaps/player | NACKs (held back) | NACKs / gap | repair p50 / p99 ms | announcer CPU per event | announcer CPU idle | real time |\n",
+        "| players | join storm: last welcomed | welcome p50 / p99 ms | ranking of all: bytes | ranking p99 ms | events shown (of 1200) | lost | gaps/player | NACKs (held back) | NACKs / gap | repair p50 / p99 ms | announcer CPU per event: all, without heartbeats, players not reading | announcer CPU idle | real time |\n",
     );
     out.push_str(
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
@@ -567,7 +608,7 @@ fn report(rows: &[Row]) -> String {
             .as_ref()
             .map_or("–".into(), |s| format!("{:.1} / {:.1}", s.p50, s.p99));
         out.push_str(&format!(
-            "| {} | {:.2} s | {:.1} / {:.1} | {} | {:.1} | {} | {} | {:.1} | {} ({}) | {:.2} | {} | {:.1} µs | {:.2} ms/s | {:.1} s |\n",
+            "| {} | {:.2} s | {:.1} / {:.1} | {} | {:.1} | {} | {} | {:.1} | {} ({}) | {:.2} | {} | {:.1} / {:.1} / {:.1} µs | {:.2} ms/s | {:.1} s |\n",
             r.players,
             r.storm.as_secs_f64(),
             r.welcome.p50,
@@ -582,6 +623,8 @@ fn report(rows: &[Row]) -> String {
             r.nacks_per_gap(),
             repair,
             r.cpu_per_event_us,
+            r.cpu_net_us,
+            r.cpu_alone_us,
             r.idle_cpu_ms_per_s,
             r.real.as_secs_f64(),
         ));

@@ -337,6 +337,8 @@ pub struct Announcer {
     queued_joins: Vec<(String, SessionId, u64)>,
     /// When the last welcome to newcomers went out.
     last_welcome: Option<Instant>,
+    /// When idle text players are next looked for.
+    text_check_due: Instant,
     /// Players dropped for silence, and when we last told them so: one that speaks again
     /// (its heartbeats were lost, not the player) is told, and joins again.
     dropped: HashMap<SessionId, Instant>,
@@ -407,6 +409,7 @@ impl Announcer {
             joins: Budgets::new(JOINS_RATE, JOINS_BURST),
             queued_joins: Vec::new(),
             last_welcome: None,
+            text_check_due: now,
             dropped: HashMap::new(),
             rivals: HashMap::new(),
             next_text_session: TEXT_SESSION_STEP,
@@ -1593,7 +1596,13 @@ impl Announcer {
     }
 
     /// Text players silent for [`TEXT_IDLE`] are gone.
+    /// They are looked for once a second (they have ten minutes): a tick must not go through
+    /// the roster, which a game with a 1 ms timer does a thousand times a second.
     fn drop_idle_text_players(&mut self, now: Instant) {
+        if now < self.text_check_due {
+            return;
+        }
+        self.text_check_due = reliable_later(now, Duration::from_secs(1));
         let idle: Vec<SessionId> = self
             .roster
             .iter()
