@@ -358,7 +358,7 @@ fn lan_gamecast(lan: &Lan, receivers: usize, events: usize) -> f64 {
     let mut players: Vec<Counted> = (0..receivers)
         .map(|i| {
             let net = net.on(lan.host_addr(RECEIVERS));
-            Counted::player_in(&lan.prefix(RECEIVERS), &net, &format!("p{i}"))
+            Counted::player_in(&lan.prefix(RECEIVERS), &net, &format!("p{i}")).welcomed()
         })
         .collect();
     let before = lan.tx_packets(SENDER);

@@ -121,7 +121,7 @@ pub fn lua_to_player(count: u64) -> Summary {
         .flat_map(|s| ["--set", s.as_str()])
         .collect();
     let _host = Host::start(&net, &bench_script("announce.lua"), &args, &[]);
-    let mut players = [Counted::player(&net, "p0")];
+    let mut players = [Counted::player(&net, "p0").welcomed()];
     players[0].say("go");
     wait_counts(&players, count, Duration::from_secs(2));
     summarize(latencies_of(&players[0]))

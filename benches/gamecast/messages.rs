@@ -53,7 +53,7 @@ fn announcer_handles(players: usize, lines: usize) -> (u64, f64) {
         &["handled "],
     );
     let mut receivers: Vec<Counted> = (0..players)
-        .map(|i| Counted::player(&net, &format!("p{i}")))
+        .map(|i| Counted::player(&net, &format!("p{i}")).welcomed())
         .collect();
     feed(&mut receivers, lines);
     // Each player says "end" after its lines; the script reports on each "end", and the last

@@ -146,7 +146,7 @@ fn run_once(server: &NatsServer, path: Path, count: u64, rate: u64) -> Run {
         Path::Nats => (&lan_a, &nats),
         Path::Bridged => (&lan_b, &[]),
     };
-    let mut players = [Counted::player_with(&[], player_net, "p0", extra)];
+    let mut players = [Counted::player_with(&[], player_net, "p0", extra).welcomed()];
     let cpu_before = bridges.as_ref().map(|(a, b)| a.cpu() + b.cpu());
     players[0].say("go");
     let counts = wait_counts(&players, count, Duration::from_secs(3));

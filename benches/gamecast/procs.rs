@@ -28,6 +28,8 @@ pub struct Counted {
     stdin: ChildStdin,
     pub stats: Arc<Mutex<Stats>>,
     ready: Receiver<()>,
+    /// Told when the player shows its own welcome.
+    welcome: Receiver<()>,
     /// Reads stderr to its end and gives its last line (`--stats` prints its JSON there).
     stderr: Option<JoinHandle<Option<String>>>,
 }
@@ -86,14 +88,16 @@ impl Counted {
         });
         let stats = Arc::new(Mutex::new(Stats::default()));
         let (ready_tx, ready) = mpsc::channel();
+        let (welcome_tx, welcome) = mpsc::channel();
         let counted = stats.clone();
         let me = format!("\"player\":\"{name}\"");
-        std::thread::spawn(move || count_lines(stdout, &me, ready_tx, &counted));
+        std::thread::spawn(move || count_lines(stdout, &me, [ready_tx, welcome_tx], &counted));
         let player = Counted {
             stdin: child.stdin.take().unwrap(),
             child,
             stats,
             ready,
+            welcome,
             stderr: Some(stderr),
         };
         player
@@ -101,6 +105,16 @@ impl Counted {
             .recv_timeout(TIMEOUT)
             .expect("the player joined");
         player
+    }
+
+    /// Waits for the player's welcome: its events start there (a player is in the group at
+    /// its own join, but an announcer answering a storm of joins welcomes up to 20 ms later,
+    /// and what it announced before is not the player's to show).
+    pub fn welcomed(self) -> Counted {
+        self.welcome
+            .recv_timeout(TIMEOUT)
+            .expect("the player was welcomed");
+        self
     }
 
     pub fn say(&mut self, line: &str) {
@@ -140,7 +154,9 @@ impl Drop for Counted {
     }
 }
 
-fn count_lines(stdout: impl std::io::Read, me: &str, ready: Sender<()>, stats: &Mutex<Stats>) {
+/// Counts the announcements `stdout` shows; `said[0]` is told of the player's own join or
+/// welcome (it is in the group), `said[1]` of its welcome.
+fn count_lines(stdout: impl std::io::Read, me: &str, said: [Sender<()>; 2], stats: &Mutex<Stats>) {
     // An announcement, or the baselines' plain text shown as chat.
     const MARK: &str = "{\"kind\":\"announce\",\"text\":\"@";
     const RAW_MARK: &str = "{\"kind\":\"chat\",\"from\":\"raw\",\"text\":\"@";
@@ -151,7 +167,10 @@ fn count_lines(stdout: impl std::io::Read, me: &str, ready: Sender<()>, stats: &
             .or_else(|| line.strip_prefix(RAW_MARK))
         else {
             if line.contains(me) && (line.contains("\"welcome\"") || line.contains("\"join\"")) {
-                let _ = ready.send(());
+                let _ = said[0].send(());
+            }
+            if line.contains(me) && line.contains("\"welcome\"") {
+                let _ = said[1].send(());
             }
             continue;
         };

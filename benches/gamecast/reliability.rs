@@ -221,6 +221,7 @@ fn announce(lan: &Lan, players: usize, events: u64, loss: u32) -> Run {
         .map(|i| {
             let net = net.on(lan.host_addr(PLAYERS));
             Counted::player_with(&lan.prefix(PLAYERS), &net, &format!("p{i}"), &["--stats"])
+                .welcomed()
         })
         .collect();
     // A new rule starts its drop counter at 0.

@@ -147,7 +147,7 @@ fn trial(players: usize, rate: u64, count: u64, sender: Sender, extra: &[&str]) 
     });
     let mut receivers: Vec<Counted> = (0..players)
         .map(|i| match sender {
-            Sender::Gamecast => Counted::player_with(&[], &net, &format!("p{i}"), extra),
+            Sender::Gamecast => Counted::player_with(&[], &net, &format!("p{i}"), extra).welcomed(),
             // Players rate-limit plain text: the baseline needs a receiver that does not.
             Sender::Raw => Counted::raw(&net, &format!("p{i}")),
         })

@@ -65,6 +65,11 @@ const JOINS_BURST: f64 = MAX_PLAYERS as f64;
 /// half a minute of a Wi-Fi's multicast); together they are a few dozen.
 pub const WELCOME_GAP: Duration = Duration::from_millis(20);
 
+/// At most one datagram on the lab's text channel this often: lines said sooner wait and go
+/// together, packed, so that a burst of events costs the wire one datagram an event plus a
+/// few for the lab, not two an event. A person reading does not see 50 ms.
+pub const TEXT_EVERY: Duration = Duration::from_millis(50);
+
 /// The most newcomers one welcome lets in (the rest wait for the next): with the roster of a
 /// full game of long names, the welcome still fits an event.
 pub const WELCOME_BATCH: usize = 64;
@@ -339,6 +344,10 @@ pub struct Announcer {
     last_welcome: Option<Instant>,
     /// When idle text players are next looked for.
     text_check_due: Instant,
+    /// Lines for the text channel waiting for [`TEXT_EVERY`] to pass since the last datagram
+    /// there, and when that was.
+    text_queue: Vec<String>,
+    text_sent: Option<Instant>,
     /// Players dropped for silence, and when we last told them so: one that speaks again
     /// (its heartbeats were lost, not the player) is told, and joins again.
     dropped: HashMap<SessionId, Instant>,
@@ -410,6 +419,8 @@ impl Announcer {
             queued_joins: Vec::new(),
             last_welcome: None,
             text_check_due: now,
+            text_queue: Vec::new(),
+            text_sent: None,
             dropped: HashMap::new(),
             rivals: HashMap::new(),
             next_text_session: TEXT_SESSION_STEP,
@@ -473,6 +484,7 @@ impl Announcer {
         let at = [
             phase,
             playing.then(|| self.sender.heartbeat_due()),
+            self.text_due(),
             self.welcome_due().filter(|_| playing),
             self.script.next_deadline().filter(|_| playing),
             // Only a game in play asks for repairs and judges silence: while closing, a gap
@@ -1631,8 +1643,33 @@ impl Announcer {
         }
         for datagram in datagrams {
             self.json(serde_json::json!({"dir": "sent", "kind": "text", "text": datagram}));
+            // A line of at most MAX_LINE bytes: a queue of them is bounded by what is said
+            // in 50 ms, which the script's own limits bound.
+            self.text_queue.push(datagram);
+        }
+    }
+
+    /// When the lines waiting for the text channel go, if some wait.
+    fn text_due(&self) -> Option<Instant> {
+        if self.text_queue.is_empty() {
+            return None;
+        }
+        Some(
+            self.text_sent
+                .map_or(self.script_now, |at| reliable_later(at, TEXT_EVERY)),
+        )
+    }
+
+    /// Sends the lines waiting for the text channel, packed in as few datagrams as they fit.
+    fn flush_text(&mut self, now: Instant) {
+        if self.text_queue.is_empty() {
+            return;
+        }
+        let lines = std::mem::take(&mut self.text_queue);
+        for datagram in text_channel::pack(lines) {
             self.out.push(Reaction::Say(datagram));
         }
+        self.text_sent = Some(now);
     }
 
     /// The names of the text players, for what is said on their channel.
@@ -1756,6 +1793,8 @@ impl Announcer {
         if successor.is_none() {
             self.say(&format!("The announcer closed the game: {reason}"));
         }
+        // The last lines go now: the announcer may be gone before their turn.
+        self.flush_text(now);
         self.sender.close();
         let beat = self.sender.beat(now);
         self.transmit(&beat);
@@ -1772,6 +1811,15 @@ impl Announcer {
     /// Carries out what the announcer and the script asked for since the last call, then
     /// beats if quiet.
     fn apply(&mut self, now: Instant) {
+        self.apply_to_group(now);
+        // What this turn said on the text channel goes together, unless a datagram went
+        // there less than TEXT_EVERY ago: then it waits for the tick that comes then.
+        if self.text_due().is_some_and(|due| now >= due) {
+            self.flush_text(now);
+        }
+    }
+
+    fn apply_to_group(&mut self, now: Instant) {
         if self.phase != Phase::Playing {
             // Repairs are still answered while closing; nothing else goes out.
             for outgoing in std::mem::take(&mut self.pending) {

@@ -116,7 +116,7 @@ fn ranking(entries: &[Entry], text_players: &[String]) -> Vec<String> {
 }
 
 /// Lines packed into as few datagrams as fit [`MAX_TEXT_DATAGRAM`], one line per row.
-fn pack(lines: Vec<String>) -> Vec<String> {
+pub fn pack(lines: Vec<String>) -> Vec<String> {
     let mut datagrams: Vec<String> = Vec::new();
     for line in lines {
         match datagrams.last_mut() {

@@ -590,7 +590,9 @@ fn work_inside_c_is_stopped_within_the_call_limit() {
 #[test]
 fn print_is_cut_and_bounded_per_call() {
     let s = runaway(
-        "    print(('x'):rep(10000))\n    for i = 1, 5000 do print('twenty bytes a line') end",
+        // Lines of 1000 bytes: past the total in a hundred calls, well within the call's time
+        // limit on a slow machine (five thousand short ones were not, in a debug build).
+        "    print(('x'):rep(10000))\n    for i = 1, 100 do print(('y'):rep(1000)) end",
     );
     s.message("alice", "run").unwrap();
     let printed = printed(&s);

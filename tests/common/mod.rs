@@ -635,9 +635,18 @@ pub fn without_header(mut v: Value) -> Value {
 /// last welcome sent to that player with the same contents), from its `--json` `events`.
 pub fn sent_after_welcome(events: Vec<Value>, welcome: &Value) -> Vec<Value> {
     let sent: Vec<Value> = events.into_iter().filter(|v| v["dir"] == "sent").collect();
+    // The player shows the welcome as its own: it may have come in one that let several in,
+    // naming it among `also`.
+    let names = |v: &Value| {
+        let also = v["also"].as_array().cloned().unwrap_or_default();
+        std::iter::once(v["player"].clone())
+            .chain(also.into_iter().map(|n| n["player"].clone()))
+            .any(|name| name == welcome["player"])
+    };
     let same = |v: &Value| {
         v["kind"] == "welcome"
-            && ["player", "players", "moves", "game", "ranking"]
+            && names(v)
+            && ["players", "moves", "game", "ranking"]
                 .iter()
                 .all(|field| v[*field] == welcome[*field])
     };
