@@ -1214,11 +1214,8 @@ impl Announcer {
         if self.member(session).is_none() {
             // A join that cannot be let in is told so at once; one that can waits, in a storm,
             // for the next welcome, which lets them all in at once (and checks again).
-            self.make_room(now);
-            let skeleton = text::skeleton(name);
-            if let Some(reason) = text::name_problem(name).or_else(|| self.refusal(name, &skeleton))
-            {
-                return self.refuse_join(name, session, reason);
+            if self.refused(name, session, now) {
+                return;
             }
             let wait = !self.queued_joins.is_empty()
                 || self
@@ -1296,20 +1293,14 @@ impl Announcer {
         seq: u64,
         now: Instant,
     ) -> Option<Newcomer> {
-        self.make_room(now);
-        let skeleton = text::skeleton(name);
-        if let Some(reason) = text::name_problem(name).or_else(|| self.refusal(name, &skeleton)) {
-            self.refuse_join(name, session, reason);
-            return None;
-        }
-        if !self.script_admits(name, session) {
+        if self.refused(name, session, now) || !self.script_admits(name, session) {
             return None;
         }
         self.dropped.remove(&session);
         if !self.peers.listen(session, name, seq.saturating_add(1), now) {
             return None; // cannot happen: the roster and the table have the same bound
         }
-        self.admit(name, skeleton, session, None);
+        self.admit(name, text::skeleton(name), session, None);
         Some(Newcomer {
             player: name.to_string(),
             to_session: session,
@@ -1335,14 +1326,23 @@ impl Announcer {
         }
     }
 
-    /// `name`'s join from `session` is refused, for `reason`: the host and the player are told.
-    fn refuse_join(&mut self, name: &str, session: SessionId, reason: String) {
+    /// Whether `name`'s join from `session` is refused now (an invalid name, one taken or
+    /// looking like one that is, a full game that has no room to make): if so, the host and
+    /// the player are told.
+    fn refused(&mut self, name: &str, session: SessionId, now: Instant) -> bool {
+        self.make_room(now);
+        let skeleton = text::skeleton(name);
+        let Some(reason) = text::name_problem(name).or_else(|| self.refusal(name, &skeleton))
+        else {
+            return false;
+        };
         self.note(format!("refused {}: {reason}", text::visible_quoted(name)));
         self.pending.push(Outgoing::Send(Body::Refuse {
             player: name.to_string(),
             to_session: session,
             reason,
         }));
+        true
     }
 
     /// One welcome for `newcomers`, just let in.
