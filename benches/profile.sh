@@ -4,11 +4,53 @@
 # Usage: benches/profile.sh [EVENTS]   (default 20000; needs valgrind: apt-get install valgrind)
 # Writes target/profile/cg.announcer and target/profile/cg.player; read them with
 #   callgrind_annotate --inclusive=yes target/profile/cg.player | less
+#
+# benches/profile.sh scale [PLAYERS…]   (default 10 100 300)
+# Counts the announcer's instructions in each phase of one game of the scale suite (simulated
+# in one process, so only the announcer's task is counted, and the in-memory group's fan-out
+# is taken off): instructions do not go cold in a cache, so a per-event count that stays flat
+# as the game grows says the design is, whatever the CPU clock says. Prints a table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${1:-20000}
 OUT=target/profile
 mkdir -p "$OUT"
+
+if [ "${1:-}" = scale ]; then
+  shift
+  sizes=("$@")
+  [ ${#sizes[@]} -gt 0 ] || sizes=(10 100 300)
+  bench=$(cargo bench --bench gamecast --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
+  [ -x "$bench" ] || { echo "benches/profile.sh: cannot find the benchmark's binary" >&2; exit 1; }
+  # The phases' names, in the order scale.rs's `phase` marks them; the first runs from the
+  # start, the last until the end.
+  phases=("join storm" "idle 2 s" "ranking" "400 events" "400 events, players not reading" "400 events, 10% lost" "end")
+  printf '| players | phase | instructions | of them the fan-out | the ticks (the work of events) | per event | the rest (receiving, the console, the loop) |\n| --- | --- | --- | --- | --- | --- | --- |\n'
+  # A function's inclusive count in $annotated: the first line that names it.
+  count() { awk -v f="$1" 'index($0, f " [") { gsub(",", "", $1); print $1; exit }' <<<"$annotated"; }
+  for n in "${sizes[@]}"; do
+    rm -f "$OUT"/cg.scale."$n"*
+    valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.scale.$n" \
+      --toggle-collect='*OnCpu*poll*' --dump-before='*gamecast::scale::phase*' \
+      "$bench" --scale-game "$n" >/dev/null 2>"$OUT/cg.scale.$n.log"
+    i=0
+    for f in $(ls "$OUT"/cg.scale."$n".* | grep -v '\.log$' | sort -t. -k4 -n) "$OUT/cg.scale.$n"; do
+      [ -f "$f" ] || continue
+      total=$(sed -n 's/^totals: \([0-9]*\).*/\1/p' "$f")
+      annotated=$(callgrind_annotate --inclusive=yes --threshold=100 "$f" 2>/dev/null || true)
+      fanout=$(count gamecast::link::memory::Hub::deliver)
+      ticks=$(count gamecast::announcer::core::Announcer::tick)
+      fanout=${fanout:-0} ticks=${ticks:-0} total=${total:-0}
+      per=""
+      case "${phases[$i]}" in 400*) per=$((ticks / 400)) ;; esac
+      printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$n" "${phases[$i]}" "$total" "$fanout" "$ticks" "$per" \
+        $((total - fanout - ticks))
+      i=$((i + 1))
+    done
+  done
+  exit 0
+fi
+
+N=${1:-20000}
 cargo build --release --quiet --bin announcer --bin player
 B=target/release
 NET=(--group 239.77.9.9 --port 47555 --iface 127.0.0.1)

@@ -16,7 +16,7 @@ pub fn run(smoke: bool) -> String {
     let count = if smoke { 300 } else { 5_000 };
     let raw = raw_to_raw(count);
     let raw_process = raw_to_process(count);
-    let gamecast = lua_to_player(count);
+    let (gamecast, socket) = lua_to_player_and_socket(count);
     let row = |name: &str, s: &Summary| row(name, s, &raw);
     format!(
         "### Latency\n\n{count} events at {RATE} events/s, ~200 bytes each, on loopback. \
@@ -24,12 +24,16 @@ pub fn run(smoke: bool) -> String {
          from its stdout. Baseline: a socket2 sender to a socket receiving in the benchmark, same \
          datagrams, same rate. The middle row sends the same as plain text to a process that \
          receives it on a raw socket and prints a line per datagram, as a player does: what a \
-         second process and its stdout add, without anything of gamecast's.\n\n\
+         second process and its stdout add, without anything of gamecast's. The last row \
+         times the same announcer's datagrams as a bare socket in the benchmark receives them, \
+         in the same run as the player: the announcer's part of the time (from the Lua call to \
+         the datagram in a socket); the rest of the row above it is the player's.\n\n\
          | path | n | p50 ms | p99 ms | max ms | p50 vs raw | p99 vs raw |\n\
-         | --- | --- | --- | --- | --- | --- | --- |\n{}\n{}\n{}\n",
+         | --- | --- | --- | --- | --- | --- | --- |\n{}\n{}\n{}\n{}\n",
         row("raw socket → raw socket (baseline)", &raw),
         row("raw socket → receiving process's line", &raw_process),
         row("Lua announce → player line", &gamecast),
+        row("Lua announce → raw socket (the announcer's part)", &socket),
     )
 }
 
@@ -68,8 +72,16 @@ fn paced(net: &Net, count: u64, text: bool) {
 
 fn raw_to_raw(count: u64) -> Summary {
     let net = Net::fresh();
-    let socket = raw_receiver(&net, Duration::from_secs(2));
-    let receiver = std::thread::spawn(move || {
+    let receiver = timed_receiver(&net, count);
+    paced(&net, count, false);
+    summarize(receiver.join().unwrap())
+}
+
+/// A bare socket in `net`'s group, on a thread that times `count` benchmark announcements from
+/// their send time to their arrival (or what came before two seconds of silence).
+fn timed_receiver(net: &Net, count: u64) -> std::thread::JoinHandle<Vec<Duration>> {
+    let socket = raw_receiver(net, Duration::from_secs(2));
+    std::thread::spawn(move || {
         let mut latencies = Vec::new();
         let mut buf = [0u8; 2048];
         while (latencies.len() as u64) < count {
@@ -83,9 +95,7 @@ fn raw_to_raw(count: u64) -> Summary {
             }
         }
         latencies
-    });
-    paced(&net, count, false);
-    summarize(receiver.join().unwrap())
+    })
 }
 
 /// The send time in a benchmark announcement: `"text":"@<n> <seconds> …"`.
@@ -114,7 +124,13 @@ pub fn raw_to_process(count: u64) -> Summary {
 }
 
 pub fn lua_to_player(count: u64) -> Summary {
+    lua_to_player_and_socket(count).0
+}
+
+/// [`lua_to_player`], and the same datagrams timed as a bare socket receives them.
+fn lua_to_player_and_socket(count: u64) -> (Summary, Summary) {
     let net = Net::fresh();
+    let socket = timed_receiver(&net, count);
     let settings = [format!("count={count}"), format!("rate={RATE}")];
     let args: Vec<&str> = settings
         .iter()
@@ -124,5 +140,8 @@ pub fn lua_to_player(count: u64) -> Summary {
     let mut players = [Counted::player(&net, "p0").welcomed()];
     players[0].say("go");
     wait_counts(&players, count, Duration::from_secs(2));
-    summarize(latencies_of(&players[0]))
+    (
+        summarize(latencies_of(&players[0])),
+        summarize(socket.join().unwrap()),
+    )
 }

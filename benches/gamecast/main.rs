@@ -32,6 +32,7 @@ mod reliability;
 mod reload;
 mod report;
 mod scale;
+mod scale_wire;
 mod simulate;
 mod throughput;
 mod view;
@@ -64,6 +65,17 @@ fn main() {
     // The baselines' receiving process (procs::Counted::raw).
     if args.first().is_some_and(|a| a == "--raw-receiver") {
         procs::raw_receiver_main(&args[1..]);
+        return;
+    }
+    // One game of the scale suite, its row printed and nothing written: for profiling one size
+    // (`perf record -g target/release/deps/gamecast-… --scale-game 1000`).
+    if args.first().is_some_and(|a| a == "--scale-game") {
+        scale::one(&args[1..]);
+        return;
+    }
+    if args.first().is_some_and(|a| a == "--scale-wire") {
+        let sizes: Vec<usize> = args[1..].iter().filter_map(|a| a.parse().ok()).collect();
+        println!("{}", scale_wire::run(&sizes, false).1);
         return;
     }
     let smoke = args.iter().any(|a| a == "--smoke");

@@ -309,7 +309,7 @@ pub fn bench_script(name: &str) -> std::path::PathBuf {
     crate::common::repo(&format!("benches/lua/{name}"))
 }
 
-/// A bare socket in the group on loopback, for the raw baselines: what an application would
+/// A bare socket in the group on its interface (loopback unless `net` says another), for the raw baselines: what an application would
 /// set up with socket2 alone. Reads give up after `timeout` of silence.
 pub fn raw_receiver(net: &Net, timeout: Duration) -> std::net::UdpSocket {
     raw_receiver_on(net, net.protocol_port(), timeout)
@@ -325,9 +325,7 @@ pub fn raw_receiver_on(net: &Net, port: u16, timeout: Duration) -> std::net::Udp
     socket
         .bind(&std::net::SocketAddr::from((net.group, port)).into())
         .unwrap();
-    socket
-        .join_multicast_v4(&net.group, &std::net::Ipv4Addr::LOCALHOST)
-        .unwrap();
+    socket.join_multicast_v4(&net.group, &net.iface).unwrap();
     socket.set_read_timeout(Some(timeout)).unwrap();
     socket.into()
 }

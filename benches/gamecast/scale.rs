@@ -44,7 +44,7 @@ const LOSSES: [f64; 5] = [0.01, 0.02, 0.05, 0.10, 0.20];
 const STEP_WITHIN: Duration = Duration::from_secs(60);
 
 /// This thread's CPU time, in nanoseconds.
-fn thread_cpu() -> u64 {
+pub fn thread_cpu() -> u64 {
     let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).unwrap();
     u64::try_from(now.tv_sec()).unwrap() * 1_000_000_000 + u64::try_from(now.tv_nsec()).unwrap()
 }
@@ -119,14 +119,14 @@ impl Link for FanoutLink {
 
 /// What one player showed, and when (game time).
 #[derive(Default)]
-struct Seen {
-    welcomed: Option<Instant>,
-    ranking: Option<Instant>,
+pub struct Seen {
+    pub welcomed: Option<Instant>,
+    pub ranking: Option<Instant>,
     /// When it showed each phase's last event, and how many `@` events it showed.
-    done: Vec<Instant>,
-    events: u64,
-    lost: u64,
-    stats: Option<ReceiveStats>,
+    pub done: Vec<Instant>,
+    pub events: u64,
+    pub lost: u64,
+    pub stats: Option<ReceiveStats>,
 }
 
 /// One game's figures.
@@ -240,65 +240,15 @@ async fn play(players: usize, seed: u64, loss: f64) -> Row {
     let mut inputs = Vec::new();
     let mut addresses = Vec::new();
     for i in 0..players {
-        let (input, lines) = mpsc::channel(8);
-        inputs.push(input);
         let link = hub.link();
         addresses.push(link.address());
-        let seen = seen.clone();
-        let changed = changed.clone();
         let at = storm_start + Duration::from_secs(1).mul_f64(i as f64 / players as f64);
-        tokio::task::spawn_local(async move {
-            tokio::time::sleep_until(at).await;
-            let show = {
-                let seen = seen.clone();
-                let changed = changed.clone();
-                move |event: Event| {
-                    let mut seen = seen.borrow_mut();
-                    let me = &mut seen[i];
-                    match event {
-                        Event::Welcome { .. } => me.welcomed = Some(Instant::now()),
-                        Event::Lost { count, .. } => me.lost += count,
-                        Event::Announcement(Announcement::Ranking { entries })
-                            if entries.len() == players =>
-                        {
-                            me.ranking = Some(Instant::now());
-                        }
-                        Event::Announcement(Announcement::Announce { text })
-                            if text.starts_with('@') =>
-                        {
-                            me.events += 1;
-                            if text.ends_with(" done") {
-                                me.done.push(Instant::now());
-                            }
-                        }
-                        _ => return,
-                    }
-                    drop(seen);
-                    changed.notify_waiters();
-                }
-            };
-            let name = format!("p{i:04}");
-            let played = player::play(
-                &name,
-                link,
-                Options::default(),
-                lines,
-                show,
-                std::future::pending(),
-            )
-            .await;
-            seen.borrow_mut()[i].stats = played.ok().map(|p| p.stats);
-            changed.notify_waiters();
-        });
+        inputs.push(spawn_player(i, players, link, at, &seen, &changed));
     }
     let until = |done: fn(&[Seen]) -> bool, what: &'static str| {
         wait(seen.clone(), changed.clone(), done, what, players)
     };
-    until(
-        |seen| seen.iter().all(|s| s.welcomed.is_some()),
-        "every player welcomed",
-    )
-    .await;
+    let storm = all_welcomed(&seen, &changed, players, storm_start).await;
     let welcomes: Vec<Duration> = seen
         .borrow()
         .iter()
@@ -308,21 +258,16 @@ async fn play(players: usize, seed: u64, loss: f64) -> Row {
             s.welcomed.unwrap().saturating_duration_since(joined)
         })
         .collect();
-    let storm = seen
-        .borrow()
-        .iter()
-        .filter_map(|s| s.welcomed)
-        .max()
-        .unwrap()
-        .saturating_duration_since(storm_start);
 
     // Idle: the players' heartbeats are all the announcer hears.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    phase("idle");
     let idle_from = cpu();
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_cpu_ms_per_s = (cpu() - idle_from) as f64 / 2.0 / 1e6;
 
     // A ranking of everyone.
+    phase("ranking");
     let asked = Instant::now();
     inputs[0].send("rank".into()).await.unwrap();
     until(
@@ -339,6 +284,7 @@ async fn play(players: usize, seed: u64, loss: f64) -> Row {
 
     // Events without loss: the announcer's CPU per event, and the same without what the
     // players' heartbeats cost meanwhile (measured idle, above).
+    phase("events");
     let before = cpu();
     let began = Instant::now();
     inputs[0].send(format!("go {EVENTS}")).await.unwrap();
@@ -357,6 +303,7 @@ async fn play(players: usize, seed: u64, loss: f64) -> Row {
     for address in &addresses[1..] {
         hub.hold(*address);
     }
+    phase("events, players not reading");
     let before = cpu();
     inputs[0].send(format!("go {EVENTS}")).await.unwrap();
     until(
@@ -375,6 +322,7 @@ async fn play(players: usize, seed: u64, loss: f64) -> Row {
     .await;
 
     // The same with 10% lost for everyone at once.
+    phase("events, 10% lost");
     hub.set(Conditions {
         shared_loss: loss,
         ..Conditions::default()
@@ -388,6 +336,7 @@ async fn play(players: usize, seed: u64, loss: f64) -> Row {
     )
     .await;
     hub.set(Conditions::default());
+    phase("end");
     inputs[0].send("end".into()).await.unwrap();
     until(
         |seen| seen.iter().all(|s| s.stats.is_some()),
@@ -425,9 +374,99 @@ async fn play(players: usize, seed: u64, loss: f64) -> Row {
     }
 }
 
+/// Starts player `i` of `players` at `at`, on `link`: what it shows goes into `seen[i]`, and
+/// `changed` is told. Returns its input (its person's lines).
+pub fn spawn_player(
+    i: usize,
+    players: usize,
+    link: impl Link + 'static,
+    at: Instant,
+    seen: &Rc<RefCell<Vec<Seen>>>,
+    changed: &Rc<Notify>,
+) -> mpsc::Sender<String> {
+    let (input, lines) = mpsc::channel(8);
+    let (seen, changed) = (seen.clone(), changed.clone());
+    tokio::task::spawn_local(async move {
+        tokio::time::sleep_until(at).await;
+        let show = {
+            let seen = seen.clone();
+            let changed = changed.clone();
+            move |event: Event| {
+                let mut seen = seen.borrow_mut();
+                let me = &mut seen[i];
+                match event {
+                    Event::Welcome { .. } => me.welcomed = Some(Instant::now()),
+                    Event::Lost { count, .. } => me.lost += count,
+                    Event::Announcement(Announcement::Ranking { entries })
+                        if entries.len() == players =>
+                    {
+                        me.ranking = Some(Instant::now());
+                    }
+                    Event::Announcement(Announcement::Announce { text })
+                        if text.starts_with('@') =>
+                    {
+                        me.events += 1;
+                        if text.ends_with(" done") {
+                            me.done.push(Instant::now());
+                        }
+                    }
+                    _ => return,
+                }
+                drop(seen);
+                changed.notify_waiters();
+            }
+        };
+        let name = format!("p{i:04}");
+        let played = player::play(
+            &name,
+            link,
+            Options::default(),
+            lines,
+            show,
+            std::future::pending(),
+        )
+        .await;
+        if let Err(e) = &played {
+            eprintln!("scale: player {name}: {e:#}");
+        }
+        seen.borrow_mut()[i].stats = Some(played.map(|p| p.stats).unwrap_or_default());
+        changed.notify_waiters();
+    });
+    input
+}
+
+/// Waits until every player is welcomed: the time from `start` to the last welcome.
+pub async fn all_welcomed(
+    seen: &Rc<RefCell<Vec<Seen>>>,
+    changed: &Rc<Notify>,
+    players: usize,
+    start: Instant,
+) -> Duration {
+    wait(
+        seen.clone(),
+        changed.clone(),
+        |seen| seen.iter().all(|s| s.welcomed.is_some()),
+        "every player welcomed",
+        players,
+    )
+    .await;
+    seen.borrow()
+        .iter()
+        .filter_map(|s| s.welcomed)
+        .max()
+        .map_or(Duration::ZERO, |last| last.saturating_duration_since(start))
+}
+
+/// Where a phase of the game starts: benches/profile.sh's `scale` mode has callgrind count
+/// each phase's instructions apart by dumping its counts when this is called.
+#[inline(never)]
+fn phase(name: &str) {
+    std::hint::black_box(name);
+}
+
 /// Lets game time pass until `done` holds for what the players showed: a run that does not
 /// get there within [`STEP_WITHIN`] of game time is stuck, and says at what.
-async fn wait(
+pub async fn wait(
     seen: Rc<RefCell<Vec<Seen>>>,
     changed: Rc<Notify>,
     done: fn(&[Seen]) -> bool,
@@ -457,6 +496,14 @@ fn ranking_size(players: usize) -> usize {
     serde_json::to_vec(&serde_json::json!({"kind": "ranking", "entries": entries}))
         .unwrap()
         .len()
+}
+
+/// `--scale-game PLAYERS [LOSS]`: one game, its row printed.
+pub fn one(args: &[String]) {
+    let players = args.first().and_then(|a| a.parse().ok()).unwrap_or(1000);
+    let loss = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(LOSS);
+    let row = game(players, 1, loss);
+    println!("{}", report(std::slice::from_ref(&row)));
 }
 
 /// The suite: games of growing size, then 100 players at growing loss; `smoke` plays small
@@ -489,9 +536,13 @@ pub fn run(smoke: bool) -> String {
         .iter()
         .map(|&loss| (loss, game(sweep_players, 2, loss)))
         .collect();
+    // On the wire, as many players as one process on one core keeps up with here.
+    let wire_sizes: &[usize] = if smoke { &[10] } else { &[10, 100, 200] };
+    let (wire, wire_report) = crate::scale_wire::run(wire_sizes, smoke);
     let mut out = report(&rows);
     out.push_str(&sweep_report(sweep_players, &sweep));
-    out.push_str(&curves(&rows, sweep_players, &sweep, smoke));
+    out.push_str(&wire_report);
+    out.push_str(&curves(&rows, &wire, sweep_players, &sweep, smoke));
     out
 }
 
@@ -516,7 +567,13 @@ fn sweep_report(players: usize, sweep: &[(f64, Row)]) -> String {
     out
 }
 
-fn curves(rows: &[Row], players: usize, sweep: &[(f64, Row)], smoke: bool) -> String {
+fn curves(
+    rows: &[Row],
+    wire: &[crate::scale_wire::WireRow],
+    players: usize,
+    sweep: &[(f64, Row)],
+    smoke: bool,
+) -> String {
     let by_players = |f: &dyn Fn(&Row) -> f64| -> Vec<(f64, f64)> {
         rows.iter().map(|r| (r.players as f64, f(r))).collect()
     };
@@ -556,6 +613,18 @@ fn curves(rows: &[Row], players: usize, sweep: &[(f64, Row)], smoke: bool) -> St
             Series::new(
                 "players not reading meanwhile",
                 by_players(&|r| r.cpu_alone_us),
+            ),
+            Series::new(
+                "on the wire, without heartbeats",
+                wire.iter()
+                    .map(|r| (r.players as f64, r.cpu_net_us))
+                    .collect(),
+            ),
+            Series::new(
+                "on the wire, less a bare socket's send",
+                wire.iter()
+                    .map(|r| (r.players as f64, r.cpu_net_us - r.raw_us))
+                    .collect(),
             ),
         ],
         smoke,

@@ -21,7 +21,8 @@ on_message(function(_, text)
     end
     state.sending, state.sent = true, 0
     local start = now()
-    state.timer = every(0.001, function()
+    -- A tick per event: what each costs the announcer, not the ticks between.
+    state.timer = every(1 / rate, function()
       local due = math.min(count, math.floor((now() - start) * rate))
       while state.sent < due do
         state.sent = state.sent + 1
