@@ -7,9 +7,12 @@
 #
 # benches/profile.sh scale [PLAYERS…]   (default 10 100 300)
 # Counts the announcer's instructions in each phase of one game of the scale suite (simulated
-# in one process, so only the announcer's task is counted, and the in-memory group's fan-out
-# is taken off): instructions do not go cold in a cache, so a per-event count that stays flat
-# as the game grows says the design is, whatever the CPU clock says. Prints a table.
+# in one process: only the announcer's task is counted), and of them the in-memory group's
+# fan-out and the ticks (the script's timers, what they announce, its encoding and sending):
+# instructions do not go cold in a cache, so a count per event that stays flat as the game
+# grows shows the work per event flat, whatever the CPU clock says. Prints a table. Each
+# phase's count runs from its mark to the next, waits included (the join storm's from the
+# start, the lossy phase's with the half second before it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=target/profile
@@ -19,7 +22,8 @@ if [ "${1:-}" = scale ]; then
   shift
   sizes=("$@")
   [ ${#sizes[@]} -gt 0 ] || sizes=(10 100 300)
-  bench=$(cargo bench --bench gamecast --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -1)
+  built=$(cargo bench --bench gamecast --no-run 2>&1) || { echo "$built" >&2; exit 1; }
+  bench=$(sed -n 's/.*Executable .*(\(.*\)).*/\1/p' <<<"$built" | tail -1)
   [ -x "$bench" ] || { echo "benches/profile.sh: cannot find the benchmark's binary" >&2; exit 1; }
   # The phases' names, in the order scale.rs's `phase` marks them; the first runs from the
   # start, the last until the end.
@@ -28,20 +32,32 @@ if [ "${1:-}" = scale ]; then
   # A function's inclusive count in $annotated: the first line that names it.
   count() { awk -v f="$1" 'index($0, f " [") { gsub(",", "", $1); print $1; exit }' <<<"$annotated"; }
   for n in "${sizes[@]}"; do
-    rm -f "$OUT"/cg.scale."$n"*
+    rm -f "$OUT/cg.scale.$n" "$OUT/cg.scale.$n".*
     valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.scale.$n" \
       --toggle-collect='*OnCpu*poll*' --dump-before='*gamecast::scale::phase*' \
-      "$bench" --scale-game "$n" >/dev/null 2>"$OUT/cg.scale.$n.log"
+      "$bench" --scale-game "$n" >/dev/null 2>"$OUT/cg.scale.$n.log" \
+      || { echo "benches/profile.sh: the game of $n failed: see $OUT/cg.scale.$n.log" >&2; exit 1; }
+    # One part per mark (numbered in order), and the last at the exit (not numbered).
+    parts=()
+    for k in $(seq 1 $((${#phases[@]} - 1))); do parts+=("$OUT/cg.scale.$n.$k"); done
+    parts+=("$OUT/cg.scale.$n")
+    for f in "${parts[@]}"; do
+      [ -f "$f" ] || { echo "benches/profile.sh: no $f: were the phase marks inlined away?" >&2; exit 1; }
+    done
     i=0
-    for f in $(ls "$OUT"/cg.scale."$n".* | grep -v '\.log$' | sort -t. -k4 -n) "$OUT/cg.scale.$n"; do
-      [ -f "$f" ] || continue
+    for f in "${parts[@]}"; do
       total=$(sed -n 's/^totals: \([0-9]*\).*/\1/p' "$f")
       annotated=$(callgrind_annotate --inclusive=yes --threshold=100 "$f" 2>/dev/null || true)
       fanout=$(count gamecast::link::memory::Hub::deliver)
       ticks=$(count gamecast::announcer::core::Announcer::tick)
       fanout=${fanout:-0} ticks=${ticks:-0} total=${total:-0}
       per=""
-      case "${phases[$i]}" in 400*) per=$((ticks / 400)) ;; esac
+      case "${phases[$i]}" in
+        400*)
+          [ -n "$ticks" ] || { echo "benches/profile.sh: no Announcer::tick in $f (inlined?)" >&2; exit 1; }
+          per=$((ticks / 400))
+          ;;
+      esac
       printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$n" "${phases[$i]}" "$total" "$fanout" "$ticks" "$per" \
         $((total - fanout - ticks))
       i=$((i + 1))

@@ -32,11 +32,13 @@ pub struct Chart<'a> {
     pub log_y: bool,
 }
 
-const COLOURS: [RGBColor; 4] = [
+const COLOURS: [RGBColor; 6] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
     RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
 ];
 
 /// Draws `series` into docs/img/`chart.file`, and gives the Markdown that shows it. A smoke

@@ -2,7 +2,8 @@
 //! real players (the player library, each with its own sockets) as tasks of one process on
 //! host 1. What the simulation cannot show: the announcer's CPU per event as the kernel counts
 //! it (/proc), with the group's fan-out done by the kernel and a switch, and the players'
-//! work on another core, not between the announcer's turns on the same one.
+//! work in another process, not between the announcer's turns on the same thread. Each player
+//! holds three descriptors: a few hundred fit the usual limit of 1024.
 
 use std::cell::RefCell;
 use std::net::IpAddr;
@@ -26,8 +27,9 @@ const SMOKE_EVENTS: u64 = 200;
 const ANNOUNCER: usize = 0;
 const PLAYERS: usize = 1;
 
-/// CPU a process has used so far: all of it in nanoseconds (the scheduler's count, summed over
-/// its threads), and the user and system shares in clock ticks (`/proc/PID/stat`).
+/// CPU a process has used so far: all of it in nanoseconds (its CPU-time clock, which counts
+/// every thread, gone or not), and the user and system shares in clock ticks
+/// (`/proc/PID/stat`).
 #[derive(Debug, Clone, Copy, Default)]
 struct Cpu {
     ns: u64,
@@ -37,28 +39,28 @@ struct Cpu {
 
 impl Cpu {
     fn of(pid: u32) -> Cpu {
-        let mut cpu = Cpu::default();
-        let tasks = std::fs::read_dir(format!("/proc/{pid}/task"))
-            .unwrap_or_else(|e| panic!("the announcer's /proc/{pid}/task: {e}"));
-        for task in tasks.flatten() {
-            let stat = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
-            cpu.ns += stat
-                .split_whitespace()
-                .next()
-                .and_then(|n| n.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        // The fields after the command's closing parenthesis: utime and stime are 14 and 15.
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a process id"));
+        let clock = nix::time::clock_getcpuclockid(pid)
+            .unwrap_or_else(|e| panic!("the announcer's CPU clock: {e}"));
+        let now = nix::time::clock_gettime(clock)
+            .unwrap_or_else(|e| panic!("the announcer's CPU time: {e}"));
+        let ns = u64::try_from(now.tv_sec()).unwrap_or(0) * 1_000_000_000
+            + u64::try_from(now.tv_nsec()).unwrap_or(0);
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_else(|e| panic!("the announcer's /proc/{pid}/stat: {e}"));
+        // The fields after the command's closing parenthesis start with the third (state):
+        // utime and stime, the 14th and 15th, are the 12th and 13th of these.
         let fields: Vec<u64> = stat
             .rsplit_once(')')
             .map_or("", |(_, rest)| rest)
             .split_whitespace()
             .map(|f| f.parse().unwrap_or(0))
             .collect();
-        cpu.user_ticks = fields.get(11).copied().unwrap_or(0);
-        cpu.system_ticks = fields.get(12).copied().unwrap_or(0);
-        cpu
+        Cpu {
+            ns,
+            user_ticks: fields.get(11).copied().unwrap_or(0),
+            system_ticks: fields.get(12).copied().unwrap_or(0),
+        }
     }
 
     fn since(self, before: Cpu) -> Cpu {
@@ -69,14 +71,11 @@ impl Cpu {
         }
     }
 
-    /// The user share of `ns`, from the ticks (0 when no tick fell in the span).
-    fn user_share(self) -> f64 {
+    /// The user share of the span, from its ticks (10 ms each): none when too few fell in it
+    /// to say.
+    fn user_share(self) -> Option<f64> {
         let ticks = self.user_ticks + self.system_ticks;
-        if ticks == 0 {
-            0.0
-        } else {
-            self.user_ticks as f64 / ticks as f64
-        }
+        (ticks >= 20).then(|| self.user_ticks as f64 / ticks as f64)
     }
 }
 
@@ -172,7 +171,7 @@ pub struct WireRow {
     /// idle rate over the phase's length); the user share of the phase's CPU.
     pub cpu_per_event_us: f64,
     pub cpu_net_us: f64,
-    pub user_share: f64,
+    pub user_share: Option<f64>,
     pub idle_cpu_ms_per_s: f64,
     /// The baseline: a bare socket's send of one datagram to as many bare sockets, µs.
     pub raw_us: f64,
@@ -290,26 +289,31 @@ pub fn run(sizes: &[usize], smoke: bool) -> (Vec<WireRow>, String) {
          players (the player library, each with its own two sockets) as tasks of one process \
          on host 1, which the switch and the kernel deliver to. All N join within one second; \
          the script announces {events} events of ~200 bytes at 200/s. The announcer's CPU is \
-         the scheduler's count for its process (/proc/PID/task/*/schedstat), user and system \
-         together (the user share from /proc/PID/stat's ticks); *without heartbeats* takes \
-         off its idle rate, measured for 2 s before, over the phase's length. The baseline is a \
-         bare socket on host 0 sending as many datagrams of 200 bytes at the same rate to as \
-         many bare sockets on host 1: its thread's CPU per send, which on this LAN of \
-         namespaces includes the kernel's delivery to every receiving socket (a real LAN's \
-         receivers do that on their own machines).\n\n\
+         its process's CPU-time clock, user and system together (the user share from \
+         /proc/PID/stat's 10 ms ticks, – when under 20 fell in the phase); *without \
+         heartbeats* takes off its idle rate, measured for 2 s before, over the phase's length \
+         (that rate includes its own heartbeats, which it does not send while it announces: \
+         a little too much comes off). The baseline is a bare socket on host 0 sending as many \
+         datagrams of 200 bytes at the same rate to as many bare sockets on host 1: its \
+         thread's CPU per send. This kernel has no CONFIG_IRQ_TIME_ACCOUNTING, so the \
+         softirq that delivers a datagram to every socket of host 1 is charged to the task \
+         that sent it, the baseline's and the announcer's alike (on a real LAN the receivers' \
+         machines do that work; the announcer also sends the text channel's datagram every \
+         50 ms, to as many sockets, which the baseline does not).\n\n\
          | players | join storm: last welcomed | events shown (of {events}) | lost | announcer CPU per event | without heartbeats | user share | bare socket per datagram (baseline) | without heartbeats, less the baseline | announcer CPU idle |\n\
          | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n"
     );
     for r in &rows {
         out.push_str(&format!(
-            "| {} | {:.2} s | {} | {} | {:.1} µs | {:.1} µs | {:.0}% | {:.1} µs | {:.1} µs | {:.2} ms/s |\n",
+            "| {} | {:.2} s | {} | {} | {:.1} µs | {:.1} µs | {} | {:.1} µs | {:.1} µs | {:.2} ms/s |\n",
             r.players,
             r.storm.as_secs_f64(),
             r.shown,
             r.lost,
             r.cpu_per_event_us,
             r.cpu_net_us,
-            r.user_share * 100.0,
+            r.user_share
+                .map_or("–".into(), |share| format!("{:.0}%", share * 100.0)),
             r.raw_us,
             r.cpu_net_us - r.raw_us,
             r.idle_cpu_ms_per_s,
