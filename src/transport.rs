@@ -411,7 +411,15 @@ impl Link for Transport {
         // The duplicate is non-blocking: a system call that answers at once.
         match self.direct.recv_from(buf) {
             Ok(received) => Ok(Some(received)),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // Tell tokio too: the readiness it keeps from the datagram that woke us would
+                // cost the next `recv` a system call that finds nothing. (It clears only the
+                // readiness it had seen: a datagram that came since still wakes `recv`.)
+                let _ = self.socket.try_io(tokio::io::Interest::READABLE, || {
+                    Err::<(), _>(std::io::ErrorKind::WouldBlock.into())
+                });
+                Ok(None)
+            }
             Err(e) => Err(e),
         }
     }
