@@ -45,7 +45,13 @@ const STEP_WITHIN: Duration = Duration::from_secs(60);
 
 /// This thread's CPU time, in nanoseconds.
 pub fn thread_cpu() -> u64 {
-    let now = nix::time::clock_gettime(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID).unwrap();
+    cpu_ns(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
+}
+
+/// A CPU-time clock's reading (a thread's, a process's), in nanoseconds.
+pub fn cpu_ns(clock: nix::time::ClockId) -> u64 {
+    let now = nix::time::clock_gettime(clock)
+        .unwrap_or_else(|e| panic!("the CPU-time clock {clock:?}: {e}"));
     u64::try_from(now.tv_sec()).unwrap() * 1_000_000_000 + u64::try_from(now.tv_nsec()).unwrap()
 }
 

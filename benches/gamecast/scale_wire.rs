@@ -42,10 +42,7 @@ impl Cpu {
         let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).expect("a process id"));
         let clock = nix::time::clock_getcpuclockid(pid)
             .unwrap_or_else(|e| panic!("the announcer's CPU clock: {e}"));
-        let now = nix::time::clock_gettime(clock)
-            .unwrap_or_else(|e| panic!("the announcer's CPU time: {e}"));
-        let ns = u64::try_from(now.tv_sec()).unwrap_or(0) * 1_000_000_000
-            + u64::try_from(now.tv_nsec()).unwrap_or(0);
+        let ns = crate::scale::cpu_ns(clock);
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .unwrap_or_else(|e| panic!("the announcer's /proc/{pid}/stat: {e}"));
         // The fields after the command's closing parenthesis start with the third (state):
@@ -295,8 +292,8 @@ pub fn run(sizes: &[usize], smoke: bool) -> (Vec<WireRow>, String) {
          (that rate includes its own heartbeats, which it does not send while it announces: \
          a little too much comes off). The baseline is a bare socket on host 0 sending as many \
          datagrams of 200 bytes at the same rate to as many bare sockets on host 1: its \
-         thread's CPU per send. This kernel has no CONFIG_IRQ_TIME_ACCOUNTING, so the \
-         softirq that delivers a datagram to every socket of host 1 is charged to the task \
+         thread's CPU per send. Without CONFIG_IRQ_TIME_ACCOUNTING (unset on the VM of the \
+         runs below), the softirq that delivers a datagram to every socket of host 1 is charged to the task \
          that sent it, the baseline's and the announcer's alike (on a real LAN the receivers' \
          machines do that work; the announcer also sends the text channel's datagram every \
          50 ms, to as many sockets, which the baseline does not).\n\n\
